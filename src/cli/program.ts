@@ -7,6 +7,12 @@ import { Command, Option } from "commander";
 import { registerInit } from "./commands/init/index.js";
 import { registerConfig } from "./commands/config/index.js";
 import { registerDoctor } from "./commands/doctor/index.js";
+import { registerDevnet } from "./commands/devnet/index.js";
+import { registerChain } from "./commands/chain/index.js";
+import { registerRewards } from "./commands/rewards/index.js";
+import { registerDemo } from "./commands/demo/index.js";
+import { registerInfer } from "./commands/infer/index.js";
+import { registerTrain } from "./commands/train/index.js";
 
 export const VERSION = "0.1.0";
 
@@ -27,5 +33,11 @@ export function buildProgram(): Command {
   registerInit(program);
   registerConfig(program);
   registerDoctor(program);
+  registerDevnet(program);
+  registerChain(program);
+  registerRewards(program);
+  registerDemo(program);
+  registerInfer(program);
+  registerTrain(program);
   return program;
 }

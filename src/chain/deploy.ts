@@ -1,0 +1,73 @@
+/**
+ * Deploy dat's three contracts (token, node registry, reward distributor) with one wallet.
+ */
+import { getAddress, type Account, type Address, type Chain, type Hex, type PublicClient, type Transport, type WalletClient } from "viem";
+import { DatToken, NodeRegistry, RewardDistributor } from "./artifacts/index.js";
+import { OperationFailedError } from "../core/errors.js";
+
+export interface DeployContractsOptions {
+  /** Final owner of the token and the distributor, and the distributor's publisher. Defaults to the deployer. */
+  owner?: Address;
+  /** Tokens to mint while the deployer still owns the token (e.g. to fund the operator). */
+  mint?: { to: Address; amount: bigint }[];
+}
+
+export interface DeployedContracts {
+  token: Address;
+  registry: Address;
+  distributor: Address;
+  /** Block of the first deployment: where log scans start. */
+  blockNumber: number;
+}
+
+type Wallet = WalletClient<Transport, Chain | undefined, Account>;
+
+/**
+ * Deploy DatToken, NodeRegistry and RewardDistributor (owned, with the publisher role, by `owner`),
+ * mint what `mint` asks, then hand the token's ownership to `owner`. Waits for every receipt.
+ */
+export async function deployContracts(
+  walletClient: Wallet,
+  publicClient: PublicClient,
+  options: DeployContractsOptions = {},
+): Promise<DeployedContracts> {
+  const deployer = walletClient.account.address;
+  const owner = options.owner ?? deployer;
+  const chain = walletClient.chain ?? null;
+
+  const tokenReceipt = await mined(publicClient, await walletClient.deployContract({
+    abi: DatToken.abi, bytecode: DatToken.bytecode, args: [deployer], chain, account: walletClient.account,
+  }), "deploy DatToken");
+  const token = tokenReceipt.contractAddress!;
+  const registryReceipt = await mined(publicClient, await walletClient.deployContract({
+    abi: NodeRegistry.abi, bytecode: NodeRegistry.bytecode, args: [], chain, account: walletClient.account,
+  }), "deploy NodeRegistry");
+  const distributorReceipt = await mined(publicClient, await walletClient.deployContract({
+    abi: RewardDistributor.abi, bytecode: RewardDistributor.bytecode, args: [token, owner], chain, account: walletClient.account,
+  }), "deploy RewardDistributor");
+  for (const { to, amount } of options.mint ?? []) {
+    await mined(publicClient, await walletClient.writeContract({
+      address: token, abi: DatToken.abi, functionName: "mint", args: [to, amount], chain, account: walletClient.account,
+    }), "mint DAT");
+  }
+  if (owner.toLowerCase() !== deployer.toLowerCase()) {
+    await mined(publicClient, await walletClient.writeContract({
+      address: token, abi: DatToken.abi, functionName: "transferOwnership", args: [owner], chain, account: walletClient.account,
+    }), "transfer token ownership");
+  }
+  return {
+    token: getAddress(token),
+    registry: getAddress(registryReceipt.contractAddress!),
+    distributor: getAddress(distributorReceipt.contractAddress!),
+    blockNumber: Number(tokenReceipt.blockNumber),
+  };
+}
+
+/** Wait for a transaction and fail loudly (with its hash) when it reverted. */
+export async function mined(publicClient: PublicClient, hash: Hex, what: string) {
+  const receipt = await publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") {
+    throw new OperationFailedError(`Transaction to ${what} reverted (${hash}).`, { code: "TX_REVERTED", data: { txHash: hash } });
+  }
+  return receipt;
+}

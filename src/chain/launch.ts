@@ -1,0 +1,64 @@
+/**
+ * `dat devnet` as a service: a local chain with dat's contracts deployed, the operator (the
+ * wallet of the home) funded with ETH and DAT and made owner and publisher, and the addresses
+ * written into the home's config so every other command finds them.
+ */
+import type { Address } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { startDevnet, type Devnet } from "./devnet.js";
+import { connectChain } from "./clients.js";
+import { deployContracts, type DeployedContracts } from "./deploy.js";
+import { updateConfig } from "../config/index.js";
+
+export interface LaunchDevnetOptions {
+  home: string;
+  port?: number;
+  accounts?: number;
+  /** The operator; when absent the first devnet account owns everything. */
+  operator?: Address;
+  /** DAT minted to the operator, in base units (default 1 000 000 DAT). */
+  operatorTokens?: bigint;
+  /** ETH given to the operator, in wei (default 1 000 ETH). */
+  operatorEth?: bigint;
+}
+
+export interface LaunchedDevnet {
+  devnet: Devnet;
+  url: string;
+  chainId: number;
+  contracts: DeployedContracts;
+  operator: Address;
+  operatorTokens: bigint;
+  operatorEth: bigint;
+}
+
+/** Start the devnet, deploy, fund the operator and record the deployment in the home's config. */
+export async function launchDevnet(options: LaunchDevnetOptions): Promise<LaunchedDevnet> {
+  const devnet = await startDevnet({ port: options.port, accounts: options.accounts });
+  try {
+    const deployer = privateKeyToAccount(devnet.accounts[0]);
+    const operator = options.operator ?? deployer.address;
+    const operatorTokens = options.operatorTokens ?? 1_000_000n * 10n ** 18n;
+    const operatorEth = options.operatorEth ?? 1_000n * 10n ** 18n;
+    const { walletClient, publicClient } = await connectChain({ rpcUrl: devnet.url, account: deployer });
+    if (operator.toLowerCase() !== deployer.address.toLowerCase()) {
+      // Set, not sent: the operator's balance is exact and the deployer's nonce stays predictable.
+      await devnet.request({ method: "hardhat_setBalance", params: [operator, `0x${operatorEth.toString(16)}`] });
+    }
+    const contracts = await deployContracts(walletClient!, publicClient, {
+      owner: operator,
+      mint: [{ to: operator, amount: operatorTokens }],
+    });
+    await updateConfig(options.home, (cfg) => {
+      const chain = (cfg.chain ?? {}) as Record<string, unknown>;
+      const deployments = { ...((chain.deployments ?? {}) as Record<string, unknown>) };
+      deployments[String(devnet.chainId)] = contracts;
+      cfg.chain = { ...chain, rpcUrl: devnet.url, chainId: devnet.chainId, deployments };
+      return cfg;
+    });
+    return { devnet, url: devnet.url, chainId: devnet.chainId, contracts, operator, operatorTokens, operatorEth };
+  } catch (error) {
+    await devnet.stop();
+    throw error;
+  }
+}

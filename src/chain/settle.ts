@@ -1,0 +1,210 @@
+/**
+ * Settlement of a closed round: split the reward by contribution score, store the reward tree,
+ * publish (job, round, model CID, root, total, tree CID) in one transaction. Idempotent and
+ * retryable: the split is recorded before anything is sent, the chain is asked first whether it
+ * already has the round, and nothing is marked published unless the chain says so.
+ */
+import type Database from "better-sqlite3";
+import type { Address, Hex, PublicClient } from "viem";
+import { RewardDistributor, DatToken } from "./artifacts/index.js";
+import { chainJobId, toChainError, type ChainWallet } from "./clients.js";
+import { buildRewardTree, ZERO_ROOT } from "./tree.js";
+import { splitRewards, type ContributionScore } from "../core/rewards/index.js";
+import { OperationFailedError, UserError } from "../core/errors.js";
+import {
+  getSettlement,
+  insertPendingSettlement,
+  markSettlementPublished,
+  recordSettlementAttempt,
+  type Settlement,
+} from "../db/settlements.js";
+
+/** The part of the BlobStore (src/store) settlement needs. */
+export interface TreeBlobStore {
+  put(bytes: Uint8Array): Promise<string>;
+}
+
+export interface SettleRoundOptions {
+  db: Database.Database;
+  store: TreeBlobStore;
+  publicClient: PublicClient;
+  walletClient: ChainWallet;
+  distributor: Address;
+  jobId: string | number;
+  round: number;
+  modelCid: string;
+  rewardTotal: bigint;
+  scores: ContributionScore[];
+}
+
+export interface SettleRoundResult {
+  /** The publishing transaction; null when the chain already had the round and we never learnt its hash. */
+  txHash: Hex | null;
+  rewardRoot: Hex;
+  treeCid: string;
+  total: bigint;
+  amounts: { address: string; amount: bigint }[];
+  /** True when no transaction was sent because the chain already had the round. */
+  alreadyPublished: boolean;
+  /** Tokens moved into the job's pool from the operator's balance before publishing (0 when none). */
+  funded: bigint;
+}
+
+/**
+ * Settle one round (see the module comment). Throws OperationFailedError (with the tx hash when
+ * there is one) or NetworkError when the chain part fails; the pending row then stays for
+ * `dat round publish` to retry.
+ */
+export async function settleRound(options: SettleRoundOptions): Promise<SettleRoundResult> {
+  const { db, round } = options;
+  const jobId = String(options.jobId);
+  if (!Number.isSafeInteger(round) || round < 0) {
+    throw new UserError(`Round must be a non-negative integer, got ${round}.`, { code: "BAD_ROUND" });
+  }
+  let settlement = getSettlement(db, jobId, round);
+  if (!settlement) {
+    const amounts = splitRewards(options.rewardTotal, options.scores);
+    const spent = amounts.reduce((acc, a) => acc + a.amount, 0n);
+    let rewardRoot = ZERO_ROOT;
+    let treeCid = "";
+    if (amounts.length > 0) {
+      const tree = buildRewardTree(amounts);
+      rewardRoot = tree.root;
+      // The tree must be fetchable by contributors before the root that points to it is on-chain.
+      treeCid = await options.store.put(tree.bytes);
+    }
+    settlement = insertPendingSettlement(db, {
+      jobId, round, modelCid: options.modelCid, rewardTotal: spent, rewardRoot, treeCid, amounts,
+    });
+  }
+  return publishSettlement({ ...options, settlement });
+}
+
+export interface PublishSettlementOptions {
+  db: Database.Database;
+  publicClient: PublicClient;
+  walletClient: ChainWallet;
+  distributor: Address;
+  settlement: Settlement;
+}
+
+/**
+ * Publish a recorded settlement (the retry path of `dat round publish`): asks the chain first,
+ * tops up the job's pool from the operator's tokens when it is short, then sends one publish
+ * transaction and marks the row published once its receipt is in.
+ */
+export async function publishSettlement(options: PublishSettlementOptions): Promise<SettleRoundResult> {
+  const { db, publicClient, walletClient, distributor, settlement } = options;
+  const { jobId, round } = settlement;
+  const onchainJob = chainJobId(jobId);
+  const chainId = walletClient.chain.id;
+  const account = walletClient.account;
+  const result = (txHash: Hex | null, alreadyPublished: boolean, funded = 0n): SettleRoundResult => ({
+    txHash, rewardRoot: settlement.rewardRoot, treeCid: settlement.treeCid, total: settlement.rewardTotal,
+    amounts: settlement.amounts, alreadyPublished, funded,
+  });
+  const fail = (error: unknown, what: string, txHash?: Hex) => {
+    const err = toChainError(error, what, txHash);
+    recordSettlementAttempt(db, jobId, round, { chainId, distributor, txHash: txHash ?? null, error: err.message });
+    return err;
+  };
+
+  let onchain: readonly [Hex, Hex, bigint, bigint];
+  try {
+    onchain = await publicClient.readContract({
+      address: distributor, abi: RewardDistributor.abi, functionName: "getRound", args: [onchainJob, BigInt(round)],
+    });
+  } catch (error) {
+    throw fail(error, `read round ${round} of job ${jobId} from the chain`);
+  }
+  if (onchain[3] !== 0n) {
+    if (onchain[0].toLowerCase() !== settlement.rewardRoot.toLowerCase() || onchain[2] !== settlement.rewardTotal) {
+      const err = new OperationFailedError(
+        `The chain already has round ${round} of job ${jobId} with a different result (root ${onchain[0]}, total ${onchain[2]}).`,
+        { code: "ROUND_CONFLICT", hint: "Another publisher settled this round; inspect it with `dat round verify`.",
+          data: { jobId, round, chainRoot: onchain[0], localRoot: settlement.rewardRoot } },
+      );
+      recordSettlementAttempt(db, jobId, round, { chainId, distributor, error: err.message });
+      throw err;
+    }
+    markSettlementPublished(db, jobId, round, { chainId, distributor, txHash: settlement.txHash, blockNumber: Number(onchain[3]) });
+    return result(settlement.txHash, true);
+  }
+
+  let funded = 0n;
+  try {
+    funded = await ensurePool(publicClient, walletClient, distributor, onchainJob, settlement.rewardTotal);
+  } catch (error) {
+    throw fail(error, `fund the reward pool of job ${jobId}`);
+  }
+
+  let txHash: Hex;
+  try {
+    const { request } = await publicClient.simulateContract({
+      address: distributor, abi: RewardDistributor.abi, functionName: "publishRound", account,
+      args: [onchainJob, BigInt(round), settlement.modelCid, settlement.rewardRoot, settlement.rewardTotal, settlement.treeCid],
+    });
+    txHash = await walletClient.writeContract(request);
+  } catch (error) {
+    throw fail(error, `publish round ${round} of job ${jobId}`);
+  }
+  // Remember the hash before waiting: if the wait fails the retry asks the chain, not us.
+  recordSettlementAttempt(db, jobId, round, { chainId, distributor, txHash });
+  let receipt;
+  try {
+    receipt = await publicClient.waitForTransactionReceipt({ hash: txHash, timeout: 60_000 });
+  } catch (error) {
+    throw fail(error, `confirm the publication of round ${round} of job ${jobId}`, txHash);
+  }
+  if (receipt.status !== "success") {
+    throw fail(new Error(`transaction ${txHash} reverted`), `publish round ${round} of job ${jobId}`, txHash);
+  }
+  markSettlementPublished(db, jobId, round, { chainId, distributor, txHash, blockNumber: Number(receipt.blockNumber) });
+  return result(txHash, false, funded);
+}
+
+/**
+ * Make sure the job's pool holds `total`: when short, move the shortfall from the publisher's own
+ * token balance (approve + fund). Returns what was funded. Fails clearly when the publisher lacks it.
+ */
+async function ensurePool(
+  publicClient: PublicClient,
+  walletClient: ChainWallet,
+  distributor: Address,
+  jobId: bigint,
+  total: bigint,
+): Promise<bigint> {
+  if (total === 0n) return 0n;
+  const pool = await publicClient.readContract({ address: distributor, abi: RewardDistributor.abi, functionName: "pool", args: [jobId] });
+  if (pool >= total) return 0n;
+  const shortfall = total - pool;
+  const token = await publicClient.readContract({ address: distributor, abi: RewardDistributor.abi, functionName: "token" });
+  const account = walletClient.account;
+  const balance = await publicClient.readContract({ address: token, abi: DatToken.abi, functionName: "balanceOf", args: [account.address] });
+  if (balance < shortfall) {
+    throw new OperationFailedError(
+      `The reward pool of job ${jobId} holds ${pool} and the operator ${balance} tokens; the round needs ${total}.`,
+      { code: "INSUFFICIENT_POOL", hint: "Send DAT tokens to the operator's address (or mint them), then run `dat round publish`.",
+        data: { pool: pool.toString(), balance: balance.toString(), required: total.toString() } },
+    );
+  }
+  const allowance = await publicClient.readContract({
+    address: token, abi: DatToken.abi, functionName: "allowance", args: [account.address, distributor],
+  });
+  if (allowance < shortfall) {
+    const hash = await walletClient.writeContract({
+      address: token, abi: DatToken.abi, functionName: "approve", args: [distributor, shortfall], account, chain: walletClient.chain,
+    });
+    await confirmed(publicClient, hash);
+  }
+  const { request } = await publicClient.simulateContract({
+    address: distributor, abi: RewardDistributor.abi, functionName: "fund", args: [jobId, shortfall], account,
+  });
+  await confirmed(publicClient, await walletClient.writeContract(request));
+  return shortfall;
+}
+
+async function confirmed(publicClient: PublicClient, hash: Hex): Promise<void> {
+  const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 60_000 });
+  if (receipt.status !== "success") throw new OperationFailedError(`Transaction ${hash} reverted.`, { code: "TX_REVERTED", data: { txHash: hash } });
+}

@@ -1,0 +1,153 @@
+/**
+ * `dat demo`: parse the options, run the scenario (src/demo/runDemo.ts) and render it live —
+ * each round's submissions, validation accuracy and loss, the learning curve, scores, rewards and
+ * the publish transaction, then the claims and the two inference outcomes. Under --json the live
+ * view becomes JSON event lines on stderr and stdout carries one document with the whole result.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ChalkInstance } from "chalk";
+import type { CliContext } from "../../context.js";
+import { formatTable } from "../../output.js";
+import { UserError } from "../../../core/errors.js";
+import { parseDemoOptions, type RawDemoOptions } from "../../../demo/options.js";
+import { renderLineChart } from "../../../demo/chart.js";
+import { formatUnits, renderHtmlReport } from "../../../demo/report.js";
+import type { DemoResult, DemoRound } from "../../../demo/types.js";
+
+const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(1)}%`);
+const num = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(4));
+
+/** The learning curve of the baseline and every round so far, as terminal text. */
+export function learningCurve(baseline: { accuracy?: number; loss?: number } | undefined, rounds: readonly DemoRound[]): string {
+  const accuracy = [baseline?.accuracy ?? Number.NaN, ...rounds.map((r) => r.accuracy ?? Number.NaN)];
+  const loss = [baseline?.loss ?? Number.NaN, ...rounds.map((r) => r.loss ?? Number.NaN)];
+  const maxLoss = Math.max(...loss.filter((v) => Number.isFinite(v)), 1e-9);
+  return renderLineChart(
+    [
+      { name: "validation accuracy", values: accuracy, marker: "●" },
+      // Scaled into [0, 1] to share the axis; the table carries the real values.
+      { name: `validation loss ÷ ${maxLoss.toFixed(2)}`, values: loss.map((v) => v / maxLoss), marker: "▲" },
+    ],
+    { height: 9, width: Math.min(64, Math.max(32, 16 * rounds.length)), yMin: 0, yMax: 1, xLabel: (i) => (i === 0 ? "start" : `r${i}`) },
+  );
+}
+
+export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: string }): Promise<void> {
+  const options = parseDemoOptions(raw);
+  if (raw.report !== undefined) {
+    const dir = path.dirname(path.resolve(raw.report));
+    if (!fs.existsSync(dir)) {
+      throw new UserError(`Cannot write the report: folder ${dir} does not exist.`, { code: "DEMO_REPORT_PATH" });
+    }
+  }
+  const { runDemo } = await import("../../../demo/runDemo.js");
+  const c = ctx.out.color;
+  let symbol = "DAT";
+  const amount = (units: string) => `${formatUnits(units, 18, 4)} ${symbol}`;
+  let baseline: { accuracy?: number; loss?: number } | undefined;
+
+  const result = await runDemo(options, {
+    stage(stage, detail) {
+      ctx.out.event(`demo.${stage}`, detail);
+      if (stage === "homes" && !detail.ready) {
+        ctx.out.info(c.bold(`dat demo: ${options.contributors} contributors, ${options.rounds} rounds, ${options.strategy}, ${options.partition} split`));
+      }
+      if (stage === "chain" && detail.ready) ctx.out.info(`chain     Hardhat Network at ${detail.url} (chain ${detail.chainId}), contracts deployed`);
+      if (stage === "data" && detail.description) ctx.out.info(`data      ${detail.description}; shards ${(detail.shards as number[]).join(" / ")}`);
+      if (stage === "model" && detail.model) ctx.out.info(`model     ${detail.model} on ${detail.backend}; start accuracy ${pct(detail.accuracy as number)}`);
+      if (stage === "job") ctx.out.info(`job       ${detail.jobId} created (${detail.strategy}, ${detail.encoding})`);
+      if (stage === "round.open") ctx.out.info(c.bold(`\nround ${detail.round}`) + c.dim(`  global model ${detail.modelCid}`));
+      if (stage === "claims") ctx.out.info(c.bold("\nclaims"));
+      if (stage === "inference") ctx.out.info(c.bold("\ngated inference"));
+      if (stage === "cleanup" && detail.kept) ctx.out.info(`homes kept in ${detail.root}`);
+    },
+    ready(setup) {
+      baseline = setup.baseline;
+      ctx.out.event("demo.ready", setup as unknown as Record<string, unknown>);
+      for (const p of setup.contributors) {
+        ctx.out.info(`${p.name.padEnd(9)} ${p.address}  ${p.samples} examples${p.attack ? c.red(`  attacker: ${p.attack.kind} ×${p.attack.factor}`) : ""}`);
+      }
+    },
+    submission(round, s) {
+      ctx.out.event("demo.submission", { round, ...s });
+      ctx.out.info(`  ${s.contributor} pushed a sealed delta (${s.samples} examples${s.trainLoss !== undefined ? `, train loss ${s.trainLoss.toFixed(3)}` : ""})${s.poisoned ? c.red(" poisoned") : ""}`);
+    },
+    round(r, history) {
+      ctx.out.event("demo.round", r as unknown as Record<string, unknown>);
+      ctx.out.info(`  aggregated: validation accuracy ${c.bold(pct(r.accuracy))}, loss ${num(r.loss)}`);
+      for (const s of r.scores) ctx.out.info(`  ${s.contributor.padEnd(4)} score ${s.score.toFixed(3)}  reward ${amount(s.reward)}`);
+      ctx.out.info(`  published on-chain: ${r.txHash ?? c.red("not published")}`);
+      // The closing summary draws the final curve; live, draw it after every earlier round.
+      if (!ctx.out.json && !ctx.out.quiet && history.length < options.rounds) ctx.out.info(learningCurve(baseline, history));
+    },
+    claim(cl) {
+      ctx.out.event("demo.claim", cl as unknown as Record<string, unknown>);
+      ctx.out.info(`  ${cl.contributor.padEnd(4)} claimed ${amount(cl.claimed)} (tx ${cl.txHashes.join(", ") || "none"}); balance ${amount(cl.balance)}`);
+    },
+    inference(o) {
+      ctx.out.event("demo.inference", o as unknown as Record<string, unknown>);
+      if (o.answered) {
+        const preds = (o.predictions ?? []).map((p) => `${p.label} (${(p.confidence * 100).toFixed(0)}%)`).join(", ");
+        ctx.out.info(`  ${c.green("answered")} ${o.who} ${o.address}: ${preds}`);
+      } else {
+        ctx.out.info(`  ${c.red("denied")}   ${o.who} ${o.address}: ${o.denial?.message ?? ""}`);
+      }
+    },
+  });
+  symbol = result.token.symbol;
+
+  if (raw.report !== undefined) {
+    fs.writeFileSync(raw.report, renderHtmlReport(result));
+    ctx.out.info(`report written to ${raw.report}`);
+  }
+  ctx.out.result(result, (r, color) => renderSummary(r, color));
+}
+
+/** The closing summary on stdout: the curve, the rounds, rewards and inference in tables. */
+export function renderSummary(r: DemoResult, c: ChalkInstance): string[] {
+  const amount = (units: string) => `${formatUnits(units, r.token.decimals, 4)} ${r.token.symbol}`;
+  const lines: string[] = ["", c.bold(`dat demo — job ${r.jobId}, ${r.rounds.length} rounds in ${(r.durationMs / 1000).toFixed(1)} s`), ""];
+  lines.push(learningCurve(r.baseline, r.rounds), "");
+  lines.push(
+    ...formatTable(
+      ["round", "state", "submissions", "accuracy", "loss", "publish tx"],
+      [
+        ["start", "initial", "–", pct(r.baseline?.accuracy), num(r.baseline?.loss), "–"],
+        ...r.rounds.map((x) => [String(x.round), x.state, String(x.submissions.length), pct(x.accuracy), num(x.loss), x.txHash ?? "–"]),
+      ],
+    ),
+    "",
+  );
+  const earned = new Map<string, bigint>();
+  for (const x of r.rounds) for (const s of x.scores) earned.set(s.contributor, (earned.get(s.contributor) ?? 0n) + BigInt(s.reward));
+  lines.push(
+    ...formatTable(
+      ["contributor", "address", "role", ...r.rounds.map((x) => `score r${x.round}`), "earned", "claimed", "balance"],
+      r.contributors.map((p) => {
+        const claim = r.claims.find((x) => x.contributor === p.name);
+        return [
+          p.name,
+          p.address,
+          p.attack ? `attacker (${p.attack.kind})` : "honest",
+          ...r.rounds.map((x) => x.scores.find((s) => s.contributor === p.name)?.score.toFixed(3) ?? "–"),
+          amount((earned.get(p.name) ?? 0n).toString()),
+          claim ? amount(claim.claimed) : "–",
+          claim ? amount(claim.balance) : "–",
+        ];
+      }),
+    ),
+    "",
+  );
+  for (const o of r.inference) {
+    if (o.answered) {
+      const preds = (o.predictions ?? []).map((p) => `${p.label} (${(p.confidence * 100).toFixed(0)}%)`).join(", ");
+      lines.push(`${c.green("✔ answered")} ${o.who} ${o.address}: ${preds}`);
+    } else {
+      const d = o.denial;
+      const numbers = d?.held !== undefined && d.required !== undefined ? ` — holds ${amount(d.held)}, needs ${amount(d.required)}` : "";
+      lines.push(`${c.red("✘ denied")}   ${o.who} ${o.address}${numbers}`);
+    }
+  }
+  return lines;
+}

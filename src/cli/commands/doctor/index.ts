@@ -1,0 +1,18 @@
+import type { Command } from "commander";
+import { action, examples } from "../../context.js";
+
+export function registerDoctor(program: Command): void {
+  program
+    .command("doctor")
+    .description("Check this machine and home: Node, tfjs backends, GPU, home, database, chain RPC, orchestrator")
+    .addHelpText(
+      "after",
+      examples("dat doctor", "dat --json doctor") + "\nExits 0 when everything configured works, 7 when a check failed.\n",
+    )
+    .action(
+      action(async (ctx) => {
+        const { doctor } = await import("./doctor.js");
+        await doctor(ctx);
+      }),
+    );
+}

@@ -1,0 +1,192 @@
+/** `dat train`: parse and check the flags, run one training service, render progress and result. */
+import type { CliContext } from "../../context.js";
+import { UsageError } from "../../../core/errors.js";
+import type { ProgressBar } from "../../output.js";
+
+export interface TrainCommandOptions {
+  job?: string;
+  model?: string;
+  data?: string;
+  labelColumn?: string;
+  normalize?: string;
+  epochs?: string;
+  batchSize?: string;
+  lr?: string;
+  optimizer?: string;
+  mu?: string;
+  valSplit?: string;
+  backend?: string;
+  seed?: string;
+  push: boolean;
+  resume?: boolean;
+}
+
+/** Flags after checking, as the training service and the --job path take them. */
+export interface ParsedTrainOptions {
+  jobId?: number;
+  modelDir?: string;
+  dataPath?: string;
+  labelColumn?: string;
+  normalize: "none" | "minmax" | "zscore";
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: "sgd" | "adam";
+  mu?: number;
+  valSplit: number;
+  backend?: "auto" | "gpu" | "native" | "webgpu" | "wasm" | "cpu";
+  seed: number;
+  push: boolean;
+  resume: boolean;
+}
+
+function positiveInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}".`, { code: "USAGE" });
+  return n;
+}
+
+function number(flag: string, value: string | undefined, check: (n: number) => boolean, want: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || !check(n)) throw new UsageError(`${flag} must be ${want}, got "${value}".`, { code: "USAGE" });
+  return n;
+}
+
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, got "${value}".`, { code: "USAGE" });
+  return value as T;
+}
+
+/** Check every flag's form; raise UsageError naming the flag. */
+export function parseTrainOptions(opts: TrainCommandOptions): ParsedTrainOptions {
+  const parsed: ParsedTrainOptions = {
+    jobId: positiveInt("--job", opts.job),
+    modelDir: opts.model,
+    dataPath: opts.data,
+    labelColumn: opts.labelColumn,
+    normalize: oneOf("--normalize", opts.normalize ?? "none", ["none", "minmax", "zscore"] as const)!,
+    epochs: positiveInt("--epochs", opts.epochs),
+    batchSize: positiveInt("--batch-size", opts.batchSize),
+    lr: number("--lr", opts.lr, (n) => n > 0, "a positive number"),
+    optimizer: oneOf("--optimizer", opts.optimizer, ["sgd", "adam"] as const),
+    mu: number("--mu", opts.mu, (n) => n >= 0, "a number ≥ 0"),
+    valSplit: number("--val-split", opts.valSplit ?? "0.1", (n) => n >= 0 && n < 1, "a fraction in [0, 1)")!,
+    backend: oneOf("--backend", opts.backend, ["auto", "gpu", "native", "webgpu", "wasm", "cpu"] as const),
+    seed: number("--seed", opts.seed ?? "1", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer")!,
+    push: opts.push !== false,
+    resume: Boolean(opts.resume),
+  };
+  if (parsed.jobId === undefined && !parsed.resume) {
+    if (!parsed.modelDir) throw new UsageError("Pass --job <id>, or --model <dir> with --data <path>.", { code: "USAGE" });
+    if (!parsed.dataPath) throw new UsageError("Pass --data <path>: the local data to train on.", { code: "USAGE" });
+  }
+  if (parsed.jobId === undefined && !parsed.push) {
+    throw new UsageError("--no-push only applies with --job.", { code: "USAGE" });
+  }
+  return parsed;
+}
+
+/** Ctrl-C asks for a clean stop after the current batch; a second Ctrl-C exits at once. */
+function stopOnInterrupt(ctx: CliContext): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+    ctx.out.warn("stopping after the current batch (Ctrl-C again to quit now)…");
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigint);
+    },
+  };
+}
+
+function fmt(n: number | undefined, digits = 4): string {
+  return n === undefined || !Number.isFinite(n) ? "-" : n.toFixed(digits);
+}
+
+export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise<void> {
+  const parsed = parseTrainOptions(opts);
+  if (parsed.jobId !== undefined) {
+    // The orchestrator part pulls the job's model, calls runTraining and pushes the delta.
+    const contributor = (await import("../../../orchestrator/contributor.js" as string)) as {
+      trainForJob: (ctx: CliContext, opts: ParsedTrainOptions) => Promise<void>;
+    };
+    await contributor.trainForJob(ctx, parsed);
+    return;
+  }
+  let backend = parsed.backend;
+  if (!backend) {
+    const { loadConfig } = await import("../../../config/index.js");
+    backend = (await loadConfig(ctx)).values.train.backend;
+  }
+  const { runTraining } = await import("../../../train/run.js");
+  const interrupt = stopOnInterrupt(ctx);
+  let bar: ProgressBar | undefined;
+  let batches = 0;
+  try {
+    const result = await runTraining({
+      home: ctx.home,
+      modelDir: parsed.modelDir,
+      dataPath: parsed.dataPath,
+      labelColumn: parsed.labelColumn,
+      normalize: parsed.normalize,
+      epochs: parsed.epochs,
+      batchSize: parsed.batchSize,
+      lr: parsed.lr,
+      optimizer: parsed.optimizer,
+      mu: parsed.mu,
+      valSplit: parsed.valSplit,
+      seed: parsed.seed,
+      backend,
+      resume: parsed.resume,
+      signal: interrupt.signal,
+      onStart: (info) => {
+        batches = info.batchesPerEpoch;
+        for (const w of info.warnings) ctx.out.warn(w);
+        ctx.out.info(`run ${info.id}: ${info.sampleCount} training samples, ${info.valCount} held out, backend ${info.backend}`);
+        ctx.out.event("train_start", info);
+      },
+      onBatch: async (p) => {
+        if (p.batch === 1 && ctx.out.interactive) {
+          bar?.stop();
+          bar = await ctx.out.progress(batches, `epoch ${p.epoch} [{bar}] {value}/{total} batches | loss {loss} | {rate} samples/s`);
+        }
+        bar?.update(p.batch, { loss: fmt(p.loss), rate: "…" });
+      },
+      onEpoch: (m) => {
+        bar?.update(batches, { loss: fmt(m.loss), rate: m.samplesPerSec.toFixed(0) });
+        bar?.stop();
+        bar = undefined;
+        ctx.out.event("epoch", { ...m });
+        if (!ctx.out.interactive) {
+          ctx.out.info(
+            `epoch ${m.epoch}: loss ${fmt(m.loss)} acc ${fmt(m.accuracy)} val_loss ${fmt(m.valLoss)} val_acc ${fmt(m.valAccuracy)} ${m.samplesPerSec.toFixed(0)} samples/s`,
+          );
+        }
+      },
+    });
+    bar?.stop();
+    const { weights: _w, delta: _d, ...summary } = result;
+    ctx.out.result(summary, (r, c) => [
+      r.stopped
+        ? c.yellow(`Stopped after ${r.epochsCompleted} full epoch(s); continue with: dat train --resume`)
+        : c.green(`Trained ${r.epochsCompleted} epoch(s) on ${r.sampleCount} samples (${r.backend}).`),
+      `run:        ${r.id}`,
+      `loss:       ${fmt(r.metrics.loss)}   accuracy: ${fmt(r.metrics.accuracy)}`,
+      `validation: ${r.valCount} samples, loss ${fmt(r.metrics.valLoss)}, accuracy ${fmt(r.metrics.valAccuracy)}`,
+      `model:      ${r.modelDir}`,
+      `delta:      ${r.deltaPath}`,
+    ]);
+  } finally {
+    bar?.stop();
+    interrupt.dispose();
+  }
+}

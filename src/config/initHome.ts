@@ -1,0 +1,77 @@
+/**
+ * `dat init` as a service: create the home, its config file, the database and the wallet.
+ * Everything is checked before anything is written, so a refused init leaves the disk as it was.
+ */
+import fs from "node:fs";
+import { UserError } from "../core/errors.js";
+import { ensureHome, inspectHome } from "./home.js";
+import { configPath, readConfigFile, updateConfig } from "./index.js";
+
+export interface InitHomeOptions {
+  passphrase: string;
+  /** Hex private key to import; a new key is generated when absent. */
+  privateKey?: string;
+  force?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface InitHomeResult {
+  address: string;
+  home: string;
+  keystore: string;
+  config: string;
+  database: string;
+  imported: boolean;
+  configCreated: boolean;
+  /** Where a replaced keystore was moved (only with force). */
+  backup?: string;
+}
+
+/**
+ * Initialise a dat home. Refuses (WALLET_EXISTS) when a wallet exists and `force` is not set,
+ * and refuses a corrupt config file or a too-new database, in each case changing nothing.
+ */
+export async function initHome(home: string, options: InitHomeOptions): Promise<InitHomeResult> {
+  const { createKeystore, keystoreExists, keystorePath, parsePrivateKey, scryptCost } = await import("../crypto/keystore.js");
+  if (options.privateKey !== undefined) parsePrivateKey(options.privateKey);
+  if (!options.passphrase) throw new UserError("The passphrase must not be empty.", { code: "EMPTY_PASSPHRASE" });
+  scryptCost(options.env);
+  inspectHome(home);
+  readConfigFile(home);
+  if (!options.force && keystoreExists(home)) {
+    throw new UserError(`A wallet already exists at ${keystorePath(home)}.`, {
+      code: "WALLET_EXISTS",
+      hint: "Keep it, or replace it with --force (the old keystore is kept as a .bak file).",
+    });
+  }
+
+  ensureHome(home);
+  const { openDatabase, databasePath } = await import("../db/index.js");
+  const { setMeta, setMetaOnce } = await import("../db/meta.js");
+  const db = openDatabase(home);
+  try {
+    const file = configPath(home);
+    const configCreated = !fs.existsSync(file);
+    if (configCreated) await updateConfig(home, (cfg) => cfg);
+    const created = await createKeystore(home, {
+      passphrase: options.passphrase,
+      privateKey: options.privateKey,
+      force: options.force,
+      env: options.env,
+    });
+    setMetaOnce(db, "home.createdAt", new Date().toISOString());
+    setMeta(db, "wallet.address", created.address);
+    return {
+      address: created.address,
+      home,
+      keystore: created.path,
+      config: file,
+      database: databasePath(home),
+      imported: options.privateKey !== undefined,
+      configCreated,
+      backup: created.backup,
+    };
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,58 @@
+import { createMeanAccumulator } from "./fedavg.js";
+import { checkServerState } from "./state.js";
+import type { AggregateResult, ClientUpdate, ServerState, Strategy } from "./types.js";
+import { validateUpdates } from "./validate.js";
+
+/** Parameters of FedAvgM (Hsu et al. 2019, "Measuring the Effects of Non-Identical Data…"). */
+export interface FedAvgMOptions {
+  /** Server learning rate η. Default 0.1 = 1 − β, so the long-run step η/(1 − β) equals FedAvg's. */
+  serverLr: number;
+  /** Server momentum β in [0, 1). Default 0.9. */
+  momentum: number;
+}
+
+/**
+ * One FedAvgM server step from the weighted mean delta Δ̄:
+ * `m ← β·m + Δ̄`, result delta `η·m` (m starts at 0). Pure: returns a fresh momentum buffer.
+ * (Flower writes the same step with the pseudo-gradient −Δ̄ and `w ← w − η·m`.)
+ */
+export function applyFedAvgM(
+  mean: Float32Array,
+  state: ServerState | undefined,
+  options: FedAvgMOptions,
+): AggregateResult {
+  const prev = checkServerState(state, "fedavgm", mean.length, ["m"]);
+  const beta = options.momentum;
+  const lr = options.serverLr;
+  const m = new Float32Array(mean.length);
+  const delta = new Float32Array(mean.length);
+  const old = prev?.m;
+  for (let i = 0; i < mean.length; i++) {
+    const mi = (old === undefined ? 0 : beta * old[i]) + mean[i];
+    m[i] = mi;
+    delta[i] = lr * mi;
+  }
+  return { delta, state: { strategy: "fedavgm", step: (prev?.step ?? 0) + 1, m } };
+}
+
+/** FedAvgM as a streaming `Strategy` (weighted mean, then `applyFedAvgM`). */
+export function createFedAvgMStrategy(options: FedAvgMOptions): Strategy {
+  return {
+    name: "fedavgm",
+    params: { "server-lr": options.serverLr, momentum: options.momentum },
+    streaming: true,
+    minUpdates: () => 1,
+    aggregate(updates: readonly ClientUpdate[], state?: ServerState): AggregateResult {
+      const acc = this.createAccumulator(validateUpdates(updates, 1, "fedavgm"), state);
+      for (const u of updates) acc.add(u);
+      return acc.finish();
+    },
+    createAccumulator(length: number, state?: ServerState) {
+      checkServerState(state, "fedavgm", length, ["m"]);
+      return createMeanAccumulator(length, "fedavgm", (mean, ids) => ({
+        ...applyFedAvgM(mean, state, options),
+        selected: [...ids],
+      }));
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { createBufferedAccumulator } from "./buffered.js";
+import type { AggregateResult, ClientUpdate, Strategy, StrategyName } from "./types.js";
+import { assertEnough, validateUpdates } from "./validate.js";
+
+/** Parameters of Krum / Multi-Krum (Blanchard et al. 2017). */
+export interface KrumOptions {
+  /** Number of Byzantine updates to tolerate. Undefined: the most the count allows, ⌊(n − 3)/2⌋. */
+  f?: number;
+  /** Number of updates selected and averaged (Multi-Krum). 1 is Krum. Undefined: n − f. */
+  m?: number;
+}
+
+/** Outcome of Krum scoring. */
+export interface KrumResult {
+  /** Unweighted mean of the selected updates (the selected update itself for Krum). */
+  delta: Float32Array;
+  /** Indices into the input of the selected updates, best score first. */
+  selectedIndices: number[];
+  /** Krum score of each input: Σ squared distances to its n − f − 2 nearest neighbours. */
+  scores: Float64Array;
+  /** f actually used. */
+  f: number;
+}
+
+/** Coordinates per block of the distance computation: n slices of 2048 floats stay in cache. */
+const DIST_BLOCK = 2048;
+
+/**
+ * All pairwise squared Euclidean distances, as an n×n row-major symmetric Float64Array. Works
+ * block by block over the coordinates so each vector slice is read from memory once per block and
+ * reused from cache for its n − 1 pairs; sums in float64 and uses Σ(a − b)² directly (the
+ * ‖a‖² + ‖b‖² − 2a·b shortcut costs the same here and cancels badly for close vectors).
+ */
+export function pairwiseSquaredDistances(vectors: readonly Float32Array[]): Float64Array {
+  const n = vectors.length;
+  const length = n === 0 ? 0 : vectors[0].length;
+  const dist = new Float64Array(n * n);
+  for (let start = 0; start < length; start += DIST_BLOCK) {
+    const end = Math.min(length, start + DIST_BLOCK);
+    for (let a = 0; a < n; a++) {
+      const x = vectors[a];
+      for (let b = a + 1; b < n; b++) {
+        const y = vectors[b];
+        let s0 = 0;
+        let s1 = 0;
+        let i = start;
+        for (; i + 1 < end; i += 2) {
+          const d0 = x[i] - y[i];
+          const d1 = x[i + 1] - y[i + 1];
+          s0 += d0 * d0;
+          s1 += d1 * d1;
+        }
+        if (i < end) {
+          const d = x[i] - y[i];
+          s0 += d * d;
+        }
+        dist[a * n + b] += s0 + s1;
+      }
+    }
+  }
+  for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) dist[b * n + a] = dist[a * n + b];
+  return dist;
+}
+
+/** f used for n updates: the given one, or the largest with n ≥ 2f + 3. */
+export function resolveKrumF(n: number, f: number | undefined): number {
+  return f ?? Math.max(0, Math.floor((n - 3) / 2));
+}
+
+/**
+ * Krum / Multi-Krum: each update's score is the sum of squared distances to its n − f − 2
+ * nearest neighbours; the m lowest-scoring updates are selected (ties: input order) and averaged
+ * unweighted (sample counts are self-reported, so they do not get a say in a robust rule).
+ * Requires n ≥ 2f + 3 and 1 ≤ m ≤ n − f.
+ * @throws UserError AGGREGATE_TOO_FEW / STRATEGY_BAD_PARAM; MalformedInputError on invalid updates.
+ */
+export function aggregateKrum(updates: readonly ClientUpdate[], options: KrumOptions = {}): KrumResult {
+  const length = validateUpdates(updates, 1, "krum");
+  const n = updates.length;
+  const f = resolveKrumF(n, options.f);
+  assertEnough(n, 2 * f + 3, `krum with f=${f}`);
+  const m = options.m ?? n - f;
+  if (!Number.isSafeInteger(m) || m < 1 || m > n - f) {
+    assertEnough(n, m + f, `multi-krum with f=${f}, m=${m}`);
+  }
+  const vectors = updates.map((u) => u.delta);
+  const dist = pairwiseSquaredDistances(vectors);
+  const neighbours = n - f - 2;
+  const scores = new Float64Array(n);
+  const row = new Float64Array(n - 1);
+  for (let a = 0; a < n; a++) {
+    let q = 0;
+    for (let b = 0; b < n; b++) if (b !== a) row[q++] = dist[a * n + b];
+    row.sort();
+    let s = 0;
+    for (let t = 0; t < neighbours; t++) s += row[t];
+    scores[a] = s;
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => scores[i] - scores[j] || i - j);
+  const selectedIndices = order.slice(0, m);
+  const delta = new Float32Array(length);
+  if (m === 1) {
+    delta.set(vectors[selectedIndices[0]]);
+  } else {
+    const inv = 1 / m;
+    for (const idx of selectedIndices) {
+      const v = vectors[idx];
+      for (let i = 0; i < length; i++) delta[i] += v[i] * inv;
+    }
+  }
+  return { delta, selectedIndices, scores, f };
+}
+
+function createKrumLike(name: StrategyName, options: KrumOptions): Strategy {
+  const run = (updates: readonly ClientUpdate[]): AggregateResult => {
+    const result = aggregateKrum(updates, options);
+    return { delta: result.delta, selected: result.selectedIndices.map((i) => updates[i].id) };
+  };
+  const params: Record<string, number> = {};
+  if (options.f !== undefined) params.f = options.f;
+  if (options.m !== undefined && name === "multi-krum") params.m = options.m;
+  return {
+    name,
+    params,
+    streaming: false,
+    minUpdates: () => krumMinUpdates(options),
+    aggregate: run,
+    createAccumulator: (length: number) => createBufferedAccumulator(length, name, run),
+  };
+}
+
+/**
+ * Smallest n that Krum / Multi-Krum can aggregate: n ≥ 2f + 3 and n − f ≥ m, where an unset f
+ * grows with n (⌊(n − 3)/2⌋) and an unset m is n − f (always satisfiable).
+ */
+export function krumMinUpdates(options: KrumOptions): number {
+  const m = options.m ?? 1;
+  for (let n = 3; ; n++) {
+    const f = resolveKrumF(n, options.f);
+    if (n >= 2 * f + 3 && n - f >= m) return n;
+  }
+}
+
+/** Krum as a `Strategy`: selects the single most central update. */
+export function createKrumStrategy(options: { f?: number } = {}): Strategy {
+  return createKrumLike("krum", { f: options.f, m: 1 });
+}
+
+/** Multi-Krum as a `Strategy`: averages the m most central updates (default m = n − f). */
+export function createMultiKrumStrategy(options: KrumOptions = {}): Strategy {
+  return createKrumLike("multi-krum", options);
+}

@@ -1,0 +1,1 @@
+export { splitRewards, type ContributionScore, type RewardShare } from "./split.js";

@@ -1,0 +1,226 @@
+/**
+ * Sealing deltas to a round's X25519 key with HPKE (RFC 9180, base mode,
+ * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM) through @hpke/core.
+ *
+ * Sealed blob, version 1 (integers big-endian):
+ *   off size field
+ *   0   4    magic "DATS"
+ *   4   1    version = 1
+ *   5   1    reserved = 0
+ *   6   2    KEM id 0x0020, 8 2 KDF id 0x0001, 10 2 AEAD id 0x0002
+ *   12  4    chunk size (plaintext bytes per chunk, 1 KiB … 64 MiB)
+ *   16  8    plaintext length
+ *   24  32   enc (the sender's ephemeral X25519 public key)
+ *   56  …    ceil(length / chunk) HPKE messages (at least one), each chunk + 16-byte tag
+ *
+ * One HPKE context seals every chunk in order, so its sequence-numbered nonces forbid reordering;
+ * chunking keeps memory near 2× the delta instead of plaintext + ciphertext + concatenation.
+ * The associated data of every chunk is: the 56 header bytes, "dat-delta-aad-v1", job id (32-byte
+ * uint256), round (32-byte uint256), contributor address (20 bytes) and the chunk index (8 bytes),
+ * so a sealed delta cannot be replayed into another job, round or contributor, nor cut short.
+ */
+import { MalformedInputError, UsageError } from "../core/errors.js";
+
+export interface SealAad {
+  jobId: number | bigint;
+  round: number | bigint;
+  /** Contributor's 0x address; compared case-insensitively. */
+  contributor: string;
+}
+
+export interface RoundKeyPair {
+  /** 32-byte raw X25519 public key (published with the round). */
+  publicKey: Uint8Array;
+  /** 32-byte raw X25519 private key (kept by the aggregator only). */
+  privateKey: Uint8Array;
+}
+
+export interface SealOptions {
+  /** Plaintext bytes per chunk; default 4 MiB. */
+  chunkSize?: number;
+}
+
+const MAGIC = [0x44, 0x41, 0x54, 0x53]; // "DATS"
+const VERSION = 1;
+const HEADER = 56;
+const TAG = 16;
+const KEM_ID = 0x0020;
+const KDF_ID = 0x0001;
+const AEAD_ID = 0x0002;
+const MIN_CHUNK = 1024;
+const MAX_CHUNK = 64 << 20;
+const DEFAULT_CHUNK = 4 << 20;
+const INFO = new TextEncoder().encode("dat sealed delta v1");
+const AAD_LABEL = new TextEncoder().encode("dat-delta-aad-v1");
+
+type Suite = import("@hpke/core").CipherSuite;
+let suitePromise: Promise<Suite> | undefined;
+
+function suite(): Promise<Suite> {
+  // Loaded lazily so that commands that never seal do not pay for the HPKE module.
+  suitePromise ??= import("@hpke/core").then(
+    (m) => new m.CipherSuite({ kem: new m.DhkemX25519HkdfSha256(), kdf: new m.HkdfSha256(), aead: new m.Aes256Gcm() }),
+  );
+  return suitePromise;
+}
+
+/** Generates a fresh X25519 key pair for one round. */
+export async function generateRoundKeyPair(): Promise<RoundKeyPair> {
+  const s = await suite();
+  const kp = await s.kem.generateKeyPair();
+  return {
+    publicKey: new Uint8Array(await s.kem.serializePublicKey(kp.publicKey)),
+    privateKey: new Uint8Array(await s.kem.serializePrivateKey(kp.privateKey)),
+  };
+}
+
+function uint256(value: number | bigint, what: string): Uint8Array {
+  const v = typeof value === "bigint" ? value : Number.isSafeInteger(value) ? BigInt(value) : -1n;
+  if (v < 0n || v >= 1n << 256n) throw new UsageError(`${what} must be a non-negative integer, got ${String(value)}.`, { code: "SEAL_BAD_AAD" });
+  const out = new Uint8Array(32);
+  let x = v;
+  for (let i = 31; i >= 0 && x > 0n; i--) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
+function addressBytes(address: string): Uint8Array {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(address)) {
+    throw new UsageError(`Contributor address ${JSON.stringify(address)} is not a 0x-prefixed 20-byte address.`, { code: "SEAL_BAD_AAD" });
+  }
+  return Uint8Array.from(Buffer.from(address.slice(2), "hex"));
+}
+
+/** Associated data of chunk 0 with room to patch the chunk index in place for the others. */
+function aadTemplate(header: Uint8Array, aad: SealAad): Uint8Array {
+  const parts = [header, AAD_LABEL, uint256(aad.jobId, "jobId"), uint256(aad.round, "round"), addressBytes(aad.contributor), new Uint8Array(8)];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function setChunkIndex(aad: Uint8Array, index: number): void {
+  new DataView(aad.buffer, aad.byteOffset, aad.length).setBigUint64(aad.length - 8, BigInt(index), false);
+}
+
+function checkKey(key: Uint8Array, what: string): void {
+  if (!(key instanceof Uint8Array) || key.length !== 32) {
+    throw new UsageError(`The round ${what} key must be 32 raw bytes, got ${key?.length ?? 0}.`, { code: "SEAL_BAD_KEY" });
+  }
+}
+
+/**
+ * Seals a delta to a round's public key. The result is self-describing (header above) and can
+ * only be opened with the round's private key and the same job, round and contributor.
+ */
+export async function sealDelta(plaintext: Uint8Array, recipientPublicKey: Uint8Array, aad: SealAad, options: SealOptions = {}): Promise<Uint8Array> {
+  checkKey(recipientPublicKey, "public");
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+  if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK || chunkSize > MAX_CHUNK) {
+    throw new UsageError(`Chunk size must be an integer between ${MIN_CHUNK} and ${MAX_CHUNK}.`, { code: "SEAL_BAD_CHUNK" });
+  }
+  const s = await suite();
+  let pk: Awaited<ReturnType<Suite["kem"]["deserializePublicKey"]>>;
+  try {
+    pk = await s.kem.deserializePublicKey(recipientPublicKey);
+  } catch (cause) {
+    throw new UsageError("The round public key is not a valid X25519 key.", { code: "SEAL_BAD_KEY", cause });
+  }
+  const sender = await s.createSenderContext({ recipientPublicKey: pk, info: INFO });
+  const chunks = Math.max(1, Math.ceil(plaintext.length / chunkSize));
+  const out = new Uint8Array(HEADER + plaintext.length + TAG * chunks);
+  const header = writeHeader(out, chunkSize, plaintext.length, new Uint8Array(sender.enc));
+  const ad = aadTemplate(header, aad);
+  let w = HEADER;
+  for (let c = 0; c < chunks; c++) {
+    setChunkIndex(ad, c);
+    const ct = await sender.seal(plaintext.subarray(c * chunkSize, Math.min(plaintext.length, (c + 1) * chunkSize)), ad);
+    out.set(new Uint8Array(ct), w);
+    w += ct.byteLength;
+  }
+  return out;
+}
+
+function writeHeader(out: Uint8Array, chunkSize: number, length: number, enc: Uint8Array): Uint8Array {
+  const v = new DataView(out.buffer, out.byteOffset, HEADER);
+  out.set(MAGIC, 0);
+  v.setUint8(4, VERSION);
+  v.setUint8(5, 0);
+  v.setUint16(6, KEM_ID);
+  v.setUint16(8, KDF_ID);
+  v.setUint16(10, AEAD_ID);
+  v.setUint32(12, chunkSize);
+  v.setBigUint64(16, BigInt(length));
+  out.set(enc, 24);
+  return out.subarray(0, HEADER);
+}
+
+function malformed(code: string, message: string): MalformedInputError {
+  return new MalformedInputError(message, {
+    code,
+    hint: "The sealed delta is damaged, was sealed for another round, job or address, or to another key.",
+  });
+}
+
+/**
+ * Opens a sealed delta with the round's private key. Throws MalformedInputError with code
+ * SEALED_BAD_MAGIC, SEALED_UNSUPPORTED, SEALED_SIZE_MISMATCH or SEALED_AUTH_FAILED (tampered
+ * bytes, wrong key, or associated data of another job, round or contributor).
+ */
+export async function openDelta(sealed: Uint8Array, privateKey: Uint8Array, aad: SealAad): Promise<Uint8Array> {
+  checkKey(privateKey, "private");
+  if (sealed.length < HEADER) {
+    for (let i = 0; i < 4 && i < sealed.length; i++) if (sealed[i] !== MAGIC[i]) throw malformed("SEALED_BAD_MAGIC", "Not a dat sealed delta (bad magic bytes).");
+    throw malformed("SEALED_SIZE_MISMATCH", `Sealed delta is truncated: ${sealed.length} bytes, shorter than its header.`);
+  }
+  for (let i = 0; i < 4; i++) if (sealed[i] !== MAGIC[i]) throw malformed("SEALED_BAD_MAGIC", "Not a dat sealed delta (bad magic bytes).");
+  const v = new DataView(sealed.buffer, sealed.byteOffset, HEADER);
+  if (v.getUint8(4) !== VERSION || v.getUint8(5) !== 0) throw malformed("SEALED_UNSUPPORTED", `Sealed delta version ${v.getUint8(4)} is not supported.`);
+  if (v.getUint16(6) !== KEM_ID || v.getUint16(8) !== KDF_ID || v.getUint16(10) !== AEAD_ID) {
+    throw malformed("SEALED_UNSUPPORTED", "Sealed delta uses an HPKE suite other than X25519/HKDF-SHA256/AES-256-GCM.");
+  }
+  const chunkSize = v.getUint32(12);
+  const lengthBig = v.getBigUint64(16);
+  if (chunkSize < MIN_CHUNK || chunkSize > MAX_CHUNK || lengthBig > BigInt(sealed.length)) {
+    throw malformed("SEALED_SIZE_MISMATCH", "Sealed delta header declares sizes its byte length cannot hold.");
+  }
+  const length = Number(lengthBig);
+  const chunks = Math.max(1, Math.ceil(length / chunkSize));
+  if (sealed.length !== HEADER + length + TAG * chunks) {
+    throw malformed("SEALED_SIZE_MISMATCH", `Sealed delta is ${sealed.length} bytes; its header implies ${HEADER + length + TAG * chunks}.`);
+  }
+  const s = await suite();
+  let recipient: Awaited<ReturnType<Suite["createRecipientContext"]>>;
+  try {
+    const sk = await s.kem.deserializePrivateKey(privateKey);
+    recipient = await s.createRecipientContext({ recipientKey: sk, enc: sealed.slice(24, HEADER), info: INFO });
+  } catch (cause) {
+    throw new MalformedInputError("Could not derive the HPKE context: wrong round key or damaged header.", { code: "SEALED_AUTH_FAILED", cause });
+  }
+  const header = sealed.subarray(0, HEADER);
+  const ad = aadTemplate(header, aad);
+  const out = new Uint8Array(length);
+  let r = HEADER;
+  for (let c = 0; c < chunks; c++) {
+    const plainLen = Math.min(chunkSize, length - c * chunkSize);
+    setChunkIndex(ad, c);
+    let pt: ArrayBuffer;
+    try {
+      pt = await recipient.open(sealed.subarray(r, r + plainLen + TAG), ad);
+    } catch (cause) {
+      throw new MalformedInputError(
+        `Sealed delta failed authentication at chunk ${c}: it was tampered with, sealed to another key, or for another job, round or contributor.`,
+        { code: "SEALED_AUTH_FAILED", cause, hint: "Do not accept this submission; the contributor must push again." },
+      );
+    }
+    out.set(new Uint8Array(pt), c * chunkSize);
+    r += plainLen + TAG;
+  }
+  return out;
+}

@@ -1,0 +1,96 @@
+/**
+ * Rows of the inference tables (migration 005): challenge nonces that work once, and the keys
+ * of encrypted published models.
+ */
+import type Database from "better-sqlite3";
+
+export type ChallengePurpose = "infer" | "model-key";
+
+export interface ChallengeRow {
+  nonce: string;
+  jobId: string;
+  purpose: ChallengePurpose;
+  audience: string;
+  chainId: number;
+  issuedAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  usedBy: string | null;
+}
+
+interface RawChallengeRow {
+  nonce: string;
+  job_id: string;
+  purpose: string;
+  audience: string;
+  chain_id: number;
+  issued_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
+}
+
+/** Record a freshly issued nonce. */
+export function insertChallenge(db: Database.Database, row: Omit<ChallengeRow, "usedAt" | "usedBy">): void {
+  db.prepare(
+    `INSERT INTO inference_challenges (nonce, job_id, purpose, audience, chain_id, issued_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ).run(row.nonce, row.jobId, row.purpose, row.audience, row.chainId, row.issuedAt, row.expiresAt);
+}
+
+/** The nonce's row, or undefined when this server never issued it. */
+export function getChallenge(db: Database.Database, nonce: string): ChallengeRow | undefined {
+  const raw = db.prepare(`SELECT * FROM inference_challenges WHERE nonce = ?`).get(nonce) as RawChallengeRow | undefined;
+  if (!raw) return undefined;
+  return {
+    nonce: raw.nonce,
+    jobId: raw.job_id,
+    purpose: raw.purpose as ChallengePurpose,
+    audience: raw.audience,
+    chainId: raw.chain_id,
+    issuedAt: raw.issued_at,
+    expiresAt: raw.expires_at,
+    usedAt: raw.used_at,
+    usedBy: raw.used_by,
+  };
+}
+
+/**
+ * Mark a nonce used. Returns false when it was already used: the conditional UPDATE makes the
+ * check and the write one atomic step, so two concurrent requests cannot both spend it.
+ */
+export function consumeChallenge(db: Database.Database, nonce: string, usedBy: string, usedAt: number): boolean {
+  const info = db
+    .prepare(`UPDATE inference_challenges SET used_at = ?, used_by = ? WHERE nonce = ? AND used_at IS NULL`)
+    .run(usedAt, usedBy, nonce);
+  return info.changes === 1;
+}
+
+/** Forget nonces that expired before `before` (seconds); returns how many went. */
+export function pruneChallenges(db: Database.Database, before: number): number {
+  return db.prepare(`DELETE FROM inference_challenges WHERE expires_at < ?`).run(before).changes;
+}
+
+export interface ModelKeyRow {
+  modelCid: string;
+  jobId: string;
+  plainCid: string | null;
+  key: Uint8Array;
+  createdAt: number;
+}
+
+/** Keep the key of an encrypted model blob (the orchestrator's key service releases it). */
+export function insertModelKey(db: Database.Database, row: ModelKeyRow): void {
+  db.prepare(
+    `INSERT OR REPLACE INTO model_keys (model_cid, job_id, plain_cid, key, created_at) VALUES (?, ?, ?, ?, ?)`,
+  ).run(row.modelCid, row.jobId, row.plainCid, Buffer.from(row.key), row.createdAt);
+}
+
+/** The key of an encrypted model blob, or undefined when the CID is not an encrypted model. */
+export function getModelKey(db: Database.Database, modelCid: string): ModelKeyRow | undefined {
+  const raw = db.prepare(`SELECT * FROM model_keys WHERE model_cid = ?`).get(modelCid) as
+    | { model_cid: string; job_id: string; plain_cid: string | null; key: Buffer; created_at: number }
+    | undefined;
+  if (!raw) return undefined;
+  return { modelCid: raw.model_cid, jobId: raw.job_id, plainCid: raw.plain_cid, key: new Uint8Array(raw.key), createdAt: raw.created_at };
+}

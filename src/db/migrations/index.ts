@@ -1,0 +1,25 @@
+/**
+ * The ordered list of schema migrations. Each is applied once, in its own transaction, and bumps
+ * PRAGMA user_version to its number. Numbers are reserved per part: 001 foundation, 002 training,
+ * 003 orchestrator, 004 chain, 005 inference. Never edit a migration that has shipped: add one.
+ */
+import { migration001Foundation } from "./001_foundation.js";
+import { migration002Training } from "./002_training.js";
+import { migration003Orchestrator } from "./003_orchestrator.js";
+import { migration004Chain } from "./004_chain.js";
+import { migration005Inference } from "./005_inference.js";
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** SQL, possibly several statements. */
+  up: string;
+}
+
+export const migrations: readonly Migration[] = [
+  migration001Foundation,
+  migration002Training,
+  migration003Orchestrator,
+  migration004Chain,
+  migration005Inference,
+];

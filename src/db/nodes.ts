@@ -1,0 +1,37 @@
+/**
+ * Rows of the `nodes` table (migration 003): contributors registered with a signed registration.
+ */
+import type Database from "better-sqlite3";
+
+export interface NodeRow {
+  /** Lower-case 0x address. */
+  address: string;
+  /** What the node reported: hardware, backend, client version. */
+  metadata: Record<string, unknown>;
+  signature: string;
+  registeredAt: number;
+}
+
+interface RawNode { address: string; metadata: string; signature: string; registered_at: number }
+
+function fromRaw(r: RawNode): NodeRow {
+  return { address: r.address, metadata: JSON.parse(r.metadata) as Record<string, unknown>, signature: r.signature, registeredAt: r.registered_at };
+}
+
+/** Registers a node or refreshes its metadata (re-registering is allowed and keeps the first date). */
+export function upsertNode(db: Database.Database, node: Omit<NodeRow, "registeredAt">, now = Date.now()): NodeRow {
+  db.prepare(`INSERT INTO nodes (address, metadata, signature, registered_at) VALUES (@address, @metadata, @signature, @now)
+    ON CONFLICT (address) DO UPDATE SET metadata = excluded.metadata, signature = excluded.signature`).run({
+    address: node.address.toLowerCase(), metadata: JSON.stringify(node.metadata), signature: node.signature, now,
+  });
+  return getNode(db, node.address)!;
+}
+
+export function getNode(db: Database.Database, address: string): NodeRow | undefined {
+  const r = db.prepare("SELECT * FROM nodes WHERE address = ?").get(address.toLowerCase()) as RawNode | undefined;
+  return r && fromRaw(r);
+}
+
+export function listNodes(db: Database.Database): NodeRow[] {
+  return (db.prepare("SELECT * FROM nodes ORDER BY registered_at, address").all() as RawNode[]).map(fromRaw);
+}

@@ -1,0 +1,70 @@
+/**
+ * What inference needs to know about a job, read from the orchestrator's tables: its gate, the
+ * model to serve, whether that model is encrypted, and the CSV columns to ignore.
+ */
+import type Database from "better-sqlite3";
+import { getAddress, type Address } from "viem";
+import type { DatConfig } from "../config/schema.js";
+import { NotFoundError, UsageError, UserError } from "../core/errors.js";
+import { getJob } from "../db/jobs.js";
+import { latestPublishedRound } from "../db/rounds.js";
+
+export interface InferenceJob {
+  id: string;
+  /**
+   * The gate, or null for a public model. `min` undefined means "one whole token" (resolved with
+   * the token's decimals at check time).
+   */
+  gate: { token: Address; min: bigint | undefined } | null;
+  encryptModel: boolean;
+  modelCid: string;
+  /** Round that produced the model (0: the job's initial model). */
+  round: number;
+  labelColumn?: string;
+  columns?: string[];
+  classNames?: string[];
+}
+
+/** Parse a job id from a URL or a flag: a positive integer. */
+export function parseJobId(raw: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(raw)) {
+    throw new UsageError(`Job id must be a positive integer, got ${JSON.stringify(raw)}.`, { code: "BAD_JOB_ID" });
+  }
+  return Number(raw);
+}
+
+/**
+ * The job's inference view. Gate conventions of the jobs table: gate_min "0" means no gate; a null
+ * gate_token means the token deployed on the configured chain (chain.deployments[chainId].token);
+ * a null gate_min means one whole token. The model is the latest published round's, else the
+ * job's initial model.
+ */
+export function resolveInferenceJob(db: Database.Database, jobIdRaw: string, config: DatConfig, chainId: number | undefined): InferenceJob {
+  const jobId = parseJobId(jobIdRaw);
+  const job = getJob(db, jobId);
+  if (!job) throw new NotFoundError(`Job ${jobId} does not exist.`, { code: "JOB_NOT_FOUND", hint: "List jobs with: dat job list" });
+  const published = latestPublishedRound(db, jobId);
+  let gate: InferenceJob["gate"] = null;
+  if (job.gateMin !== "0") {
+    let token = job.gateToken;
+    if (!token) {
+      const deployment = chainId === undefined ? undefined : config.chain.deployments[String(chainId)];
+      if (!deployment) {
+        throw new UserError(`Job ${jobId} is gated by the default token, but no deployment is configured for chain ${chainId ?? "(unknown)"}.`, {
+          code: "GATE_NOT_CONFIGURED",
+          hint: "Deploy the contracts (dat devnet, or dat chain deploy) so chain.deployments names the token.",
+        });
+      }
+      token = deployment.token;
+    }
+    gate = { token: getAddress(token), min: job.gateMin === null ? undefined : BigInt(job.gateMin) };
+  }
+  return {
+    id: String(jobId),
+    gate,
+    encryptModel: job.encryptModel,
+    modelCid: published?.modelCid ?? job.initialModelCid,
+    round: published?.round ?? 0,
+    labelColumn: job.labelColumn ?? undefined,
+  };
+}

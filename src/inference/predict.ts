@@ -1,0 +1,32 @@
+/**
+ * Running a loaded tfjs model on parsed inputs.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { UserError } from "../core/errors.js";
+import type { ParsedInputs } from "./inputs.js";
+
+/** One input's shape (without the batch dimension) of a single-input Layers model. */
+export function modelInputShape(model: tf.LayersModel): number[] {
+  if (model.inputs.length !== 1) {
+    throw new UserError(`The model has ${model.inputs.length} inputs; dat infer serves single-input models.`, { code: "MODEL_UNSUPPORTED" });
+  }
+  const shape = model.inputs[0].shape.slice(1);
+  if (shape.some((d) => d === null || d <= 0)) {
+    throw new UserError(`The model's input shape [${model.inputs[0].shape.join(", ")}] is not fixed.`, { code: "MODEL_UNSUPPORTED" });
+  }
+  return shape as number[];
+}
+
+/** The model's output for every input, flattened (count × outputs). */
+export async function predictBatch(model: tf.LayersModel, inputs: ParsedInputs): Promise<Float32Array> {
+  const output = tf.tidy(() => {
+    const x = tf.tensor(inputs.values, [inputs.count, ...inputs.shape], "float32");
+    const y = model.predict(x);
+    return (Array.isArray(y) ? y[0] : y) as tf.Tensor;
+  });
+  try {
+    return (await output.data()) as Float32Array;
+  } finally {
+    output.dispose();
+  }
+}

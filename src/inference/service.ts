@@ -1,0 +1,201 @@
+/**
+ * `dat infer` as services. Remote: the orchestrator (`dat serve`) runs the model; we prove our
+ * address with a signed challenge. Local: the model runs in this process, either from this home
+ * (the embedded orchestrator, same gate in-process) or with the key of an encrypted model released
+ * by a remote key service after the same challenge-and-balance check.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { LocalAccount } from "viem";
+import type { DatConfig } from "../config/schema.js";
+import { DatError, MalformedInputError, NetworkError, UserError } from "../core/errors.js";
+import { signChallenge, type ChallengePurpose, type ChallengeTypedData } from "./challenge.js";
+import type { InferAuth, InferResult, InputFile, ModelKeyResult } from "./engine.js";
+import { detectFormat, INPUT_FORMATS, type InputFormat } from "./inputs.js";
+
+export const LOCAL_AUDIENCE = "dat:local";
+
+/** Read input files for a request (PNG as base64, the rest as text). */
+export function readInputFiles(paths: string[], format?: InputFormat): InputFile[] {
+  if (format !== undefined && !INPUT_FORMATS.includes(format)) {
+    throw new UserError(`Unknown input format "${format}".`, { code: "INPUT_FORMAT", hint: `Use one of: ${INPUT_FORMATS.join(", ")}.` });
+  }
+  return paths.map((p) => {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(p);
+    } catch (error) {
+      throw new UserError(`Cannot read input file ${p}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { code: "INPUT_UNREADABLE" });
+    }
+    const f = format ?? detectFormat(p, bytes);
+    return f === "png"
+      ? { format: f, name: path.basename(p), data: bytes.toString("base64"), encoding: "base64" as const }
+      : { format: f, name: path.basename(p), data: bytes.toString("utf8"), encoding: "utf8" as const };
+  });
+}
+
+export interface InferRemoteOptions {
+  url: string;
+  jobId: string;
+  files: InputFile[];
+  /** Unlocks the wallet; called only when the job turns out to be gated. */
+  getAccount: () => Promise<LocalAccount>;
+  timeoutMs?: number;
+}
+
+/**
+ * Ask the orchestrator at `url` for predictions. A public job answers at once; a gated one
+ * answers 401, and we retry once with a freshly signed challenge.
+ */
+export async function inferRemote(options: InferRemoteOptions): Promise<InferResult> {
+  const base = options.url.replace(/\/+$/, "");
+  const post = (challenge?: unknown) =>
+    httpJson<InferResult>(`${base}/jobs/${encodeURIComponent(options.jobId)}/infer`, { files: options.files, ...(challenge ? { challenge } : {}) }, options.timeoutMs);
+  try {
+    return await post();
+  } catch (error) {
+    if (!(error instanceof DatError) || error.code !== "AUTH_REQUIRED") throw error;
+  }
+  const account = await options.getAccount();
+  const challenge = await fetchChallenge(base, options.jobId, "infer", options.timeoutMs);
+  return post(await signChallenge(account, challenge));
+}
+
+/** Fetch a challenge from a server and check it is the one we asked for. */
+async function fetchChallenge(base: string, jobId: string, purpose: ChallengePurpose, timeoutMs?: number): Promise<ChallengeTypedData> {
+  const challenge = await httpJson<ChallengeTypedData>(`${base}/jobs/${encodeURIComponent(jobId)}/challenge?purpose=${purpose}`, undefined, timeoutMs);
+  // Never sign something other than what we asked for.
+  const m = challenge?.message;
+  if (!m || m.jobId !== jobId || m.purpose !== purpose || challenge.primaryType !== "InferenceChallenge" || challenge.domain?.name !== "dat") {
+    throw new NetworkError(`The server at ${base} sent a challenge that is not for job ${jobId} (${purpose}).`, { code: "CHALLENGE_UNEXPECTED" });
+  }
+  return challenge;
+}
+
+/** Ask a key service for the key of a job's encrypted model (challenge + balance check there). */
+export async function fetchModelKey(url: string, jobId: string, account: LocalAccount, timeoutMs?: number): Promise<ModelKeyResult> {
+  const base = url.replace(/\/+$/, "");
+  const challenge = await fetchChallenge(base, jobId, "model-key", timeoutMs);
+  return httpJson<ModelKeyResult>(`${base}/jobs/${encodeURIComponent(jobId)}/model-key`, { challenge: await signChallenge(account, challenge) }, timeoutMs);
+}
+
+async function httpJson<T>(url: string, body: unknown, timeoutMs = 60_000): Promise<T> {
+  const { request } = await import("undici");
+  const { errorFromBody } = await import("../orchestrator/http/errors.js");
+  let res: Awaited<ReturnType<typeof request>>;
+  try {
+    res = await request(url, {
+      method: body === undefined ? "GET" : "POST",
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+  } catch (error) {
+    throw new NetworkError(`Cannot reach the orchestrator at ${new URL(url).origin}: ${(error as Error).message}`, {
+      code: "ORCHESTRATOR_UNREACHABLE",
+      cause: error,
+      hint: "Check --orchestrator (or orchestrator.url) and that dat serve is running.",
+    });
+  }
+  const text = await res.body.text();
+  let parsed: unknown;
+  try {
+    parsed = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (res.statusCode >= 400) throw errorFromBody(res.statusCode, parsed, url);
+  if (parsed === undefined) throw new NetworkError(`The orchestrator answered ${url} without JSON.`, { code: "ORCHESTRATOR_BAD_ANSWER" });
+  return parsed as T;
+}
+
+export interface InferLocalOptions {
+  home: string;
+  config: DatConfig;
+  jobId: string;
+  files: InputFile[];
+  getAccount: () => Promise<LocalAccount>;
+  /** Key service (an orchestrator URL) for a remote job's encrypted model; else this home's job. */
+  keyServiceUrl?: string;
+}
+
+/**
+ * Run the job's model in this process. Without a key service the job, its gate and its model are
+ * this home's (the embedded orchestrator), and the same challenge-and-balance check runs in-process.
+ * With a key service, the encrypted model's key is released there, the model bytes come from the
+ * same server, and the decrypted model is cached in <home>/models-cache/ (encrypted at rest).
+ */
+export async function inferLocal(options: InferLocalOptions): Promise<InferResult> {
+  const { resolveBackend } = await import("../train/backends.js");
+  await resolveBackend(options.config.train.backend);
+  if (options.keyServiceUrl) return inferWithKeyService(options, options.keyServiceUrl);
+  const { openDatabase } = await import("../db/index.js");
+  const { InferenceEngine } = await import("./engine.js");
+  const { openStore } = (await import("../store/index.js" as string)) as { openStore(home: string, config: DatConfig): Promise<{ get(cid: string): Promise<Uint8Array> }> };
+  const db = openDatabase(options.home);
+  const engine = new InferenceEngine({ db, store: await openStore(options.home, options.config), config: options.config });
+  try {
+    const job = await engine.job(options.jobId);
+    const auth: InferAuth = {};
+    if (job.gate) {
+      const account = await options.getAccount();
+      auth.challenge = await signChallenge(account, await engine.challenge(options.jobId, "infer", LOCAL_AUDIENCE));
+    }
+    return await engine.infer(options.jobId, auth, { files: options.files });
+  } finally {
+    engine.close();
+    db.close();
+  }
+}
+
+async function inferWithKeyService(options: InferLocalOptions, url: string): Promise<InferResult> {
+  const { decryptModelBlob, readCachedModel, writeCachedModel } = await import("./modelKeys.js");
+  const account = await options.getAccount();
+  const released = await fetchModelKey(url, options.jobId, account);
+  let plain = readCachedModel(options.home, released.modelCid);
+  if (!plain) {
+    const base = url.replace(/\/+$/, "");
+    const blob = await httpBytes(`${base}/models/${encodeURIComponent(released.modelCid)}`);
+    // AES-GCM authenticates the bytes: a blob altered on the way does not decrypt.
+    plain = decryptModelBlob(blob, new Uint8Array(Buffer.from(released.key, "base64")));
+    writeCachedModel(options.home, released.modelCid, plain);
+  }
+  const { unpackModel } = await import("../train/modelIo.js");
+  const { modelInputShape, predictBatch } = await import("./predict.js");
+  const { parsePayload } = await import("./engine.js");
+  const { toPredictions } = await import("./inputs.js");
+  const model = await unpackModel(plain);
+  try {
+    const inputs = parsePayload({ files: options.files }, { shape: modelInputShape(model), maxBatch: options.config.infer.maxBatch });
+    const output = await predictBatch(model, inputs);
+    return {
+      jobId: options.jobId,
+      modelCid: released.modelCid,
+      round: released.round,
+      address: account.address,
+      predictions: toPredictions(output, inputs.count, inputs.sources),
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+async function httpBytes(url: string): Promise<Uint8Array> {
+  const { request } = await import("undici");
+  const { errorFromBody } = await import("../orchestrator/http/errors.js");
+  let res: Awaited<ReturnType<typeof request>>;
+  try {
+    res = await request(url, { headersTimeout: 60_000, bodyTimeout: 60_000 });
+  } catch (error) {
+    throw new NetworkError(`Cannot reach ${new URL(url).origin}: ${(error as Error).message}`, { code: "ORCHESTRATOR_UNREACHABLE", cause: error });
+  }
+  const bytes = new Uint8Array(await res.body.arrayBuffer());
+  if (res.statusCode >= 400) {
+    let parsed: unknown;
+    try { parsed = JSON.parse(Buffer.from(bytes).toString("utf8")); } catch { parsed = undefined; }
+    throw errorFromBody(res.statusCode, parsed, url);
+  }
+  if (bytes.length === 0) throw new MalformedInputError(`Empty model from ${url}.`, { code: "MODEL_BLOB_MALFORMED" });
+  return bytes;
+}

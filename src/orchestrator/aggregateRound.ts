@@ -1,0 +1,179 @@
+/**
+ * Closing a round: fetch, open and decode each accepted sealed delta, aggregate with the job's
+ * strategy (FedAvg and the server optimizers stream: O(model) memory), apply the aggregate to the
+ * base model, store the new global model, evaluate it on the job's validation set, score every
+ * contribution, and commit all of it in one SQLite transaction.
+ */
+import type Database from "better-sqlite3";
+import { OperationFailedError } from "../core/errors.js";
+import { computeContributionScores, deltaAgreement, squaredNorm, type ContributionStats } from "../core/scores.js";
+import type { JobRow } from "../db/jobs.js";
+import * as roundsDb from "../db/rounds.js";
+import * as subsDb from "../db/submissions.js";
+import { getServerState, saveServerState } from "../db/serverState.js";
+import type { OrchestratorDeps } from "./deps.js";
+import { readModelBlob, repackModelBlob, tensorOffsets, type ModelBlobView } from "./modelBlob.js";
+import type { BlobStoreLike } from "./store.js";
+import type { ContributionScore, Hex } from "./types.js";
+import { normBound } from "./embedded.js";
+
+export interface AggregateRoundOptions {
+  db: Database.Database;
+  store: BlobStoreLike;
+  deps: OrchestratorDeps;
+  job: JobRow;
+  /** The round, in state "aggregating". */
+  round: roundsDb.RoundRow;
+  /** Keep decoded deltas for scoring when they fit in this many bytes (else decode twice). */
+  keepBytes?: number;
+}
+
+export interface AggregateRoundOutcome {
+  scores: ContributionScore[];
+  rejected: { address: Hex; reason: string }[];
+}
+
+/**
+ * Aggregates an "aggregating" round and publishes it, or fails it when too few deltas are valid.
+ * Throws (leaving the round aggregating, to be resumed) only on faults such as an unreadable store.
+ */
+export async function aggregateRound(options: AggregateRoundOptions): Promise<AggregateRoundOutcome> {
+  const { db, store, deps, job, round } = options;
+  const { createStrategy } = await import("../core/aggregate/index.js");
+  const base = await readModelBlob(await store.get(round.baseModelCid));
+  const strategy = createStrategy(job.strategy, Object.fromEntries(Object.entries(job.strategyParams).map(([k, v]) => [k, String(v)])));
+  const saved = getServerState(db, job.id);
+  const state = saved && saved.strategy === job.strategy && (!saved.m || saved.m.length === base.length)
+    ? { strategy: strategy.name, step: saved.step, m: saved.m ?? undefined, v: saved.v ?? undefined }
+    : undefined;
+  const accumulator = strategy.createAccumulator(base.length, state);
+  const submissions = subsDb.listSubmissions(db, job.id, round.round).filter((s) => s.status !== "rejected");
+  const keepBytes = options.keepBytes ?? 256 * 1024 * 1024;
+  const keep = !strategy.streaming || submissions.length * base.length * 4 <= keepBytes;
+  const kept = new Map<number, Float32Array>();
+  const rejected = new Map<number, string>();
+  const offsets = tensorOffsets(base.specs);
+  let scratch: Float32Array | undefined;
+  let samples = 0;
+
+  const decodeFlat = async (s: subsDb.SubmissionRow, into?: Float32Array): Promise<Float32Array> => {
+    const sealed = await store.get(s.blobCid);
+    const plain = await deps.openDelta(round.privateKey as Hex, sealed, { jobId: job.id, round: round.round, address: s.address as Hex });
+    const delta = deps.decodeDelta(plain, { fingerprint: job.fingerprint, maxNorm: normBound(job.dpClip, job.dpNoise), maxElements: base.length });
+    if (delta.sampleCount !== s.sampleCount) throw new Error(`sample count ${delta.sampleCount} ≠ signed ${s.sampleCount}`);
+    return flatten(delta.tensors, base, offsets, into);
+  };
+
+  for (const s of submissions) {
+    try {
+      const target = keep ? undefined : (scratch ??= new Float32Array(base.length));
+      const flat = await decodeFlat(s, target);
+      accumulator.add({ id: s.address, weight: s.sampleCount, delta: flat });
+      if (keep) kept.set(s.id, flat);
+      samples += s.sampleCount;
+    } catch (error) {
+      if (isStoreFault(error)) throw error;
+      rejected.set(s.id, (error as Error).message);
+    }
+  }
+
+  const valid = submissions.filter((s) => !rejected.has(s.id));
+  const needed = Math.max(job.minContributors, strategy.minUpdates());
+  const rejectedList = submissions.filter((s) => rejected.has(s.id)).map((s) => ({ address: s.address as Hex, reason: rejected.get(s.id)! }));
+  if (valid.length < needed) {
+    const reason = `${valid.length} valid submission(s), ${needed} required` + (rejected.size ? ` (${rejected.size} rejected at close)` : "");
+    db.transaction(() => {
+      for (const s of submissions) if (rejected.has(s.id)) subsDb.markRejected(db, s.id, rejected.get(s.id)!);
+      roundsDb.transitionRound(db, job.id, round.round, {
+        to: "failed", failureReason: reason, metrics: { accepted: valid.length, rejected: rejected.size, samples },
+      });
+    }).immediate();
+    return { scores: [], rejected: rejectedList };
+  }
+
+  const result = accumulator.finish();
+  const next = new Float32Array(base.length);
+  for (let i = 0; i < next.length; i++) next[i] = base.weights[i] + result.delta[i];
+  if (!next.every(Number.isFinite)) {
+    throw new OperationFailedError("The aggregate made the model's weights non-finite.", { code: "AGGREGATE_NOT_FINITE" });
+  }
+  const modelBytes = repackModelBlob(base, next);
+  const modelCid = await store.put(modelBytes);
+
+  const metrics: roundsDb.RoundMetrics = { accepted: valid.length, rejected: rejected.size, samples, strategy: job.strategy };
+  if (job.validationPath && job.labelColumn) {
+    const evaluation = await evaluateModel(modelBytes, job.validationPath, job.labelColumn);
+    metrics.loss = evaluation.loss;
+    if (evaluation.accuracy !== undefined) metrics.accuracy = evaluation.accuracy;
+    metrics.validationCount = evaluation.count;
+  }
+  if (result.selected) metrics.selected = result.selected.length;
+
+  // Scores: each delta's agreement with the aggregate and its size against the median.
+  const aggNormSq = squaredNorm(result.delta);
+  const stats: ContributionStats[] = [];
+  for (const s of valid) {
+    const flat = kept.get(s.id) ?? (await decodeFlat(s, scratch));
+    stats.push(deltaAgreement(s.address, flat, result.delta, aggNormSq));
+  }
+  const scored = computeContributionScores(stats);
+  const scoreOf = new Map(scored.map((x) => [x.id, x.score]));
+
+  db.transaction(() => {
+    for (const s of submissions) {
+      if (rejected.has(s.id)) subsDb.markRejected(db, s.id, rejected.get(s.id)!);
+      else subsDb.markAggregated(db, s.id, scoreOf.get(s.address) ?? 0);
+    }
+    if (result.state) {
+      saveServerState(db, {
+        jobId: job.id, round: round.round, strategy: result.state.strategy, step: result.state.step,
+        m: result.state.m ?? null, v: result.state.v ?? null,
+      });
+    }
+    roundsDb.transitionRound(db, job.id, round.round, { to: "published", modelCid, metrics });
+  }).immediate();
+
+  return {
+    scores: valid.map((s) => ({ address: s.address as Hex, sampleCount: s.sampleCount, score: scoreOf.get(s.address) ?? 0 })),
+    rejected: rejectedList,
+  };
+}
+
+/** Copies decoded tensors (checked against the model's specs) into one flat vector. */
+function flatten(
+  tensors: readonly { name: string; shape: number[]; data: Float32Array }[],
+  base: ModelBlobView,
+  offsets: number[],
+  into?: Float32Array,
+): Float32Array {
+  if (tensors.length !== base.specs.length) throw new Error(`delta has ${tensors.length} tensors, the model ${base.specs.length}`);
+  const out = into ?? new Float32Array(base.length);
+  tensors.forEach((t, i) => {
+    const spec = base.specs[i];
+    if (t.name !== spec.name || t.shape.join(",") !== spec.shape.join(",")) {
+      throw new Error(`tensor ${i} is ${t.name} [${t.shape}], the model has ${spec.name} [${spec.shape}]`);
+    }
+    out.set(t.data, offsets[i]);
+  });
+  return out;
+}
+
+function isStoreFault(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  // A missing or unreadable blob of an acknowledged submission is a fault to retry, not a bad delta.
+  return code === "ENOENT" || code === "EIO" || code === "EACCES" || /^STORE_/.test(code ?? "");
+}
+
+/** Loss and accuracy of a packed model on a validation file. */
+async function evaluateModel(modelBytes: Uint8Array, file: string, labelColumn: string): Promise<{ loss: number; accuracy?: number; count: number }> {
+  const { unpackModel } = await import("../train/modelIo.js");
+  const { evaluate } = await import("../train/trainLocal.js");
+  const { openValidationSource } = await import("./validation.js");
+  const model = await unpackModel(modelBytes);
+  try {
+    const source = await openValidationSource(file, labelColumn, model);
+    return await evaluate(model, source);
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Which orchestrator a command talks to: `--orchestrator <url>` (or config orchestrator.url /
+ * DAT_ORCHESTRATOR) gives the HTTP client, with the operator token from operator.token /
+ * DAT_OPERATOR_TOKEN; otherwise the embedded orchestrator of the home.
+ */
+import type { CliContext } from "../cli/context.js";
+import type { Orchestrator } from "./types.js";
+
+export async function connectOrchestrator(ctx: Pick<CliContext, "home" | "env" | "orchestrator" | "rpcUrl">): Promise<Orchestrator> {
+  const { loadConfig } = await import("../config/index.js");
+  const config = (await loadConfig(ctx)).values;
+  const url = ctx.orchestrator ?? config.orchestrator.url;
+  if (url) {
+    const { createHttpOrchestrator } = await import("./http/client.js");
+    return createHttpOrchestrator({ url, operatorToken: ctx.env.DAT_OPERATOR_TOKEN ?? config.operator.token });
+  }
+  const { createEmbeddedOrchestrator } = await import("./embedded.js");
+  return createEmbeddedOrchestrator({ home: ctx.home });
+}

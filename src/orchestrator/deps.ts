@@ -1,0 +1,75 @@
+/**
+ * The other parts the orchestrator stands on, bound in one place: the blob store, HPKE opening,
+ * EIP-712 verification and delta decoding. Loaded lazily so `dat job list` does not pay for them.
+ */
+import type { BlobStoreLike } from "./store.js";
+import type { Hex, NodeRegistration, SignedSubmission } from "./types.js";
+
+export interface DecodedDelta {
+  fingerprint: string;
+  sampleCount: number;
+  encoding: string;
+  tensors: { name: string; shape: number[]; data: Float32Array }[];
+}
+
+export interface OrchestratorDeps {
+  openStore(home: string): Promise<BlobStoreLike>;
+  /** Round key pair as 0x hex (32 raw bytes each). */
+  generateRoundKeyPair(): Promise<{ publicKey: Hex; privateKey: Hex }>;
+  openDelta(privateKey: Hex, sealed: Uint8Array, aad: { jobId: number; round: number; address: Hex }): Promise<Uint8Array>;
+  decodeDelta(bytes: Uint8Array, bounds: { fingerprint: string; maxNorm?: number; maxElements?: number }): DecodedDelta;
+  /** Throws DeniedError unless `submission.address` signed it. */
+  verifySubmission(submission: SignedSubmission): Promise<void>;
+  /** Throws DeniedError unless `registration.address` signed it. */
+  verifyRegistration(registration: NodeRegistration): Promise<void>;
+}
+
+let cached: Promise<OrchestratorDeps> | undefined;
+
+export function hexToBytes(hex: Hex): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex.slice(2), "hex"));
+}
+
+export function bytesToHex(bytes: Uint8Array): Hex {
+  return `0x${Buffer.from(bytes).toString("hex")}`;
+}
+
+/** The real dependencies, imported once. */
+export function loadDeps(): Promise<OrchestratorDeps> {
+  cached ??= (async (): Promise<OrchestratorDeps> => {
+    const [hpke, eip712, delta, config] = await Promise.all([
+      import("../crypto/hpke.js"),
+      import("../crypto/eip712.js"),
+      import("../core/delta/index.js"),
+      import("../config/index.js"),
+    ]);
+    return {
+      async openStore(home: string) {
+        const resolved = await config.loadConfig({ home, env: process.env });
+        // The store's entry point (local or Lighthouse per config) when present, else the local store.
+        const entry = (await import("../store/index.js" as string).catch(() => undefined)) as
+          | { openStore?: (home: string, config: unknown) => BlobStoreLike | Promise<BlobStoreLike> }
+          | undefined;
+        if (entry?.openStore) return entry.openStore(home, resolved.values);
+        const { openLocalStore } = await import("../store/local.js");
+        return openLocalStore(home);
+      },
+      async generateRoundKeyPair() {
+        const kp = await hpke.generateRoundKeyPair();
+        return { publicKey: bytesToHex(kp.publicKey), privateKey: bytesToHex(kp.privateKey) };
+      },
+      openDelta: (privateKey, sealed, aad) =>
+        hpke.openDelta(sealed, hexToBytes(privateKey), { jobId: aad.jobId, round: aad.round, contributor: aad.address }),
+      decodeDelta: (bytes, bounds) =>
+        delta.decodeDelta(bytes, { expectedFingerprint: bounds.fingerprint, maxNorm: bounds.maxNorm, maxElements: bounds.maxElements }),
+      verifySubmission: (s) =>
+        eip712.verifySubmission(
+          { jobId: s.jobId, round: s.round, blobCid: s.blobCid, sampleCount: s.sampleCount, metricsHash: s.metricsHash, modelFingerprint: s.fingerprint },
+          s.signature, s.address,
+        ),
+      verifyRegistration: (r) =>
+        eip712.verifyRegistration({ node: r.address, hardwareHash: r.hardwareHash, backend: r.backend, timestamp: r.timestamp }, r.signature),
+    };
+  })();
+  return cached;
+}

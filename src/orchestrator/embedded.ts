@@ -1,0 +1,440 @@
+/**
+ * The embedded orchestrator: the Orchestrator interface in-process, over the SQLite database and
+ * the blob store of a home. `dat serve` wraps exactly this behind HTTP, so both pass one contract.
+ *
+ * Durability: a submission is acknowledged only after its sealed blob is in the store and its row
+ * is committed. Closing is idempotent: a round moves to "aggregating" first, everything the close
+ * computes is written in ONE transaction at the end (scores, statuses, server optimizer state,
+ * round published), so a crash mid-close leaves an aggregating round that the next close redoes
+ * from the same inputs; nothing is ever aggregated into two models.
+ */
+import type Database from "better-sqlite3";
+import { DeniedError, MalformedInputError, NotFoundError, OperationFailedError, UserError } from "../core/errors.js";
+import { acceptsSubmissions, isActive, type RoundState } from "../core/round.js";
+import { openDatabase } from "../db/index.js";
+import * as jobsDb from "../db/jobs.js";
+import * as nodesDb from "../db/nodes.js";
+import * as roundsDb from "../db/rounds.js";
+import * as subsDb from "../db/submissions.js";
+import { loadDeps, type OrchestratorDeps } from "./deps.js";
+import { readModelBlob } from "./modelBlob.js";
+import { hashNodeMetadata } from "./nodeMetadata.js";
+import { aggregateRound, type AggregateRoundOutcome } from "./aggregateRound.js";
+import type { BlobStoreLike } from "./store.js";
+import {
+  createJobInputSchema, nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
+} from "./schemas.js";
+import type {
+  CloseRoundResult, CreateJobInput, Hex, JobInfo, NodeInfo, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
+  SignedSubmission, SubmissionReceipt,
+} from "./types.js";
+
+export interface EmbeddedOrchestratorOptions {
+  home: string;
+  /** Clock, ms since the epoch (tests move time forward). */
+  now?: () => number;
+  /** Largest sealed delta accepted, bytes. */
+  maxBlobBytes?: number;
+  /** How old a node registration's timestamp may be, ms. */
+  registrationMaxAgeMs?: number;
+}
+
+export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
+
+/** Opens the embedded orchestrator of a home (database migrated, store opened). */
+export async function createEmbeddedOrchestrator(options: EmbeddedOrchestratorOptions): Promise<EmbeddedOrchestrator> {
+  const deps = await loadDeps();
+  const db = openDatabase(options.home);
+  try {
+    const store = await deps.openStore(options.home);
+    return new EmbeddedOrchestrator(db, store, deps, options);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+export class EmbeddedOrchestrator implements Orchestrator {
+  private readonly now: () => number;
+  private readonly maxBlobBytes: number;
+  private readonly registrationMaxAgeMs: number;
+  /** Closes in flight in this process, per job, so concurrent callers share one. */
+  private readonly closing = new Map<number, Promise<CloseRoundResult>>();
+
+  constructor(
+    readonly db: Database.Database,
+    readonly store: BlobStoreLike,
+    private readonly deps: OrchestratorDeps,
+    readonly options: EmbeddedOrchestratorOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
+    this.registrationMaxAgeMs = options.registrationMaxAgeMs ?? 24 * 3600 * 1000;
+  }
+
+  async registerNode(registration: NodeRegistration): Promise<NodeInfo> {
+    const reg = parseOrThrow(nodeRegistrationSchema, registration, "node registration");
+    const age = this.now() / 1000 - reg.timestamp;
+    if (age > this.registrationMaxAgeMs / 1000 || age < -300) {
+      throw new DeniedError("The registration's timestamp is too old or in the future.", {
+        code: "REGISTRATION_STALE",
+        hint: "Check this machine's clock and run dat node register again.",
+      });
+    }
+    if (hashNodeMetadata(reg.metadata) !== reg.hardwareHash.toLowerCase()) {
+      throw new MalformedInputError("The registration's metadata does not match its signed hash.", { code: "REGISTRATION_METADATA_MISMATCH" });
+    }
+    await this.deps.verifyRegistration(reg);
+    const row = nodesDb.upsertNode(this.db, { address: reg.address, metadata: { ...reg.metadata, backend: reg.backend }, signature: reg.signature }, this.now());
+    return { address: row.address as Hex, metadata: row.metadata, registeredAt: row.registeredAt };
+  }
+
+  async listNodes(): Promise<NodeInfo[]> {
+    return nodesDb.listNodes(this.db).map((n) => ({ address: n.address as Hex, metadata: n.metadata, registeredAt: n.registeredAt }));
+  }
+
+  async createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
+    const spec = parseOrThrow(createJobInputSchema, input, "job settings");
+    const { createStrategy, resolveStrategyParams, isStrategyName } = await import("../core/aggregate/index.js");
+    const { parseEncoding, formatEncoding } = await import("../core/delta/encoding.js");
+    if (!isStrategyName(spec.strategy)) createStrategy(spec.strategy); // throws the typed error
+    const params = resolveStrategyParams(spec.strategy as never, stringify(spec.strategyParams ?? {}));
+    const encoding = formatEncoding(parseEncoding(spec.encoding));
+    if ((spec.dpNoise ?? 0) > 0 && spec.dpClip === undefined) {
+      throw new UserError("--dp-noise needs --dp-clip: the noise is scaled to the clipping bound.", { code: "JOB_DP_NOISE_WITHOUT_CLIP" });
+    }
+    if (spec.maxContributors !== undefined && spec.maxContributors < spec.minContributors) {
+      throw new UserError(`--max-contributors ${spec.maxContributors} is below --min-contributors ${spec.minContributors}.`, {
+        code: "JOB_BAD_CONTRIBUTORS",
+      });
+    }
+    if ((spec.validationPath === undefined) !== (spec.labelColumn === undefined) && spec.validationPath !== undefined) {
+      // A label column alone is harmless (ignored); a validation file needs to know its label.
+      throw new UserError("--validation needs --label-column.", { code: "JOB_VALIDATION_LABEL" });
+    }
+    const view = await readModelBlob(model);
+    const cid = await this.store.put(model);
+    const row = jobsDb.insertJob(this.db, {
+      name: spec.name ?? null,
+      initialModelCid: cid,
+      fingerprint: view.fingerprint,
+      rounds: spec.rounds,
+      minContributors: spec.minContributors,
+      maxContributors: spec.maxContributors ?? null,
+      deadlineSeconds: spec.deadlineSeconds,
+      epochs: spec.hyper.epochs,
+      batchSize: spec.hyper.batchSize,
+      lr: spec.hyper.lr,
+      optimizer: spec.hyper.optimizer,
+      strategy: spec.strategy,
+      strategyParams: params,
+      dpClip: spec.dpClip ?? null,
+      dpNoise: spec.dpNoise ?? null,
+      encoding,
+      rewardPerRound: spec.rewardPerRound ?? "0",
+      validationPath: spec.validationPath ?? null,
+      labelColumn: spec.labelColumn ?? null,
+      gateToken: spec.gateToken ?? null,
+      gateMin: spec.gateMin ?? null,
+      encryptModel: spec.encryptModel ?? false,
+    }, this.now());
+    return this.jobInfo(row);
+  }
+
+  async listJobs(): Promise<JobInfo[]> {
+    return jobsDb.listJobs(this.db).map((j) => this.jobInfo(j));
+  }
+
+  async getJob(jobId: number): Promise<JobInfo> {
+    return this.jobInfo(this.requireJob(jobId));
+  }
+
+  async openRound(jobId: number, options: { deadlineSeconds?: number } = {}): Promise<RoundInfo> {
+    const job = this.requireJob(jobId);
+    const { publicKey, privateKey } = await this.deps.generateRoundKeyPair();
+    const now = this.now();
+    const deadlineSeconds = options.deadlineSeconds ?? job.deadlineSeconds;
+    if (!(deadlineSeconds > 0)) throw new UserError("The round deadline must be positive.", { code: "ROUND_BAD_DEADLINE" });
+    const row = this.db.transaction(() => {
+      const latest = roundsDb.latestRound(this.db, jobId);
+      if (latest && isActive(latest.state)) {
+        throw new UserError(`Job ${jobId} already has round ${latest.round} in state ${latest.state}.`, {
+          code: "ROUND_ALREADY_OPEN",
+          hint: `Close it first: dat round close --job ${jobId}`,
+          data: { jobId, round: latest.round, state: latest.state },
+        });
+      }
+      const published = roundsDb.listRounds(this.db, jobId).filter((r) => r.state === "published");
+      if (published.length >= job.rounds) {
+        throw new UserError(`Job ${jobId} has published all its ${job.rounds} round(s).`, {
+          code: "JOB_COMPLETE",
+          hint: "Create a new job to train further.",
+        });
+      }
+      const base = published.at(-1)?.modelCid ?? job.initialModelCid;
+      const inserted = roundsDb.insertRound(this.db, {
+        jobId, round: (latest?.round ?? 0) + 1, publicKey, privateKey, baseModelCid: base,
+        deadline: now + Math.round(deadlineSeconds * 1000),
+      }, now);
+      return roundsDb.transitionRound(this.db, jobId, inserted.round, { to: "collecting" });
+    }).immediate();
+    return this.roundInfo(job, row);
+  }
+
+  async currentRound(jobId: number): Promise<RoundInfo> {
+    const job = this.requireJob(jobId);
+    const latest = roundsDb.latestRound(this.db, jobId);
+    if (!latest || !acceptsSubmissions(latest.state)) {
+      throw new NotFoundError(`Job ${jobId} has no round collecting submissions.`, {
+        code: "ROUND_NOT_OPEN",
+        hint: `The operator opens one with: dat round start --job ${jobId}`,
+        data: { jobId, latest: latest ? { round: latest.round, state: latest.state } : null },
+      });
+    }
+    return this.roundInfo(job, latest);
+  }
+
+  async getModel(cid: string): Promise<Uint8Array> {
+    if (typeof cid !== "string" || !/^[a-zA-Z0-9]{8,128}$/.test(cid)) {
+      throw new MalformedInputError(`"${String(cid)}" is not a CID.`, { code: "BAD_CID" });
+    }
+    if (!(await this.store.has(cid))) throw new NotFoundError(`No model with CID ${cid}.`, { code: "MODEL_NOT_FOUND" });
+    return this.store.get(cid);
+  }
+
+  async submit(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
+    const s = parseOrThrow(signedSubmissionSchema, submission, "submission");
+    if (!(sealed instanceof Uint8Array) || sealed.length === 0) {
+      throw new MalformedInputError("The submission carries no sealed delta.", { code: "SUBMISSION_EMPTY_BLOB" });
+    }
+    if (sealed.length > this.maxBlobBytes) {
+      throw new MalformedInputError(`The sealed delta is ${sealed.length} bytes, above the limit of ${this.maxBlobBytes}.`, {
+        code: "SUBMISSION_TOO_LARGE",
+      });
+    }
+    const job = this.requireJob(s.jobId);
+    const round = roundsDb.getRound(this.db, s.jobId, s.round);
+    const latest = roundsDb.latestRound(this.db, s.jobId);
+    if (!round || !latest || latest.round !== s.round || !acceptsSubmissions(round.state)) {
+      throw new UserError(
+        round
+          ? `Round ${s.round} of job ${s.jobId} is ${round.state}, not collecting submissions.`
+          : `Job ${s.jobId} has no round ${s.round}.`,
+        {
+          code: "SUBMISSION_WRONG_ROUND",
+          hint: `Pull the current round and train again: dat train --job ${s.jobId}`,
+          data: { jobId: s.jobId, round: s.round, current: latest && acceptsSubmissions(latest.state) ? latest.round : null },
+        },
+      );
+    }
+    if (!nodesDb.getNode(this.db, s.address)) {
+      throw new DeniedError(`${s.address} is not a registered node.`, {
+        code: "NODE_NOT_REGISTERED",
+        hint: "Register first: dat node register",
+      });
+    }
+    await this.deps.verifySubmission(s);
+    if (s.fingerprint.toLowerCase() !== job.fingerprint.toLowerCase()) {
+      throw new MalformedInputError("The delta was trained on another model (fingerprint mismatch).", {
+        code: "FINGERPRINT_MISMATCH",
+        hint: `Pull the job's model again: dat model pull --job ${s.jobId}`,
+      });
+    }
+    if (subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) throw duplicate(s);
+    // Reject garbage now rather than at close: the contributor hears about it while it can still retry.
+    await this.checkSealedDelta(job, round, s, sealed);
+    // The blob first, then the row; acknowledge only after both: a crash after this line loses nothing.
+    const cid = await this.store.put(sealed);
+    if (cid !== s.blobCid) {
+      throw new MalformedInputError(`The sealed delta's CID is ${cid}, the signed submission says ${s.blobCid}.`, {
+        code: "BLOB_CID_MISMATCH",
+      });
+    }
+    const now = this.now();
+    const row = this.db.transaction(() => {
+      const current = roundsDb.getRound(this.db, s.jobId, s.round)!;
+      if (!acceptsSubmissions(current.state)) {
+        throw new UserError(`Round ${s.round} of job ${s.jobId} closed while the submission arrived.`, {
+          code: "SUBMISSION_WRONG_ROUND",
+        });
+      }
+      if (job.maxContributors !== null && subsDb.countSubmissions(this.db, s.jobId, s.round) >= job.maxContributors) {
+        throw new UserError(`Round ${s.round} of job ${s.jobId} already has ${job.maxContributors} submissions.`, {
+          code: "ROUND_FULL",
+        });
+      }
+      const inserted = subsDb.insertSubmission(this.db, {
+        jobId: s.jobId, round: s.round, address: s.address, blobCid: s.blobCid, sampleCount: s.sampleCount,
+        metricsHash: s.metricsHash, fingerprint: s.fingerprint, signature: s.signature,
+      }, now);
+      if (!inserted) throw duplicate(s);
+      return { inserted, accepted: subsDb.countSubmissions(this.db, s.jobId, s.round) };
+    }).immediate();
+    return {
+      jobId: s.jobId, round: s.round, address: row.inserted.address as Hex, blobCid: cid,
+      accepted: row.accepted, receivedAt: row.inserted.receivedAt,
+    };
+  }
+
+  async roundStatus(jobId: number, round?: number): Promise<RoundStatus> {
+    const job = this.requireJob(jobId);
+    const row = round === undefined ? roundsDb.latestRound(this.db, jobId) : roundsDb.getRound(this.db, jobId, round);
+    if (!row) {
+      throw new NotFoundError(round === undefined ? `Job ${jobId} has no rounds yet.` : `Job ${jobId} has no round ${round}.`, {
+        code: "ROUND_NOT_FOUND",
+        hint: `Open one with: dat round start --job ${jobId}`,
+      });
+    }
+    const subs = subsDb.listSubmissions(this.db, jobId, row.round);
+    return {
+      jobId, round: row.round, state: row.state, publicKey: row.publicKey as Hex, baseModelCid: row.baseModelCid,
+      modelCid: row.modelCid, deadline: row.deadline, openedAt: row.openedAt, closedAt: row.closedAt,
+      failureReason: row.failureReason, metrics: row.metrics, minContributors: job.minContributors,
+      accepted: subs.filter((x) => x.status !== "rejected").length,
+      submissions: subs.map((x) => ({
+        address: x.address as Hex, blobCid: x.blobCid, sampleCount: x.sampleCount, status: x.status,
+        rejectReason: x.rejectReason, score: x.score, receivedAt: x.receivedAt,
+      })),
+    };
+  }
+
+  async closeRound(jobId: number): Promise<CloseRoundResult> {
+    const inFlight = this.closing.get(jobId);
+    if (inFlight) return inFlight;
+    const run = this.runClose(jobId).finally(() => this.closing.delete(jobId));
+    this.closing.set(jobId, run);
+    return run;
+  }
+
+  async failRound(jobId: number, reason: string): Promise<CloseRoundResult> {
+    this.requireJob(jobId);
+    if (typeof reason !== "string" || !reason.trim()) throw new UserError("A failed round needs a reason.", { code: "ROUND_FAILURE_REASON" });
+    const latest = roundsDb.latestRound(this.db, jobId);
+    if (!latest || !isActive(latest.state)) {
+      throw new NotFoundError(`Job ${jobId} has no active round to fail.`, { code: "ROUND_NOT_OPEN" });
+    }
+    const row = roundsDb.transitionRound(this.db, jobId, latest.round, { to: "failed", failureReason: reason, closedAt: this.now() });
+    return { jobId, round: row.round, state: row.state, modelCid: null, failureReason: row.failureReason, metrics: row.metrics, scores: [], rejected: [] };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.closing.values()]);
+    if (this.db.open) this.db.close();
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  private async runClose(jobId: number): Promise<CloseRoundResult> {
+    const job = this.requireJob(jobId);
+    const latest = roundsDb.latestRound(this.db, jobId);
+    if (!latest || !isActive(latest.state)) {
+      throw new NotFoundError(`Job ${jobId} has no round to close.`, {
+        code: "ROUND_NOT_OPEN",
+        hint: latest ? `Round ${latest.round} is already ${latest.state}.` : `Open one with: dat round open --job ${jobId}`,
+      });
+    }
+    let round = latest;
+    if (round.state !== "aggregating") {
+      round = roundsDb.transitionRound(this.db, jobId, round.round, { to: "aggregating", closedAt: this.now() });
+    }
+    let outcome: AggregateRoundOutcome;
+    try {
+      outcome = await aggregateRound({ db: this.db, store: this.store, deps: this.deps, job, round });
+    } catch (error) {
+      // A crash-like failure (store unreadable…) leaves the round aggregating for a later retry;
+      // a decided failure (too few valid deltas) is recorded by aggregateRound itself.
+      throw error;
+    }
+    const final = roundsDb.getRound(this.db, jobId, round.round)!;
+    return {
+      jobId, round: final.round, state: final.state, modelCid: final.modelCid, failureReason: final.failureReason,
+      metrics: final.metrics, scores: outcome.scores, rejected: outcome.rejected,
+    };
+  }
+
+  private async checkSealedDelta(job: jobsDb.JobRow, round: roundsDb.RoundRow, s: SignedSubmission, sealed: Uint8Array): Promise<void> {
+    let plain: Uint8Array;
+    try {
+      plain = await this.deps.openDelta(round.privateKey as Hex, sealed, { jobId: s.jobId, round: s.round, address: s.address });
+    } catch (error) {
+      throw new MalformedInputError("The sealed delta cannot be opened with this round's key (wrong round, wrong address or tampered bytes).", {
+        code: "SUBMISSION_UNSEALABLE",
+        cause: error,
+      });
+    }
+    const delta = this.deps.decodeDelta(plain, { fingerprint: job.fingerprint, maxNorm: normBound(job.dpClip, job.dpNoise) });
+    if (delta.sampleCount !== s.sampleCount) {
+      throw new MalformedInputError(`The delta says ${delta.sampleCount} samples, the signed submission ${s.sampleCount}.`, {
+        code: "SUBMISSION_SAMPLE_MISMATCH",
+      });
+    }
+    if (delta.sampleCount < 1) {
+      throw new MalformedInputError("A delta trained on zero samples carries nothing.", { code: "SUBMISSION_NO_SAMPLES" });
+    }
+  }
+
+  private requireJob(jobId: number): jobsDb.JobRow {
+    if (!Number.isSafeInteger(jobId) || jobId < 1) {
+      throw new MalformedInputError(`"${String(jobId)}" is not a job id.`, { code: "BAD_JOB_ID", hint: "Job ids are positive integers: dat job list" });
+    }
+    const job = jobsDb.getJob(this.db, jobId);
+    if (!job) throw new NotFoundError(`No job ${jobId}.`, { code: "JOB_NOT_FOUND", hint: "List jobs with: dat job list" });
+    return job;
+  }
+
+  private jobInfo(j: jobsDb.JobRow): JobInfo {
+    const rounds = roundsDb.listRounds(this.db, j.id);
+    const published = rounds.filter((r) => r.state === "published");
+    return {
+      id: j.id, name: j.name, initialModelCid: j.initialModelCid, modelCid: published.at(-1)?.modelCid ?? j.initialModelCid,
+      fingerprint: j.fingerprint as Hex, rounds: j.rounds, minContributors: j.minContributors, maxContributors: j.maxContributors,
+      deadlineSeconds: j.deadlineSeconds,
+      hyper: { epochs: j.epochs, batchSize: j.batchSize, lr: j.lr, optimizer: j.optimizer as "sgd" | "adam" },
+      strategy: j.strategy, strategyParams: j.strategyParams,
+      dp: j.dpClip !== null ? { clip: j.dpClip, noise: j.dpNoise ?? 0 } : null,
+      encoding: j.encoding, rewardPerRound: j.rewardPerRound,
+      validation: j.validationPath && j.labelColumn ? { path: j.validationPath, labelColumn: j.labelColumn } : null,
+      gate: { token: j.gateToken as Hex | null, min: j.gateMin }, encryptModel: j.encryptModel, createdAt: j.createdAt,
+      publishedRounds: published.length,
+      history: rounds.map((r) => ({
+        round: r.round, state: r.state as RoundState, modelCid: r.modelCid,
+        loss: typeof r.metrics?.loss === "number" ? r.metrics.loss : undefined,
+        accuracy: typeof r.metrics?.accuracy === "number" ? r.metrics.accuracy : undefined,
+        accepted: typeof r.metrics?.accepted === "number" ? r.metrics.accepted : undefined,
+        failureReason: r.failureReason,
+      })),
+    };
+  }
+
+  private roundInfo(j: jobsDb.JobRow, r: roundsDb.RoundRow): RoundInfo {
+    return {
+      jobId: j.id, round: r.round, state: r.state, publicKey: r.publicKey as Hex, modelCid: r.baseModelCid,
+      fingerprint: j.fingerprint as Hex, deadline: r.deadline,
+      hyper: { epochs: j.epochs, batchSize: j.batchSize, lr: j.lr, optimizer: j.optimizer as "sgd" | "adam" },
+      strategy: j.strategy, strategyParams: j.strategyParams, encoding: j.encoding,
+      dp: j.dpClip !== null ? { clip: j.dpClip, noise: j.dpNoise ?? 0 } : null,
+      minContributors: j.minContributors, maxContributors: j.maxContributors,
+    };
+  }
+}
+
+/** Clipped deltas may exceed the bound by float rounding and by the added noise; allow for it. */
+export function normBound(dpClip: number | null, dpNoise: number | null): number | undefined {
+  // With noise the norm is dominated by it (≈ σ·C·√d), so only a noise-free job gets a hard bound
+  // (decodeDelta allows for the rounding of quantized encodings itself).
+  if (dpClip === null || (dpNoise ?? 0) > 0) return undefined;
+  return dpClip;
+}
+
+function duplicate(s: SignedSubmission): UserError {
+  return new UserError(`${s.address} already submitted to round ${s.round} of job ${s.jobId}.`, {
+    code: "SUBMISSION_DUPLICATE",
+    hint: "One submission per address per round; a second one is rejected, not merged.",
+    data: { jobId: s.jobId, round: s.round, address: s.address },
+  });
+}
+
+function stringify(params: Record<string, number | string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+}
+

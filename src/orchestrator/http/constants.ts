@@ -1,0 +1,1 @@
+export const SUBMISSION_HEADER = "x-dat-submission";

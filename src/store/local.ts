@@ -1,0 +1,86 @@
+/**
+ * The embedded blob store: a content-addressed folder <home>/blobs/<shard>/<cid>.
+ * The shard is the last two characters of the CID: every CIDv1 starts with the same "bafkrei" or
+ * "bafybei", so the tail is what spreads files over folders.
+ * Writes go to a unique temporary file in the same folder, are fsynced, then renamed over the
+ * final name: rename is atomic, so a reader (in this or another process) sees either no blob or
+ * the whole blob, and two writers of the same bytes simply both win. Reads recompute the CID.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { MalformedInputError, NotFoundError } from "../core/errors.js";
+import type { BlobStore } from "./blobStore.js";
+import { bytesMatchCid, canonicalCid, cidForBytes } from "./cid.js";
+
+export class LocalBlobStore implements BlobStore {
+  readonly root: string;
+
+  constructor(home: string) {
+    this.root = path.join(home, "blobs");
+  }
+
+  /** Path of a CID's file (whether or not it exists). */
+  pathOf(cid: string): string {
+    const c = canonicalCid(cid);
+    return path.join(this.root, c.slice(-2), c);
+  }
+
+  async put(bytes: Uint8Array): Promise<string> {
+    const cid = await cidForBytes(bytes);
+    const final = this.pathOf(cid);
+    const existing = await stat(final).catch(() => undefined);
+    // Same name means same content; a size mismatch means a damaged file that we repair.
+    if (existing?.size === bytes.length) return cid;
+    await mkdir(path.dirname(final), { recursive: true });
+    const tmp = `${final}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      const fh = await open(tmp, "wx", 0o644);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, final);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    return cid;
+  }
+
+  async get(cid: string): Promise<Uint8Array> {
+    const file = this.pathOf(cid);
+    let buf: Buffer;
+    try {
+      buf = await readFile(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new NotFoundError(`Blob ${cid} is not in the local store.`, {
+          code: "BLOB_NOT_FOUND",
+          hint: `Expected at ${file}; it may live in another store (store.kind).`,
+        });
+      }
+      throw error;
+    }
+    const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (!(await bytesMatchCid(bytes, cid))) {
+      throw new MalformedInputError(`Blob ${cid} in the local store is corrupt: its bytes do not hash to its CID.`, {
+        code: "BLOB_CORRUPT",
+        hint: `Delete ${file} and fetch or push the blob again.`,
+        data: { cid, path: file },
+      });
+    }
+    return bytes;
+  }
+
+  async has(cid: string): Promise<boolean> {
+    return (await stat(this.pathOf(cid)).catch(() => undefined))?.isFile() ?? false;
+  }
+}
+
+/** Opens the local store under a dat home. */
+export function openLocalStore(home: string): LocalBlobStore {
+  return new LocalBlobStore(home);
+}

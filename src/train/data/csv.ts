@@ -1,0 +1,151 @@
+/**
+ * CSV loader: a header row, one label column (--label-column, default "label", else the last
+ * column), numeric features, optional normalisation (min-max or z-score, statistics gathered in
+ * the validation pass). Streams the file; validates every row before training starts.
+ */
+import { dataError, assertReadableFile, readLines } from "./lines.js";
+import type { DataSource, Sample } from "./source.js";
+
+export type Normalization = "none" | "minmax" | "zscore";
+
+export interface CsvOptions {
+  labelColumn?: string;
+  normalize?: Normalization;
+}
+
+/** Split one CSV line; supports double-quoted fields with "" escapes. */
+export function splitCsvLine(text: string): string[] {
+  if (!text.includes('"')) return text.split(",").map((c) => c.trim());
+  const cells: string[] = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") {
+      cells.push(cell.trim());
+      cell = "";
+    } else cell += ch;
+  }
+  cells.push(cell.trim());
+  return cells;
+}
+
+function parseNumber(cell: string): number {
+  if (cell === "") return NaN;
+  return Number(cell);
+}
+
+/** Open and validate a CSV file; the returned source streams it again for each epoch. */
+export async function openCsv(file: string, options: CsvOptions = {}): Promise<DataSource> {
+  assertReadableFile(file);
+  let header: string[] | undefined;
+  let labelIndex = -1;
+  let count = 0;
+  let maxLabel = -Infinity;
+  let integerLabels = true;
+  let sums: Float64Array = new Float64Array(0);
+  let squares: Float64Array = new Float64Array(0);
+  let mins: Float64Array = new Float64Array(0);
+  let maxs: Float64Array = new Float64Array(0);
+  for await (const { line, text } of readLines(file)) {
+    if (text.trim() === "") continue;
+    const cells = splitCsvLine(text);
+    if (!header) {
+      header = cells;
+      const wanted = options.labelColumn ?? (header.includes("label") ? "label" : header[header.length - 1]);
+      labelIndex = header.indexOf(wanted);
+      if (labelIndex < 0) {
+        throw dataError(file, `no label column "${wanted}" in the header (columns: ${header.join(", ")}).`, {
+          line,
+          field: wanted,
+          code: "DATA_LABEL_COLUMN",
+          hint: "Name the label column with --label-column <name>.",
+        });
+      }
+      if (header.length < 2) throw dataError(file, "the header has no feature columns besides the label.", { line });
+      const width = header.length - 1;
+      sums = new Float64Array(width);
+      squares = new Float64Array(width);
+      mins = new Float64Array(width).fill(Infinity);
+      maxs = new Float64Array(width).fill(-Infinity);
+      continue;
+    }
+    if (cells.length !== header.length) {
+      throw dataError(file, `row has ${cells.length} cells, the header has ${header.length}.`, { line, code: "DATA_ROW_WIDTH" });
+    }
+    let f = 0;
+    for (let c = 0; c < cells.length; c++) {
+      const value = parseNumber(cells[c]);
+      if (!Number.isFinite(value)) {
+        throw dataError(file, `"${cells[c]}" is not a number.`, { line, field: header[c], code: "DATA_NOT_NUMERIC" });
+      }
+      if (c === labelIndex) {
+        maxLabel = Math.max(maxLabel, value);
+        if (!Number.isInteger(value) || value < 0) integerLabels = false;
+        continue;
+      }
+      sums[f] += value;
+      squares[f] += value * value;
+      if (value < mins[f]) mins[f] = value;
+      if (value > maxs[f]) maxs[f] = value;
+      f++;
+    }
+    count++;
+  }
+  if (!header) throw dataError(file, "the file is empty.", { code: "DATA_EMPTY" });
+  if (count === 0) throw dataError(file, "the file has a header but no rows.", { code: "DATA_EMPTY" });
+  const width = header.length - 1;
+  const shift = new Float32Array(width);
+  const scale = new Float32Array(width).fill(1);
+  const mode = options.normalize ?? "none";
+  for (let f = 0; f < width; f++) {
+    if (mode === "minmax") {
+      shift[f] = mins[f];
+      scale[f] = maxs[f] > mins[f] ? 1 / (maxs[f] - mins[f]) : 1;
+    } else if (mode === "zscore") {
+      const mean = sums[f] / count;
+      const std = Math.sqrt(Math.max(0, squares[f] / count - mean * mean));
+      shift[f] = mean;
+      scale[f] = std > 0 ? 1 / std : 1;
+    }
+  }
+  const columns = header;
+  return {
+    name: file,
+    featureShape: [width],
+    size: count,
+    maxLabel,
+    integerLabels,
+    async *read(): AsyncGenerator<Sample> {
+      let seenHeader = false;
+      for await (const { line, text } of readLines(file)) {
+        if (text.trim() === "") continue;
+        if (!seenHeader) {
+          seenHeader = true;
+          continue;
+        }
+        const cells = splitCsvLine(text);
+        if (cells.length !== columns.length) throw dataError(file, "the file changed since it was validated.", { line });
+        const x = new Float32Array(width);
+        let y = 0;
+        let f = 0;
+        for (let c = 0; c < cells.length; c++) {
+          const value = parseNumber(cells[c]);
+          if (c === labelIndex) y = value;
+          else {
+            x[f] = (value - shift[f]) * scale[f];
+            f++;
+          }
+        }
+        yield { x, y };
+      }
+    },
+  };
+}

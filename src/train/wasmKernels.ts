@@ -1,0 +1,230 @@
+/**
+ * Training kernels the wasm backend lacks (Conv2DBackpropFilter, the depthwise backprops,
+ * UnsortedSegmentSum, BroadcastTo, LogSoftmax), expressed through wasm's own fast ops (matmul,
+ * conv, slices), so that convolutional and embedding models train on wasm.
+ *
+ * A kernel here runs ops on the wasm backend inside the engine (nested kernels are not recorded
+ * on the gradient tape). Its result is handed to the engine by keeping the backend buffer alive
+ * (incRef) while the temporary tensor wrapping it is disposed.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+type Attr = Record<string, unknown>;
+interface WasmBackendLike {
+  incRef(dataId: object): void;
+}
+
+function asTensor(info: tf.TensorInfo): tf.Tensor {
+  if (info instanceof tf.Tensor) return info;
+  throw new Error("wasm training kernel received a TensorInfo that is not a Tensor");
+}
+
+/** Compute with ops, then hand the result buffer to the engine without leaking the wrapper tensor. */
+function handOver(backend: unknown, compute: () => tf.Tensor): tf.TensorInfo {
+  const result = tf.tidy(compute);
+  (backend as WasmBackendLike).incRef(result.dataId);
+  const info = { dataId: result.dataId, shape: [...result.shape], dtype: result.dtype };
+  result.dispose();
+  return info;
+}
+
+function pair(value: unknown): [number, number] {
+  if (typeof value === "number") return [value, value];
+  const list = value as number[];
+  return [list[0], list[1]];
+}
+
+interface ConvGeometry {
+  info: tf.backend_util.Conv2DInfo;
+  strides: [number, number];
+  dilations: [number, number];
+}
+
+function convGeometry(xShape: number[], filterShape: [number, number, number, number], attrs: Attr, depthwise: boolean): ConvGeometry {
+  const strides = pair(attrs.strides);
+  const dilations = pair(attrs.dilations ?? 1);
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape,
+    strides,
+    dilations,
+    attrs.pad as "same" | "valid" | number,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+    depthwise,
+    "channelsLast",
+  );
+  return { info, strides, dilations };
+}
+
+/** The input padded as the forward conv saw it, covering every tap (kh, kw) at every output. */
+function paddedInput(x: tf.Tensor4D, g: ConvGeometry, fh: number, fw: number): tf.Tensor4D {
+  const { padInfo, outHeight, outWidth, inHeight, inWidth } = g.info;
+  const needH = (outHeight - 1) * g.strides[0] + (fh - 1) * g.dilations[0] + 1;
+  const needW = (outWidth - 1) * g.strides[1] + (fw - 1) * g.dilations[1] + 1;
+  const bottom = Math.max(0, needH - inHeight - padInfo.top);
+  const right = Math.max(0, needW - inWidth - padInfo.left);
+  if (padInfo.top === 0 && padInfo.left === 0 && bottom === 0 && right === 0) return x;
+  return tf.pad(x, [[0, 0], [padInfo.top, bottom], [padInfo.left, right], [0, 0]]);
+}
+
+/** The input rows that tap (kh, kw) multiplies, one per output position: [N, OH, OW, C]. */
+function tap(xp: tf.Tensor4D, g: ConvGeometry, kh: number, kw: number): tf.Tensor4D {
+  const { outHeight, outWidth } = g.info;
+  const [n, , , c] = xp.shape;
+  const top = kh * g.dilations[0];
+  const left = kw * g.dilations[1];
+  if (g.strides[0] === 1 && g.strides[1] === 1) {
+    return tf.slice(xp, [0, top, left, 0], [n, outHeight, outWidth, c]);
+  }
+  return tf.stridedSlice(
+    xp,
+    [0, top, left, 0],
+    [n, top + (outHeight - 1) * g.strides[0] + 1, left + (outWidth - 1) * g.strides[1] + 1, c],
+    [1, g.strides[0], g.strides[1], 1],
+  ) as tf.Tensor4D;
+}
+
+function toNhwc(t: tf.Tensor4D, attrs: Attr): tf.Tensor4D {
+  return attrs.dataFormat === "NCHW" ? tf.transpose(t, [0, 2, 3, 1]) : t;
+}
+
+/** dW = im2col(x)ᵀ · dy: one matmul over all taps. */
+function conv2DBackpropFilter(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+  const attrs = args.attrs ?? {};
+  const filterShape = attrs.filterShape as [number, number, number, number];
+  return handOver(args.backend, () => {
+    const x = toNhwc(asTensor(args.inputs.x) as tf.Tensor4D, attrs);
+    const dy = toNhwc(asTensor(args.inputs.dy) as tf.Tensor4D, attrs);
+    const [fh, fw, cin, cout] = filterShape;
+    const g = convGeometry(x.shape, filterShape, attrs, false);
+    const xp = paddedInput(x, g, fh, fw);
+    const taps: tf.Tensor4D[] = [];
+    for (let kh = 0; kh < fh; kh++) for (let kw = 0; kw < fw; kw++) taps.push(tap(xp, g, kh, kw));
+    const rows = x.shape[0] * g.info.outHeight * g.info.outWidth;
+    const cols = (taps.length === 1 ? taps[0] : tf.concat(taps, 3)).reshape([rows, fh * fw * cin]);
+    return tf.matMul(cols, dy.reshape([rows, cout]), true, false).reshape([fh, fw, cin, cout]);
+  });
+}
+
+/** dW[kh,kw,c,m] = Σ x_tap[n,o,c] · dy[n,o,c·M+m], one multiply-and-sum per tap. */
+function depthwiseBackpropFilter(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+  const attrs = args.attrs ?? {};
+  const filterShape = attrs.filterShape as [number, number, number, number];
+  return handOver(args.backend, () => {
+    const x = toNhwc(asTensor(args.inputs.x) as tf.Tensor4D, attrs);
+    const dy = toNhwc(asTensor(args.inputs.dy) as tf.Tensor4D, attrs);
+    const [fh, fw, cin, m] = filterShape;
+    const g = convGeometry(x.shape, filterShape, attrs, true);
+    const xp = paddedInput(x, g, fh, fw);
+    const rows = x.shape[0] * g.info.outHeight * g.info.outWidth;
+    const dy3 = dy.reshape([rows, cin, m]);
+    const perTap: tf.Tensor[] = [];
+    for (let kh = 0; kh < fh; kh++) {
+      for (let kw = 0; kw < fw; kw++) {
+        const xt = tap(xp, g, kh, kw).reshape([rows, cin, 1]);
+        perTap.push(tf.sum(tf.mul(xt, dy3), 0));
+      }
+    }
+    return tf.stack(perTap).reshape([fh, fw, cin, m]);
+  });
+}
+
+/**
+ * dx as a stride-1 depthwise correlation of the stride-dilated, fully padded dy with the flipped
+ * filter, summed over the channel multiplier.
+ */
+function depthwiseBackpropInput(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+  const attrs = args.attrs ?? {};
+  const inputShape = attrs.inputShape as [number, number, number, number];
+  return handOver(args.backend, () => {
+    const dy = toNhwc(asTensor(args.inputs.dy) as tf.Tensor4D, attrs);
+    const filter = asTensor(args.inputs.filter) as tf.Tensor4D;
+    const nhwcInput: [number, number, number, number] =
+      attrs.dataFormat === "NCHW" ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]] : inputShape;
+    const [fh, fw, cin, m] = filter.shape;
+    const g = convGeometry(nhwcInput, filter.shape, attrs, true);
+    const [n, inH, inW] = nhwcInput;
+    const { outHeight: oh, outWidth: ow, padInfo } = g.info;
+    const [sh, sw] = g.strides;
+    const [dh, dw] = g.dilations;
+    // Dilate dy by the stride: interleave zeros with reshape + pad, then trim the trailing zeros.
+    let dyd: tf.Tensor4D = dy;
+    if (sh > 1 || sw > 1) {
+      const spaced = tf.pad(dy.reshape([n, oh, 1, ow, 1, cin * m]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+      dyd = tf.slice(spaced.reshape([n, oh * sh, ow * sw, cin * m]), [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, cin * m]) as tf.Tensor4D;
+    }
+    const fullH = (fh - 1) * dh;
+    const fullW = (fw - 1) * dw;
+    const lenH = dyd.shape[1] + fullH;
+    const lenW = dyd.shape[2] + fullW;
+    // Correlation output row r reads dyfull[r .. r + (fh-1)·dh]; we need rows top .. top+inH-1.
+    const bottom = Math.max(0, padInfo.top + inH + fullH - lenH);
+    const right = Math.max(0, padInfo.left + inW + fullW - lenW);
+    const dyFull = tf.pad(dyd, [[0, 0], [fullH, bottom], [fullW, right], [0, 0]]);
+    const flipped = tf.reverse(filter, [0, 1]).reshape([fh, fw, cin * m, 1]) as tf.Tensor4D;
+    const corr = tf.depthwiseConv2d(dyFull, flipped, 1, "valid", "NHWC", [dh, dw]);
+    const cropped = tf.slice(corr, [0, padInfo.top, padInfo.left, 0], [n, inH, inW, cin * m]);
+    const dx = m === 1 ? cropped : tf.sum(cropped.reshape([n, inH, inW, cin, m]), 4);
+    return (attrs.dataFormat === "NCHW" ? tf.transpose(dx, [0, 3, 1, 2]) : dx) as tf.Tensor;
+  });
+}
+
+/** Σ of rows per segment through scatterND, which accumulates duplicate indices. Out-of-range ids are dropped, as TensorFlow does. */
+function unsortedSegmentSum(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+  const numSegments = (args.attrs ?? {}).numSegments as number;
+  return handOver(args.backend, () => {
+    const x = asTensor(args.inputs.x);
+    const ids = asTensor(args.inputs.segmentIds);
+    const idRank = ids.rank;
+    const rows = ids.size;
+    const inner = x.shape.slice(idRank);
+    const innerSize = inner.reduce((a, b) => a * b, 1);
+    const flatIds = tf.cast(ids.reshape([rows]), "int32");
+    const valid = tf.logicalAnd(tf.greaterEqual(flatIds, 0), tf.less(flatIds, numSegments));
+    const safeIds = tf.where(valid, flatIds, tf.zerosLike(flatIds));
+    const updates = tf.mul(x.reshape([rows, innerSize]), tf.cast(valid, x.dtype).reshape([rows, 1]));
+    const summed = tf.scatterND(safeIds.reshape([rows, 1]), updates, [numSegments, innerSize]);
+    return summed.reshape([numSegments, ...inner]);
+  });
+}
+
+function broadcastTo(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+  const shape = (args.attrs ?? {}).shape as number[];
+  return handOver(args.backend, () => {
+    const x = asTensor(args.inputs.x);
+    const ranked = x.rank === shape.length ? x : x.reshape([...new Array(shape.length - x.rank).fill(1), ...x.shape]);
+    const reps = shape.map((d, i) => (ranked.shape[i] === d ? 1 : d));
+    return reps.every((r) => r === 1) ? tf.clone(ranked) : tf.tile(ranked, reps);
+  });
+}
+
+function logSoftmax(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+  const axis = ((args.attrs ?? {}).axis as number | undefined) ?? -1;
+  return handOver(args.backend, () => {
+    const logits = asTensor(args.inputs.logits);
+    const shifted = tf.sub(logits, tf.max(logits, axis, true));
+    return tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), axis, true)));
+  });
+}
+
+type KernelFn = (args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }) => tf.TensorInfo;
+const KERNELS: [string, KernelFn][] = [
+  ["Conv2DBackpropFilter", conv2DBackpropFilter],
+  ["DepthwiseConv2dNativeBackpropFilter", depthwiseBackpropFilter],
+  ["DepthwiseConv2dNativeBackpropInput", depthwiseBackpropInput],
+  ["UnsortedSegmentSum", unsortedSegmentSum],
+  ["BroadcastTo", broadcastTo],
+  ["LogSoftmax", logSoftmax],
+];
+
+/** The kernel names this module adds to wasm. */
+export const WASM_TRAINING_KERNELS: readonly string[] = KERNELS.map(([name]) => name);
+
+/** Register the missing training kernels for "wasm" (idempotent; never replaces a kernel wasm has). */
+export function registerWasmTrainingKernels(): void {
+  const present = new Set(tf.getKernelsForBackend("wasm").map((k) => k.kernelName));
+  for (const [kernelName, fn] of KERNELS) {
+    if (present.has(kernelName)) continue;
+    tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+}

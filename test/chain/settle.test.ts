@@ -1,0 +1,192 @@
+/**
+ * Settlement, rewards and claims against a real Hardhat Network node over JSON-RPC (one devnet
+ * for the file): three contributors, one publish transaction, each claims, nobody twice.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { privateKeyToAccount } from "viem/accounts";
+import type { Address, Hex } from "viem";
+import { startDevnet, type Devnet } from "../../src/chain/devnet.js";
+import { connectChain, connectConfiguredChain, type ChainConnection } from "../../src/chain/clients.js";
+import { deployContracts, mined, type DeployedContracts } from "../../src/chain/deploy.js";
+import { settleRound } from "../../src/chain/settle.js";
+import { claimRewards, getRewards, sendClaims } from "../../src/chain/rewards.js";
+import { DatToken } from "../../src/chain/artifacts/index.js";
+import { openDatabase } from "../../src/db/index.js";
+import { getSettlement } from "../../src/db/settlements.js";
+import { loadConfig } from "../../src/config/index.js";
+import { openLocalStore } from "../../src/store/local.js";
+import { NetworkError, NotFoundError, OperationFailedError, UserError } from "../../src/core/errors.js";
+
+const TOKENS = 10n ** 18n;
+
+let devnet: Devnet;
+let operator: ChainConnection;
+let contracts: DeployedContracts;
+let home: string;
+let contributors: ChainConnection[];
+
+async function makeStore() {
+  return openLocalStore(home);
+}
+
+beforeAll(async () => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), "dat-chain-"));
+  devnet = await startDevnet({ port: 0, accounts: 5 });
+  operator = await connectChain({ rpcUrl: devnet.url, account: privateKeyToAccount(devnet.accounts[0]) });
+  contracts = await deployContracts(operator.walletClient!, operator.publicClient);
+  await mined(operator.publicClient, await operator.walletClient!.writeContract({
+    address: contracts.token, abi: DatToken.abi, functionName: "mint", args: [operator.walletClient!.account.address, 1_000n * TOKENS],
+  }), "mint");
+  contributors = await Promise.all(
+    devnet.accounts.slice(1, 4).map((key) => connectChain({ rpcUrl: devnet.url, account: privateKeyToAccount(key) })),
+  );
+});
+
+afterAll(async () => {
+  await devnet?.stop();
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+describe("settle, read and claim a round", () => {
+  it("pays three contributors by score, each claims once, a second claim reverts with its reason", async () => {
+    // Prepare
+    const db = openDatabase(home);
+    const store = await makeStore();
+    const addresses = contributors.map((c) => c.walletClient!.account.address);
+    const scores = [1, 2, 5].map((score, i) => ({ address: addresses[i], score }));
+
+    // Execute
+    const settled = await settleRound({
+      db, store, publicClient: operator.publicClient, walletClient: operator.walletClient!, distributor: contracts.distributor,
+      jobId: "1", round: 0, modelCid: "bafy-model-0", rewardTotal: 80n * TOKENS, scores,
+    });
+
+    // Assert
+    expect(settled.alreadyPublished).toBe(false);
+    expect(settled.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(settled.amounts.map((a) => a.amount).sort()).toEqual([10n * TOKENS, 20n * TOKENS, 50n * TOKENS].sort());
+    expect(getSettlement(db, "1", 0)?.status).toBe("published");
+
+    const expected = new Map(settled.amounts.map((a) => [a.address, a.amount]));
+    for (const c of contributors) {
+      const address = c.walletClient!.account.address;
+      const report = await getRewards({ publicClient: c.publicClient, distributor: contracts.distributor, fromBlock: contracts.blockNumber, store, address });
+      expect(report.claimable).toBe(expected.get(address.toLowerCase()));
+      expect(report.balance).toBe(0n);
+      const claim = await claimRewards({ publicClient: c.publicClient, walletClient: c.walletClient!, distributor: contracts.distributor, fromBlock: contracts.blockNumber, store });
+      expect(claim.txHashes).toHaveLength(1);
+      expect(claim.balance).toBe(expected.get(address.toLowerCase()));
+      const again = await claimRewards({ publicClient: c.publicClient, walletClient: c.walletClient!, distributor: contracts.distributor, fromBlock: contracts.blockNumber, store });
+      expect(again.txHashes).toHaveLength(0);
+    }
+
+    const first = contributors[0];
+    const entry = (await getRewards({ publicClient: first.publicClient, distributor: contracts.distributor, fromBlock: contracts.blockNumber, store, address: first.walletClient!.account.address })).entries[0];
+    expect(entry.claimed).toBe(true);
+    const error = await sendClaims(first.publicClient, first.walletClient!, contracts.distributor, [entry]).catch((e) => e);
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect(error.data.reason).toBe("AlreadyClaimed");
+    expect(error.message).toContain("AlreadyClaimed");
+    db.close();
+  });
+
+  it("refuses a claim with a wrong proof or a wrong amount, decoded", async () => {
+    const db = openDatabase(home);
+    const store = await makeStore();
+    const [a, b] = contributors.map((c) => c.walletClient!.account.address);
+    await settleRound({
+      db, store, publicClient: operator.publicClient, walletClient: operator.walletClient!, distributor: contracts.distributor,
+      jobId: "1", round: 1, modelCid: "bafy-model-1", rewardTotal: 10n * TOKENS, scores: [{ address: a, score: 1 }, { address: b, score: 1 }],
+    });
+    const c = contributors[0];
+    const entry = (await getRewards({ publicClient: c.publicClient, distributor: contracts.distributor, fromBlock: contracts.blockNumber, store, address: a, jobId: "1" })).entries.find((e) => e.round === 1)!;
+    const wrongProof = await sendClaims(c.publicClient, c.walletClient!, contracts.distributor, [{ ...entry, proof: [`0x${"12".repeat(32)}` as Hex] }]).catch((e) => e);
+    expect(wrongProof).toBeInstanceOf(OperationFailedError);
+    expect(wrongProof.data.reason).toBe("InvalidProof");
+    const greedy = await sendClaims(c.publicClient, c.walletClient!, contracts.distributor, [{ ...entry, amount: entry.amount + 1n }]).catch((e) => e);
+    expect(greedy.data.reason).toBe("InvalidProof");
+    const unpublished = await sendClaims(c.publicClient, c.walletClient!, contracts.distributor, [{ ...entry, round: 99 }]).catch((e) => e);
+    expect(unpublished.data.reason).toBe("RoundNotPublished");
+    db.close();
+  });
+
+  it("publishing twice sends no second transaction, even from a home that lost its record", async () => {
+    const db = openDatabase(home);
+    const store = await makeStore();
+    const [a] = contributors.map((c) => c.walletClient!.account.address);
+    const options = {
+      db, store, publicClient: operator.publicClient, walletClient: operator.walletClient!, distributor: contracts.distributor,
+      jobId: "2", round: 0, modelCid: "bafy-model-2", rewardTotal: 7n * TOKENS, scores: [{ address: a, score: 3 }],
+    };
+    const first = await settleRound(options);
+    const nonce = await operator.publicClient.getTransactionCount({ address: operator.walletClient!.account.address });
+
+    const second = await settleRound(options);
+    const otherHome = fs.mkdtempSync(path.join(os.tmpdir(), "dat-chain-other-"));
+    const otherDb = openDatabase(otherHome);
+    const third = await settleRound({ ...options, db: otherDb });
+
+    expect(second.alreadyPublished).toBe(true);
+    expect(second.txHash).toBe(first.txHash);
+    expect(third.alreadyPublished).toBe(true);
+    expect(getSettlement(otherDb, "2", 0)?.status).toBe("published");
+    expect(await operator.publicClient.getTransactionCount({ address: operator.walletClient!.account.address })).toBe(nonce);
+    otherDb.close();
+    db.close();
+  });
+
+  it("keeps a round unpublished when the pool cannot be funded, and publishes it on retry", async () => {
+    const db = openDatabase(home);
+    const store = await makeStore();
+    const [a] = contributors.map((c) => c.walletClient!.account.address);
+    const options = {
+      db, store, publicClient: operator.publicClient, walletClient: operator.walletClient!, distributor: contracts.distributor,
+      jobId: "3", round: 0, modelCid: "bafy-model-3", rewardTotal: 5_000n * TOKENS, scores: [{ address: a, score: 1 }],
+    };
+    const error = await settleRound(options).catch((e) => e);
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect(error.code).toBe("INSUFFICIENT_POOL");
+    const pending = getSettlement(db, "3", 0)!;
+    expect(pending.status).toBe("pending");
+    expect(pending.lastError).toContain("needs");
+
+    await mined(operator.publicClient, await operator.walletClient!.writeContract({
+      address: contracts.token, abi: DatToken.abi, functionName: "mint", args: [operator.walletClient!.account.address, 5_000n * TOKENS],
+    }), "mint");
+    const retried = await settleRound({ ...options, rewardTotal: 1n, scores: [] });
+    expect(retried.total).toBe(5_000n * TOKENS);
+    expect(getSettlement(db, "3", 0)?.status).toBe("published");
+    db.close();
+  });
+});
+
+describe("chain misconfiguration", () => {
+  it("reports a wrong chain id, a missing contract and a down RPC clearly", async () => {
+    const config = (await loadConfig({ home, env: {} })).values;
+    const wrongChain = await connectConfiguredChain({ ...config, chain: { ...config.chain, rpcUrl: devnet.url, chainId: 1 } }).catch((e) => e);
+    expect(wrongChain).toBeInstanceOf(UserError);
+    expect(wrongChain.code).toBe("WRONG_CHAIN");
+
+    const nowhere = "0x000000000000000000000000000000000000dEaD" as Address;
+    const noCode = await connectConfiguredChain({
+      ...config,
+      chain: { rpcUrl: devnet.url, chainId: devnet.chainId, deployments: { [devnet.chainId]: { ...contracts, distributor: nowhere } } },
+    }).catch((e) => e);
+    expect(noCode).toBeInstanceOf(NotFoundError);
+    expect(noCode.code).toBe("NO_CONTRACT");
+
+    const noDeployment = await connectConfiguredChain({ ...config, chain: { rpcUrl: devnet.url, deployments: {} } }).catch((e) => e);
+    expect(noDeployment).toBeInstanceOf(NotFoundError);
+    expect(noDeployment.code).toBe("NO_DEPLOYMENT");
+
+    const spare = await startDevnet({ port: 0, accounts: 1 });
+    const closedUrl = spare.url;
+    await spare.stop();
+    const down = await connectChain({ rpcUrl: closedUrl, timeoutMs: 2_000 }).catch((e) => e);
+    expect(down).toBeInstanceOf(NetworkError);
+    expect(down.code).toBe("RPC_UNREACHABLE");
+  });
+});

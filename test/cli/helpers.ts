@@ -1,0 +1,68 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const datBin = path.join(repoRoot, "bin", "dat.js");
+
+export interface DatRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunDatOptions {
+  env?: Record<string, string | undefined>;
+  /** Written to the child's stdin (which is a pipe, never a TTY). */
+  input?: string;
+  /** Extra node flags, before the script. */
+  nodeArgs?: string[];
+}
+
+/** The environment of the test process without any DAT_* variable, fast scrypt, no colour. */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("DAT_") && k !== "CI") env[k] = v;
+  Object.assign(env, { DAT_SCRYPT_N: "1024", NO_COLOR: "1" }, extra);
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  return env;
+}
+
+/** Run the built CLI as a real child process: `node bin/dat.js …args`. */
+export function runDat(args: string[], options: RunDatOptions = {}): Promise<DatRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), datBin, ...args], {
+      cwd: repoRoot,
+      env: cleanEnv(options.env),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** Parse stdout as exactly one JSON document. */
+export function jsonOf(run: DatRun): any {
+  const text = run.stdout.trim();
+  if (text.split("\n").length !== 1) throw new Error(`stdout is not one JSON line:\n${run.stdout}\nstderr:\n${run.stderr}`);
+  return JSON.parse(text);
+}
+
+const made: string[] = [];
+/** A fresh temporary folder; `home` inside it does not exist yet. */
+export function tempDir(): { dir: string; home: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dat-cli-"));
+  made.push(dir);
+  return { dir, home: path.join(dir, "home") };
+}
+
+export function removeTempDirs(): void {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}

@@ -1,0 +1,154 @@
+import { describe, expect, it } from "vitest";
+import {
+  aggregateKrum,
+  aggregateMedian,
+  aggregateTrimmedMean,
+  createStrategy,
+  pairwiseSquaredDistances,
+  type ClientUpdate,
+} from "../../../src/core/aggregate/index.js";
+import { adversarialRound, randomVector, relativeError, rng, update } from "./helpers.js";
+
+function sortedReference(updates: ClientUpdate[], i: number): number[] {
+  return updates.map((u) => u.delta[i]).sort((a, b) => a - b);
+}
+
+describe("coordinate-wise median", () => {
+  it("takes the middle value, or the mean of the two middle ones (hand-computed)", () => {
+    const odd = [update("a", 1, [1, 5, 3]), update("b", 50, [2, 0, 9]), update("c", 1, [7, 4, -1])];
+    expect(Array.from(aggregateMedian(odd))).toEqual([2, 4, 3]);
+    const even = [...odd, update("d", 1, [0, 0, 0])];
+    expect(Array.from(aggregateMedian(even))).toEqual([1.5, 2, 1.5]);
+  });
+
+  it("matches a sort-based reference across blocks and for large n", () => {
+    const next = rng(3);
+    for (const n of [1, 2, 17, 40]) {
+      const updates = Array.from({ length: n }, (_, j) => ({ id: `c${j}`, weight: 1, delta: randomVector(2500, next) }));
+      // Ties exercise the partition's equal-element handling.
+      updates[0].delta.fill(0.25, 0, 600);
+      if (n > 1) updates[1].delta.fill(0.25, 0, 600);
+      const result = aggregateMedian(updates);
+      for (let i = 0; i < 2500; i += 13) {
+        const s = sortedReference(updates, i);
+        const expected = n % 2 ? s[n >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
+        expect(result[i]).toBeCloseTo(expected, 6);
+      }
+    }
+  });
+});
+
+describe("trimmed mean", () => {
+  it("drops ⌊β·n⌋ values on each side (hand-computed)", () => {
+    const updates = [1, 2, 3, 4, 100].map((x, i) => update(`c${i}`, 1, [x, -x]));
+    expect(Array.from(aggregateTrimmedMean(updates, { beta: 0.2 }))).toEqual([3, -3]);
+    expect(Array.from(aggregateTrimmedMean(updates, { beta: 0 }))).toEqual([22, -22]);
+  });
+
+  it("matches a sort-based reference across blocks", () => {
+    const next = rng(4);
+    const n = 23;
+    const updates = Array.from({ length: n }, (_, j) => ({ id: `c${j}`, weight: 1, delta: randomVector(2100, next) }));
+    const result = aggregateTrimmedMean(updates, { beta: 0.25 });
+    const k = Math.floor(0.25 * n);
+    for (let i = 0; i < 2100; i += 11) {
+      const s = sortedReference(updates, i).slice(k, n - k);
+      expect(result[i]).toBeCloseTo(s.reduce((a, b) => a + b, 0) / s.length, 5);
+    }
+  });
+});
+
+describe("Krum and Multi-Krum", () => {
+  it("scores by the n − f − 2 nearest neighbours (hand-computed)", () => {
+    // Prepare: 1-D points 0, 1, 2, 3, 100 with f = 1 → 2 neighbours each.
+    const updates = [0, 1, 2, 3, 100].map((x, i) => update(`c${i}`, 1, [x]));
+
+    // Execute
+    const krum = aggregateKrum(updates, { f: 1, m: 1 });
+    const multi = aggregateKrum(updates, { f: 1, m: 3 });
+
+    // Assert: scores 0→1+4, 1→1+1, 2→1+1, 3→1+4, 100→97²+98²
+    expect(Array.from(krum.scores)).toEqual([5, 2, 2, 5, 97 ** 2 + 98 ** 2]);
+    expect(krum.selectedIndices).toEqual([1]);
+    expect(Array.from(krum.delta)).toEqual([1]);
+    expect(multi.selectedIndices).toEqual([1, 2, 0]);
+    expect(Array.from(multi.delta)).toEqual([1]);
+  });
+
+  it("computes pairwise distances like the naive formula, across blocks", () => {
+    const next = rng(5);
+    const vectors = Array.from({ length: 6 }, () => randomVector(5001, next));
+    const dist = pairwiseSquaredDistances(vectors);
+    for (let a = 0; a < 6; a++) {
+      expect(dist[a * 6 + a]).toBe(0);
+      for (let b = 0; b < 6; b++) {
+        let s = 0;
+        for (let i = 0; i < 5001; i++) s += (vectors[a][i] - vectors[b][i]) ** 2;
+        expect(dist[a * 6 + b]).toBeCloseTo(s, 6);
+      }
+    }
+  });
+
+  it("needs n ≥ 2f + 3 and m ≤ n − f", () => {
+    const four = [0, 1, 2, 3].map((x, i) => update(`c${i}`, 1, [x]));
+    expect(() => aggregateKrum(four, { f: 1 })).toThrow(expect.objectContaining({ code: "AGGREGATE_TOO_FEW" }));
+    const five = [...four, update("c4", 1, [4])];
+    expect(() => aggregateKrum(five, { f: 1, m: 5 })).toThrow(expect.objectContaining({ code: "AGGREGATE_TOO_FEW" }));
+    expect(createStrategy("krum", { f: "2" }).minUpdates()).toBe(7);
+    // Default f adapts to n: three updates → f = 0.
+    expect(aggregateKrum(four.slice(0, 3)).f).toBe(0);
+  });
+
+  it("reports the selected ids through the Strategy", () => {
+    const updates = [0, 1, 2, 3, 100].map((x, i) => update(`c${i}`, 1, [x]));
+    const result = createStrategy("multi-krum", { f: "1", m: "2" }).aggregate(updates);
+    expect(result.selected).toEqual(["c1", "c2"]);
+    expect(Array.from(result.delta)).toEqual([1.5]);
+  });
+});
+
+describe("adversarial round: a ×100 scaled and a sign-flipped update among 8 honest ones", () => {
+  const { updates, honestMean } = adversarialRound();
+  const cases: [string, Record<string, string>][] = [
+    ["median", {}],
+    ["trimmed-mean", { beta: "0.2" }],
+    ["krum", { f: "2" }],
+    ["multi-krum", { f: "2" }],
+  ];
+  for (const [name, params] of cases) {
+    it(`${name} stays near the honest mean`, () => {
+      const strategy = createStrategy(name, params);
+      const result = strategy.aggregate(updates);
+      expect(relativeError(result.delta, honestMean)).toBeLessThan(0.25);
+      if (result.selected && name.includes("krum")) {
+        expect(result.selected).not.toContain("scaled");
+        expect(result.selected).not.toContain("flipped");
+      }
+    });
+  }
+
+  it("FedAvg does not", () => {
+    const result = createStrategy("fedavg").aggregate(updates);
+    expect(relativeError(result.delta, honestMean)).toBeGreaterThan(5);
+  });
+
+  it("the buffered accumulators equal aggregate()", () => {
+    for (const [name, params] of cases) {
+      const strategy = createStrategy(name, params);
+      expect(strategy.streaming).toBe(false);
+      const acc = strategy.createAccumulator(honestMean.length);
+      for (const u of updates) acc.add(u);
+      expect(acc.count).toBe(updates.length);
+      expect(acc.finish()).toEqual(strategy.aggregate(updates));
+    }
+  });
+
+  it("the buffered accumulators reject bad and duplicate updates", () => {
+    const acc = createStrategy("median").createAccumulator(3);
+    expect(() => acc.add(update("x", 1, [1, 2]))).toThrow(/expected 3/);
+    expect(() => acc.add(update("x", 1, [1, Number.NaN, 2]))).toThrow(/NaN/);
+    acc.add(update("x", 1, [1, 2, 3]));
+    expect(() => acc.add(update("x", 1, [1, 2, 3]))).toThrow(expect.objectContaining({ code: "AGGREGATE_DUPLICATE_ID" }));
+    expect(Array.from(acc.finish().delta)).toEqual([1, 2, 3]);
+  });
+});

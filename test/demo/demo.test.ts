@@ -1,0 +1,69 @@
+/**
+ * `dat demo --json --rounds 2` as a child process, as a newcomer runs it: one JSON document on
+ * stdout with published rounds, rewards paid and claimed on-chain, an answered and a denied
+ * inference; JSON event lines on stderr.
+ */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type { DemoResult } from "../../src/demo/types.js";
+
+const ROOT = path.resolve(__dirname, "../..");
+const BIN = path.join(ROOT, "bin", "dat.js");
+
+function runDat(args: string[]) {
+  return spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 240_000,
+    env: { ...process.env, NO_COLOR: "1" },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+describe("dat demo (child process)", () => {
+  it("runs two rounds with rewards, claims and gated inference and prints one JSON document", () => {
+    // Execute
+    const run = runDat(["--json", "demo", "--rounds", "2", "--samples", "1200", "--epochs", "1"]);
+
+    // Assert
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as DemoResult;
+    expect(result.rounds).toHaveLength(2);
+    for (const round of result.rounds) {
+      expect(round.state).toBe("published");
+      expect(round.submissions).toHaveLength(3);
+      expect(round.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+      expect(round.accuracy).toBeGreaterThan(0);
+      const paid = round.scores.reduce((acc, s) => acc + BigInt(s.reward), 0n);
+      expect(paid).toBe(BigInt(result.settings.rewardPerRound));
+    }
+    // Training helped: the second round's model beats the untrained one.
+    expect(result.rounds[1].accuracy!).toBeGreaterThan(result.baseline!.accuracy!);
+    // Each contributor claimed what it earned, and its balance shows it.
+    expect(result.claims).toHaveLength(3);
+    for (const claim of result.claims) {
+      const earned = result.rounds.flatMap((r) => r.scores).filter((s) => s.address === claim.address).reduce((a, s) => a + BigInt(s.reward), 0n);
+      expect(BigInt(claim.claimed)).toBe(earned);
+      expect(BigInt(claim.balance)).toBe(earned);
+      expect(claim.txHashes.length).toBeGreaterThan(0);
+    }
+    const holder = result.inference.find((o) => o.who === "holder")!;
+    const outsider = result.inference.find((o) => o.who === "non-holder")!;
+    expect(holder.answered).toBe(true);
+    expect(holder.predictions!.length).toBeGreaterThan(0);
+    expect(outsider.answered).toBe(false);
+    expect(outsider.denial!.held).toBe("0");
+    expect(BigInt(outsider.denial!.required!)).toBeGreaterThan(0n);
+    // Live progress went to stderr as JSON lines, never into the stdout document.
+    const events = run.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { event: string });
+    expect(events.filter((e) => e.event === "demo.round")).toHaveLength(2);
+  });
+
+  it("refuses malformed options with a usage error before starting anything", () => {
+    const run = runDat(["--json", "demo", "--partition", "dirichlet:-1"]);
+    expect(run.status).toBe(2);
+    const doc = JSON.parse(run.stdout) as { error: { code: string } };
+    expect(doc.error.code).toBe("PARTITION_SCHEME");
+  });
+});
