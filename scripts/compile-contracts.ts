@@ -21,8 +21,12 @@ for (const [name, text] of Object.entries(files)) {
   const current = fs.existsSync(target) ? fs.readFileSync(target, "utf8") : undefined;
   if (current === text) continue;
   stale += 1;
-  if (check) process.stderr.write(`stale: src/chain/artifacts/${name}\n`);
-  else fs.mkdirSync(dir, { recursive: true }), fs.writeFileSync(target, text);
+  if (check) {
+    process.stderr.write(`stale: src/chain/artifacts/${name}\n`);
+  } else {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(target, text);
+  }
 }
 process.stderr.write(`${check ? "checked" : "wrote"} ${Object.keys(files).length} artifacts (sources ${sourcesHash.slice(0, 12)}…), ${stale} changed\n`);
 if (check && stale > 0) process.exit(1);

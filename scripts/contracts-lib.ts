@@ -25,6 +25,7 @@ export interface CompileResult {
 const SETTINGS = {
   optimizer: { enabled: true, runs: 10_000 },
   evmVersion: "cancun",
+  viaIR: true,
   outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
 };
 

@@ -77,7 +77,11 @@ export async function startDevnet(options: StartDevnetOptions = {}): Promise<Dev
   const provider = await createProvider(config, "hardhat");
   const server = new JsonRpcServer({ hostname: host, port, provider });
   // hardhat's listen() only waits for 'listening'; a taken port surfaces as an 'error' event.
-  const httpServer = (server as unknown as { _httpServer: import("node:http").Server })._httpServer;
+  const internals = server as unknown as { _httpServer: import("node:http").Server; _wsServer: import("node:events").EventEmitter };
+  const httpServer = internals._httpServer;
+  // The websocket server re-emits the HTTP server's errors; without a listener that would throw.
+  const swallowed = () => {};
+  internals._wsServer.on("error", swallowed);
   const address = await new Promise<{ address: string; port: number }>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") {
@@ -89,8 +93,12 @@ export async function startDevnet(options: StartDevnetOptions = {}): Promise<Dev
         reject(new NetworkError(`Could not listen on ${host}:${port}: ${error.message}`, { code: "DEVNET_LISTEN", cause: error }));
       }
     };
-    httpServer.once("error", onError);
-    server.listen().then((a) => { httpServer.off("error", onError); resolve(a); }, reject);
+    httpServer.prependOnceListener("error", onError);
+    server.listen().then((a) => {
+      httpServer.off("error", onError);
+      internals._wsServer.off("error", swallowed);
+      resolve(a);
+    }, reject);
   });
   const url = `http://${host}:${address.port}`;
   let stopped = false;

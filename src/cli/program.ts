@@ -13,6 +13,12 @@ import { registerRewards } from "./commands/rewards/index.js";
 import { registerDemo } from "./commands/demo/index.js";
 import { registerInfer } from "./commands/infer/index.js";
 import { registerTrain } from "./commands/train/index.js";
+import { registerJob } from "./commands/job/index.js";
+import { registerRound } from "./commands/round/index.js";
+import { registerNode } from "./commands/node/index.js";
+import { registerModel } from "./commands/model/index.js";
+import { registerPush } from "./commands/push/index.js";
+import { registerServe } from "./commands/serve/index.js";
 
 export const VERSION = "0.1.0";
 
@@ -39,5 +45,11 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerInfer(program);
   registerTrain(program);
+  registerJob(program);
+  registerRound(program);
+  registerNode(program);
+  registerModel(program);
+  registerPush(program);
+  registerServe(program);
   return program;
 }

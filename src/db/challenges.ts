@@ -94,3 +94,10 @@ export function getModelKey(db: Database.Database, modelCid: string): ModelKeyRo
   if (!raw) return undefined;
   return { modelCid: raw.model_cid, jobId: raw.job_id, plainCid: raw.plain_cid, key: new Uint8Array(raw.key), createdAt: raw.created_at };
 }
+
+/** CID of the encrypted copy of a job's plain model `plainCid`, when one was published. */
+export function getEncryptedCopy(db: Database.Database, jobId: string, plainCid: string): string | undefined {
+  const row = db.prepare(`SELECT model_cid FROM model_keys WHERE job_id = ? AND plain_cid = ? ORDER BY created_at DESC LIMIT 1`)
+    .get(jobId, plainCid) as { model_cid: string } | undefined;
+  return row?.model_cid;
+}

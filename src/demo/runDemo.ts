@@ -274,7 +274,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
         const paid = new Map(settled.amounts.map((a) => [a.address.toLowerCase(), a.amount]));
         round.scores = closed.scores.map((s): DemoScore => ({
           contributor: byAddress.get(s.address.toLowerCase())?.name ?? s.address,
-          address: s.address,
+          address: byAddress.get(s.address.toLowerCase())?.address ?? s.address,
           score: s.score,
           reward: (paid.get(s.address.toLowerCase()) ?? 0n).toString(),
         }));

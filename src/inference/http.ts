@@ -25,7 +25,7 @@ export interface InferRoutesOptions extends Partial<InferenceEngineOptions> {
   /** The server's home: its database, config and store are opened from it when not given. */
   home?: string;
   /** The orchestrator `dat serve` runs: model bytes are read through it when no store is given. */
-  orchestrator?: { getModel(cid: string): Promise<Uint8Array> };
+  orchestrator?: { getModel(cid: string): Promise<Uint8Array>; db?: InferenceEngineOptions["db"] };
 }
 
 /** Fill in the database, config and store from the home (and the orchestrator) when not given. */
@@ -34,10 +34,12 @@ async function engineOptions(options: InferRoutesOptions): Promise<{ engine: Inf
   if (!options.home) throw new Error("inferRoutes needs either {db, store, config} or {home}");
   const home = options.home;
   const config = options.config ?? (await (await import("../config/index.js")).loadConfig({ home, env: process.env })).values;
-  const db = options.db ?? (await import("../db/index.js")).openDatabase(home);
   const orchestrator = options.orchestrator;
+  // Share the embedded orchestrator's connection when it has one (same home, same database).
+  const shared = options.db ?? orchestrator?.db;
+  const db = shared ?? (await import("../db/index.js")).openDatabase(home);
   const store = options.store ?? (orchestrator ? { get: (cid: string) => orchestrator.getModel(cid) } : await openHomeStore(home, config));
-  return { engine: { ...options, db, store, config }, ownDb: !options.db };
+  return { engine: { ...options, db, store, config }, ownDb: !shared };
 }
 
 async function openHomeStore(home: string, config: DatConfig): Promise<BlobGet> {

@@ -8,6 +8,7 @@ import type { DatConfig } from "../config/schema.js";
 import { NotFoundError, UsageError, UserError } from "../core/errors.js";
 import { getJob } from "../db/jobs.js";
 import { latestPublishedRound } from "../db/rounds.js";
+import { getEncryptedCopy } from "../db/challenges.js";
 
 export interface InferenceJob {
   id: string;
@@ -37,7 +38,8 @@ export function parseJobId(raw: string): number {
  * The job's inference view. Gate conventions of the jobs table: gate_min "0" means no gate; a null
  * gate_token means the token deployed on the configured chain (chain.deployments[chainId].token);
  * a null gate_min means one whole token. The model is the latest published round's, else the
- * job's initial model.
+ * job's initial model; for an encrypted job, the encrypted copy of that model when one was
+ * published with publishEncryptedModel({plainCid}).
  */
 export function resolveInferenceJob(db: Database.Database, jobIdRaw: string, config: DatConfig, chainId: number | undefined): InferenceJob {
   const jobId = parseJobId(jobIdRaw);
@@ -59,11 +61,15 @@ export function resolveInferenceJob(db: Database.Database, jobIdRaw: string, con
     }
     gate = { token: getAddress(token), min: job.gateMin === null ? undefined : BigInt(job.gateMin) };
   }
+  const plainCid = published?.modelCid ?? job.initialModelCid;
+  // An encrypted job may keep its plain model for contributors (they train it) and publish an
+  // encrypted copy for consumers: serve and release the copy.
+  const modelCid = (job.encryptModel && getEncryptedCopy(db, String(jobId), plainCid)) || plainCid;
   return {
     id: String(jobId),
     gate,
     encryptModel: job.encryptModel,
-    modelCid: published?.modelCid ?? job.initialModelCid,
+    modelCid,
     round: published?.round ?? 0,
     labelColumn: job.labelColumn ?? undefined,
   };

@@ -9,7 +9,7 @@
  * from the same inputs; nothing is ever aggregated into two models.
  */
 import type Database from "better-sqlite3";
-import { DeniedError, MalformedInputError, NotFoundError, OperationFailedError, UserError } from "../core/errors.js";
+import { DeniedError, MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
 import { acceptsSubmissions, isActive, type RoundState } from "../core/round.js";
 import { openDatabase } from "../db/index.js";
 import * as jobsDb from "../db/jobs.js";
@@ -337,14 +337,9 @@ export class EmbeddedOrchestrator implements Orchestrator {
     if (round.state !== "aggregating") {
       round = roundsDb.transitionRound(this.db, jobId, round.round, { to: "aggregating", closedAt: this.now() });
     }
-    let outcome: AggregateRoundOutcome;
-    try {
-      outcome = await aggregateRound({ db: this.db, store: this.store, deps: this.deps, job, round });
-    } catch (error) {
-      // A crash-like failure (store unreadable…) leaves the round aggregating for a later retry;
-      // a decided failure (too few valid deltas) is recorded by aggregateRound itself.
-      throw error;
-    }
+    // A fault (store unreadable…) throws and leaves the round aggregating for a later retry; a
+    // decided failure (too few valid deltas) is recorded by aggregateRound itself.
+    const outcome: AggregateRoundOutcome = await aggregateRound({ db: this.db, store: this.store, deps: this.deps, job, round });
     const final = roundsDb.getRound(this.db, jobId, round.round)!;
     return {
       jobId, round: final.round, state: final.state, modelCid: final.modelCid, failureReason: final.failureReason,

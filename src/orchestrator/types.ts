@@ -28,7 +28,8 @@ export interface CreateJobInput {
   deadlineSeconds: number;
   hyper: HyperParams;
   strategy: string;
-  strategyParams?: Record<string, number>;
+  /** `--strategy-param` values, validated and defaulted by the strategy. */
+  strategyParams?: Record<string, number | string>;
   dpClip?: number;
   dpNoise?: number;
   encoding: string;

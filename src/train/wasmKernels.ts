@@ -97,6 +97,7 @@ function conv2DBackpropFilter(args: { inputs: Record<string, tf.TensorInfo>; att
     const dy = toNhwc(asTensor(args.inputs.dy) as tf.Tensor4D, attrs);
     const [fh, fw, cin, cout] = filterShape;
     const g = convGeometry(x.shape, filterShape, attrs, false);
+    if (g.dilations[0] === 1 && g.dilations[1] === 1) return backpropFilterAsConv(x, dy, g, fh, fw);
     const xp = paddedInput(x, g, fh, fw);
     const taps: tf.Tensor4D[] = [];
     for (let kh = 0; kh < fh; kh++) for (let kw = 0; kw < fw; kw++) taps.push(tap(xp, g, kh, kw));
@@ -104,6 +105,30 @@ function conv2DBackpropFilter(args: { inputs: Record<string, tf.TensorInfo>; att
     const cols = (taps.length === 1 ? taps[0] : tf.concat(taps, 3)).reshape([rows, fh * fw * cin]);
     return tf.matMul(cols, dy.reshape([rows, cout]), true, false).reshape([fh, fw, cin, cout]);
   });
+}
+
+/**
+ * dW as one convolution XNNPACK runs natively: batch and channels swap roles (x as [Cin, H, W, N],
+ * dy as a filter [OH, OW, N, Cout]) and the forward stride becomes the dilation. Only for
+ * dilation 1, which is all tfjs's conv gradient ever asks for.
+ */
+function backpropFilterAsConv(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeometry, fh: number, fw: number): tf.Tensor {
+  const { padInfo, outHeight, outWidth, inHeight, inWidth } = g.info;
+  const [sh, sw] = g.strides;
+  let bottom = fh + (outHeight - 1) * sh - inHeight - padInfo.top;
+  let right = fw + (outWidth - 1) * sw - inWidth - padInfo.left;
+  let input = x;
+  if (bottom < 0 || right < 0) {
+    // Rows and columns past the last tap's reach never meet dy: drop them.
+    input = tf.slice(x, [0, 0, 0, 0], [x.shape[0], inHeight + Math.min(0, bottom), inWidth + Math.min(0, right), x.shape[3]]);
+    bottom = Math.max(0, bottom);
+    right = Math.max(0, right);
+  }
+  const xt = tf.transpose(input, [3, 1, 2, 0]);
+  const filter = tf.transpose(dy, [1, 2, 0, 3]);
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [padInfo.top, bottom], [padInfo.left, right], [0, 0]];
+  const out = tf.conv2d(xt, filter, 1, pad, "NHWC", [sh, sw]);
+  return tf.transpose(out, [1, 2, 0, 3]);
 }
 
 /** dW[kh,kw,c,m] = Σ x_tap[n,o,c] · dy[n,o,c·M+m], one multiply-and-sum per tap. */

@@ -14,6 +14,9 @@ import { deployContracts, mined, type DeployedContracts } from "../../src/chain/
 import { settleRound } from "../../src/chain/settle.js";
 import { claimRewards, getRewards, sendClaims } from "../../src/chain/rewards.js";
 import { DatToken } from "../../src/chain/artifacts/index.js";
+import { isNodeRegistered, registerNode, unregisterNode } from "../../src/chain/registry.js";
+import net from "node:net";
+import { cidsHashOf, readOnchainRound } from "../../src/chain/rounds.js";
 import { openDatabase } from "../../src/db/index.js";
 import { getSettlement } from "../../src/db/settlements.js";
 import { loadConfig } from "../../src/config/index.js";
@@ -132,6 +135,10 @@ describe("settle, read and claim a round", () => {
     expect(second.alreadyPublished).toBe(true);
     expect(second.txHash).toBe(first.txHash);
     expect(third.alreadyPublished).toBe(true);
+    const onchain = await readOnchainRound(operator.publicClient, contracts.distributor, { jobId: "2", round: 0, fromBlock: contracts.blockNumber });
+    expect(onchain).toMatchObject({ published: true, rewardRoot: first.rewardRoot, total: 7n * TOKENS, modelCid: "bafy-model-2", treeCid: first.treeCid, txHash: first.txHash });
+    expect(onchain.cidsHash).toBe(cidsHashOf("bafy-model-2", first.treeCid));
+    expect((await readOnchainRound(operator.publicClient, contracts.distributor, { jobId: "2", round: 5, fromBlock: 0 })).published).toBe(false);
     expect(getSettlement(otherDb, "2", 0)?.status).toBe("published");
     expect(await operator.publicClient.getTransactionCount({ address: operator.walletClient!.account.address })).toBe(nonce);
     otherDb.close();
@@ -163,6 +170,26 @@ describe("settle, read and claim a round", () => {
   });
 });
 
+describe("claiming several rounds", () => {
+  it("claims every unclaimed round of several jobs in one transaction", async () => {
+    const store = await makeStore();
+    const c = contributors[0];
+    const args = { publicClient: c.publicClient, distributor: contracts.distributor, fromBlock: contracts.blockNumber, store };
+    const before = await getRewards({ ...args, address: c.walletClient!.account.address });
+    const pending = before.entries.filter((e) => !e.claimed);
+    expect(pending.length).toBeGreaterThanOrEqual(3);
+
+    const result = await claimRewards({ ...args, walletClient: c.walletClient! });
+
+    expect(result.txHashes).toHaveLength(1);
+    expect(result.claimed).toHaveLength(pending.length);
+    expect(result.balance).toBe(before.balance + before.claimable);
+    const after = await getRewards({ ...args, address: c.walletClient!.account.address });
+    expect(after.claimable).toBe(0n);
+    expect(after.claimed).toBe(after.earned);
+  });
+});
+
 describe("chain misconfiguration", () => {
   it("reports a wrong chain id, a missing contract and a down RPC clearly", async () => {
     const config = (await loadConfig({ home, env: {} })).values;
@@ -182,11 +209,51 @@ describe("chain misconfiguration", () => {
     expect(noDeployment).toBeInstanceOf(NotFoundError);
     expect(noDeployment.code).toBe("NO_DEPLOYMENT");
 
+    const taken = await startDevnet({ port: devnet.port, accounts: 1 }).catch((e) => e);
+    expect(taken).toBeInstanceOf(UserError);
+    expect(taken.code).toBe("PORT_IN_USE");
+    await expect(startDevnet({ port: 0, accounts: 0 })).rejects.toBeInstanceOf(UserError);
+
     const spare = await startDevnet({ port: 0, accounts: 1 });
     const closedUrl = spare.url;
     await spare.stop();
     const down = await connectChain({ rpcUrl: closedUrl, timeoutMs: 2_000 }).catch((e) => e);
     expect(down).toBeInstanceOf(NetworkError);
     expect(down.code).toBe("RPC_UNREACHABLE");
+  });
+});
+
+describe("node registry", () => {
+  it("registers, updates, unregisters, and decodes a refused unregister", async () => {
+    const c = contributors[2];
+    const address = c.walletClient!.account.address;
+    expect(await isNodeRegistered(c.publicClient, contracts.registry, address)).toBe(false);
+    await registerNode(c.publicClient, c.walletClient!, contracts.registry, "bafkreimeta1");
+    await registerNode(c.publicClient, c.walletClient!, contracts.registry, "bafkreimeta2");
+    expect(await isNodeRegistered(c.publicClient, contracts.registry, address)).toBe(true);
+    await unregisterNode(c.publicClient, c.walletClient!, contracts.registry);
+    expect(await isNodeRegistered(c.publicClient, contracts.registry, address)).toBe(false);
+    const twice = await unregisterNode(c.publicClient, c.walletClient!, contracts.registry).catch((e) => e);
+    expect(twice).toBeInstanceOf(OperationFailedError);
+    expect(twice.data.reason).toBe("NotRegistered");
+    await expect(registerNode(c.publicClient, c.walletClient!, contracts.registry, "")).rejects.toBeInstanceOf(UserError);
+  });
+});
+
+describe("a slow RPC", () => {
+  it("times out into a NetworkError", async () => {
+    // Accepts connections and never answers.
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const slow = await connectChain({ rpcUrl: `http://127.0.0.1:${port}`, timeoutMs: 300 }).catch((e) => e);
+      expect(slow).toBeInstanceOf(NetworkError);
+      expect(slow.code).toBe("RPC_UNREACHABLE");
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -35,7 +35,7 @@ let devnet: Devnet;
 let operator: ChainConnection;
 let contracts: DeployedContracts;
 let server: FastifyInstance;
-let orchestrators: EmbeddedOrchestrator[] = [];
+const orchestrators: EmbeddedOrchestrator[] = [];
 let url: string;
 const homes = { server: "", holder: "", newcomer: "" };
 const ids = { gated: 0, encrypted: 0, local: 0 };

@@ -38,7 +38,8 @@ let app: FastifyInstance;
 let holder: LocalAccount;
 let newcomer: LocalAccount;
 let modelBytes: Uint8Array;
-const jobs = { gated: "", open: "", encrypted: "" };
+const jobs = { gated: "", open: "", encrypted: "", copy: "" };
+let copyCid = "";
 
 function job(over: Partial<NewJob>, modelCid: string): NewJob {
   return {
@@ -97,6 +98,10 @@ beforeAll(async () => {
   const published = await publishEncryptedModel(db, store, { jobId: String(encryptedJob.id), plain: modelBytes });
   db.prepare("UPDATE jobs SET initial_model_cid = ? WHERE id = ?").run(published.cid, encryptedJob.id);
   jobs.encrypted = String(encryptedJob.id);
+  // An encrypted job that keeps its plain model (for contributors) and publishes an encrypted copy.
+  const copyJob = insertJob(db, job({ encryptModel: true }, cid));
+  jobs.copy = String(copyJob.id);
+  copyCid = (await publishEncryptedModel(db, store, { jobId: jobs.copy, plain: modelBytes, plainCid: cid })).cid;
 
   app = Fastify();
   await app.register(inferRoutes, { db, store, config });
@@ -243,6 +248,9 @@ describe("POST /jobs/:id/model-key", () => {
     expect(mismatch.json().error.code).toBe("CHALLENGE_MISMATCH");
 
     expect((await infer(jobs.encrypted, holder)).statusCode).toBe(200);
+    const copy = await app.inject({ method: "POST", url: `/jobs/${jobs.copy}/model-key`, payload: { challenge: await signChallenge(holder, await challengeFor(jobs.copy, "model-key")) } });
+    expect(copy.statusCode).toBe(200);
+    expect(copy.json().modelCid).toBe(copyCid);
     const plain = await app.inject({ method: "POST", url: `/jobs/${jobs.gated}/model-key`, payload: { challenge: await signChallenge(holder, await challengeFor(jobs.gated, "model-key")) } });
     expect(plain.json().error.code).toBe("MODEL_NOT_ENCRYPTED");
   });

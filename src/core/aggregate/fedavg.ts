@@ -7,9 +7,9 @@ import { assertEnough, assertLength, isFiniteVector, validateUpdate, validateUpd
  * `Σ wᵢ·Δᵢ / Σ wᵢ`.
  *
  * Streaming: the accumulator keeps one float32 running sum of `wᵢ·Δᵢ` (O(model) memory whatever
- * the number of contributors) and divides once at the end. Float32 accumulation over ≤ a few
- * hundred contributors loses at most ~1e-5 relative, far below the noise of SGD itself; a float64
- * accumulator would double the memory and halve the throughput.
+ * the number of contributors) and divides once at the end. Float32 accumulation of n deltas errs by
+ * at most about n·2⁻²⁴ of Σ|wᵢ·Δᵢ| per coordinate (≈ 6e-6 for n = 100), far below the noise of SGD
+ * itself; a float64 accumulator would double the memory and halve the throughput.
  */
 export interface FedAvgAccumulator {
   /**

@@ -1,3 +1,4 @@
+import { UserError } from "../errors.js";
 import { createBufferedAccumulator } from "./buffered.js";
 import type { AggregateResult, ClientUpdate, Strategy, StrategyName } from "./types.js";
 import { assertEnough, validateUpdates } from "./validate.js";
@@ -77,12 +78,18 @@ export function resolveKrumF(n: number, f: number | undefined): number {
 export function aggregateKrum(updates: readonly ClientUpdate[], options: KrumOptions = {}): KrumResult {
   const length = validateUpdates(updates, 1, "krum");
   const n = updates.length;
+  for (const [param, value, min] of [["f", options.f, 0], ["m", options.m, 1]] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
+      throw new UserError(`Krum parameter ${param} must be a whole number ≥ ${min}, got ${String(value)}.`, {
+        code: "STRATEGY_BAD_PARAM",
+        data: { param },
+      });
+    }
+  }
   const f = resolveKrumF(n, options.f);
   assertEnough(n, 2 * f + 3, `krum with f=${f}`);
   const m = options.m ?? n - f;
-  if (!Number.isSafeInteger(m) || m < 1 || m > n - f) {
-    assertEnough(n, m + f, `multi-krum with f=${f}, m=${m}`);
-  }
+  if (m > n - f) assertEnough(n, m + f, `multi-krum with f=${f}, m=${m}`);
   const vectors = updates.map((u) => u.delta);
   const dist = pairwiseSquaredDistances(vectors);
   const neighbours = n - f - 2;
@@ -136,7 +143,15 @@ function createKrumLike(name: StrategyName, options: KrumOptions): Strategy {
 export function krumMinUpdates(options: KrumOptions): number {
   const m = options.m ?? 1;
   for (let n = 3; ; n++) {
-    const f = resolveKrumF(n, options.f);
+    for (const [param, value, min] of [["f", options.f, 0], ["m", options.m, 1]] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
+      throw new UserError(`Krum parameter ${param} must be a whole number ≥ ${min}, got ${String(value)}.`, {
+        code: "STRATEGY_BAD_PARAM",
+        data: { param },
+      });
+    }
+  }
+  const f = resolveKrumF(n, options.f);
     if (n >= 2 * f + 3 && n - f >= m) return n;
   }
 }

@@ -1,3 +1,4 @@
+import { UserError } from "../errors.js";
 import { createBufferedAccumulator } from "./buffered.js";
 import { BLOCK, gatherBlock, selectKth } from "./select.js";
 import type { AggregateResult, ClientUpdate, Strategy } from "./types.js";
@@ -19,10 +20,17 @@ export function aggregateTrimmedMean(updates: readonly ClientUpdate[], options: 
   const length = validateUpdates(updates, 1, "trimmed-mean");
   const vectors = updates.map((u) => u.delta);
   const n = vectors.length;
-  const k = Math.floor(options.beta * n);
-  // β < 0.5 guarantees n − 2k ≥ 1, but keep the check next to the division it protects.
+  const beta = options.beta;
+  if (typeof beta !== "number" || !(beta >= 0 && beta < 0.5)) {
+    throw new UserError(`Trimmed-mean beta must be in [0, 0.5), got ${String(beta)}.`, {
+      code: "STRATEGY_BAD_PARAM",
+      hint: "beta is the fraction trimmed on each side, e.g. beta=0.1.",
+      data: { param: "beta" },
+    });
+  }
+  const k = Math.floor(beta * n);
+  // β < 0.5 guarantees n − 2k ≥ 1 for every n ≥ 1.
   const kept = n - 2 * k;
-  if (kept < 1) validateUpdates(updates, 2 * k + 1, "trimmed-mean");
   const out = new Float32Array(length);
   const col = new Float64Array(BLOCK * n);
   for (let start = 0; start < length; start += BLOCK) {

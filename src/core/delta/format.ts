@@ -83,7 +83,10 @@ export interface Delta {
   /** 0x-prefixed sha256 hex of the model's layer names, shapes and dtypes. */
   fingerprint: `0x${string}`;
   sampleCount: number;
-  /** Canonical encoding spec the delta was stored with (e.g. "int8", "topk:0.1"). */
+  /**
+   * Encoding the delta was stored with: "float32", "float16", "int8", "int8:<block>", or "topk"
+   * (the top-k fraction is a sender's choice and is not stored; k per tensor is).
+   */
   encoding: string;
   tensors: (DeltaTensor & { dtype: string })[];
 }

@@ -45,6 +45,13 @@ describe("trimmed mean", () => {
     expect(Array.from(aggregateTrimmedMean(updates, { beta: 0 }))).toEqual([22, -22]);
   });
 
+  it("rejects a beta outside [0, 0.5) when called directly", () => {
+    const updates = [update("a", 1, [1]), update("b", 1, [2])];
+    for (const beta of [-0.1, 0.5, Number.NaN]) {
+      expect(() => aggregateTrimmedMean(updates, { beta })).toThrow(expect.objectContaining({ code: "STRATEGY_BAD_PARAM" }));
+    }
+  });
+
   it("matches a sort-based reference across blocks", () => {
     const next = rng(4);
     const n = 23;
@@ -95,6 +102,8 @@ describe("Krum and Multi-Krum", () => {
     const five = [...four, update("c4", 1, [4])];
     expect(() => aggregateKrum(five, { f: 1, m: 5 })).toThrow(expect.objectContaining({ code: "AGGREGATE_TOO_FEW" }));
     expect(createStrategy("krum", { f: "2" }).minUpdates()).toBe(7);
+    expect(() => aggregateKrum(five, { f: -1 })).toThrow(expect.objectContaining({ code: "STRATEGY_BAD_PARAM" }));
+    expect(() => aggregateKrum(five, { f: 1, m: 0 })).toThrow(expect.objectContaining({ code: "STRATEGY_BAD_PARAM" }));
     // Default f adapts to n: three updates → f = 0.
     expect(aggregateKrum(four.slice(0, 3)).f).toBe(0);
   });

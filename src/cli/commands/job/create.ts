@@ -1,0 +1,73 @@
+/** `dat job create`: check the flags, create the job, print its id. */
+import path from "node:path";
+import type { CliContext } from "../../context.js";
+import { UsageError } from "../../../core/errors.js";
+import { parseDurationSeconds } from "../../../core/round.js";
+import type { CreateJobInput } from "../../../orchestrator/types.js";
+
+export interface JobCreateOptions {
+  model: string; rounds: string; minContributors: string; maxContributors?: string; deadline: string; epochs: string;
+  batchSize: string; lr: string; optimizer: string; strategy: string; strategyParam?: string[]; dpClip?: string; dpNoise?: string;
+  encoding: string; reward: string; validation?: string; labelColumn?: string; gateToken?: string; gateMin?: string;
+  encryptModel?: boolean; name?: string;
+}
+
+function int(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} must be a positive integer, got "${v}".`);
+  return Number(v);
+}
+function num(flag: string, v: string | undefined, min = 0, strict = true): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || (strict ? n <= min : n < min)) throw new UsageError(`${flag} must be a number ${strict ? ">" : "≥"} ${min}, got "${v}".`);
+  return n;
+}
+
+/** Parses the flags into the orchestrator's job input (UsageError naming the bad flag). */
+export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<CreateJobInput> {
+  const deadlineSeconds = parseDurationSeconds(opts.deadline);
+  if (deadlineSeconds === null) throw new UsageError(`--deadline must be a duration such as 90s, 10m or 2h, got "${opts.deadline}".`);
+  if (opts.optimizer !== "sgd" && opts.optimizer !== "adam") throw new UsageError(`--optimizer must be sgd or adam, got "${opts.optimizer}".`);
+  if (!/^\d+$/.test(opts.reward)) throw new UsageError(`--reward must be a whole number of token base units, got "${opts.reward}".`);
+  if (opts.gateMin !== undefined && !/^\d+$/.test(opts.gateMin)) throw new UsageError(`--gate-min must be a whole number of base units, got "${opts.gateMin}".`);
+  if (opts.gateToken !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(opts.gateToken)) throw new UsageError(`--gate-token must be a 0x address, got "${opts.gateToken}".`);
+  if (opts.validation && !opts.labelColumn) throw new UsageError("--validation needs --label-column.");
+  const { parseStrategyParams } = await import("../../../core/aggregate/index.js");
+  return {
+    name: opts.name,
+    rounds: int("--rounds", opts.rounds)!,
+    minContributors: int("--min-contributors", opts.minContributors)!,
+    maxContributors: int("--max-contributors", opts.maxContributors),
+    deadlineSeconds,
+    hyper: { epochs: int("--epochs", opts.epochs)!, batchSize: int("--batch-size", opts.batchSize)!, lr: num("--lr", opts.lr)!, optimizer: opts.optimizer },
+    strategy: opts.strategy,
+    strategyParams: parseStrategyParams(opts.strategyParam),
+    dpClip: num("--dp-clip", opts.dpClip),
+    dpNoise: num("--dp-noise", opts.dpNoise, 0, false),
+    encoding: opts.encoding,
+    rewardPerRound: opts.reward,
+    validationPath: opts.validation ? path.resolve(opts.validation) : undefined,
+    labelColumn: opts.labelColumn,
+    gateToken: opts.gateToken?.toLowerCase() as `0x${string}` | undefined,
+    gateMin: opts.gateMin,
+    encryptModel: opts.encryptModel ? true : undefined,
+  };
+}
+
+export async function jobCreate(ctx: CliContext, opts: JobCreateOptions): Promise<void> {
+  const input = await parseJobCreateOptions(opts);
+  const { packModelDir } = await import("../../../train/modelIo.js");
+  const model = await packModelDir(path.resolve(opts.model));
+  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
+  const orch = await connectOrchestrator(ctx);
+  try {
+    const job = await orch.createJob(input, model);
+    ctx.out.result({ id: job.id, modelCid: job.modelCid, fingerprint: job.fingerprint }, (j) => [
+      `${j.id}`,
+    ]);
+    ctx.out.success(`created job ${job.id} (model ${job.modelCid}); next: dat round start --job ${job.id}`);
+  } finally {
+    await orch.close();
+  }
+}

@@ -1,0 +1,45 @@
+import type { Command } from "commander";
+import { action, examples } from "../../context.js";
+import type { JobCreateOptions } from "./create.js";
+
+export function registerJob(program: Command): void {
+  const job = program.command("job").description("Create and inspect federated training jobs");
+  const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+  job.command("create").description("Create a job from a tfjs model folder (operator)")
+    .requiredOption("--model <dir>", "initial model folder (model.json + weights)")
+    .requiredOption("--rounds <n>", "number of rounds to publish")
+    .requiredOption("--min-contributors <n>", "valid submissions needed to close a round")
+    .option("--max-contributors <n>", "close as soon as this many arrived; later ones are refused")
+    .option("--deadline <duration>", "round deadline (90s, 10m, 2h)", "10m")
+    .option("--epochs <n>", "local epochs per round", "1")
+    .option("--batch-size <n>", "local batch size", "32")
+    .option("--lr <x>", "local learning rate", "0.01")
+    .option("--optimizer <name>", "sgd | adam", "sgd")
+    .option("--strategy <name>", "fedavg|fedprox|fedavgm|fedadam|median|trimmed-mean|krum|multi-krum", "fedavg")
+    .option("--strategy-param <k=v>", "strategy parameter (repeatable)", collect)
+    .option("--dp-clip <x>", "L2 clipping bound of each delta")
+    .option("--dp-noise <x>", "Gaussian noise multiplier (σ = noise × clip)")
+    .option("--encoding <enc>", "float32 | float16 | int8 | topk:F", "float32")
+    .option("--reward <amount>", "reward per round, in token base units", "0")
+    .option("--validation <path>", "validation CSV on the orchestrator's machine")
+    .option("--label-column <name>", "label column of the validation CSV")
+    .option("--gate-token <address>", "ERC-20 gating inference (default: the deployed DatToken)")
+    .option("--gate-min <amount>", "minimum gate-token balance, base units (default: 1 whole token; 0 = public)")
+    .option("--encrypt-model", "store published models encrypted")
+    .option("--name <name>", "a name for the job")
+    .addHelpText("after", examples("dat job create --model ./model --rounds 5 --min-contributors 3 --validation val.csv --label-column label"))
+    .action(action(async (ctx, opts: JobCreateOptions) => {
+      const { jobCreate } = await import("./create.js");
+      await jobCreate(ctx, opts);
+    }));
+  job.command("list").description("List jobs")
+    .action(action(async (ctx) => {
+      const { jobList } = await import("./list.js");
+      await jobList(ctx);
+    }));
+  job.command("show").description("Show a job, its settings and its learning curve").argument("<id>", "job id")
+    .action(action(async (ctx, _opts: object, args) => {
+      const { jobShow } = await import("./show.js");
+      await jobShow(ctx, args[0]);
+    }));
+}

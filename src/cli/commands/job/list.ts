@@ -1,0 +1,20 @@
+/** `dat job list`. */
+import type { CliContext } from "../../context.js";
+import { formatTable } from "../../output.js";
+
+export async function jobList(ctx: CliContext): Promise<void> {
+  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
+  const orch = await connectOrchestrator(ctx);
+  try {
+    const jobs = await orch.listJobs();
+    ctx.out.result(jobs, (list) => list.length === 0 ? ["No jobs yet: dat job create --model <dir> …"] : formatTable(
+      ["id", "name", "strategy", "rounds", "min", "encoding", "last accuracy", "model"],
+      list.map((j) => {
+        const last = [...j.history].reverse().find((h) => h.accuracy !== undefined);
+        return [j.id, j.name ?? "-", j.strategy, `${j.publishedRounds}/${j.rounds}`, j.minContributors, j.encoding, last?.accuracy?.toFixed(4) ?? "-", j.modelCid];
+      }),
+    ));
+  } finally {
+    await orch.close();
+  }
+}

@@ -1,0 +1,39 @@
+/** `dat job show <id>`: settings, gate, and the learning curve. */
+import type { CliContext } from "../../context.js";
+import { UsageError } from "../../../core/errors.js";
+import { formatTable } from "../../output.js";
+import type { RoundSummary } from "../../../orchestrator/types.js";
+
+export function parseJobId(raw: string | undefined, flag = "job id"): number {
+  if (raw === undefined || !/^[1-9]\d{0,15}$/.test(raw)) throw new UsageError(`The ${flag} must be a positive integer, got "${raw ?? ""}".`, { code: "BAD_JOB_ID" });
+  return Number(raw);
+}
+
+/** The learning curve as table lines. */
+export function curveLines(history: RoundSummary[]): string[] {
+  if (history.length === 0) return ["no rounds yet"];
+  return formatTable(["round", "state", "accepted", "loss", "accuracy", "model / reason"], history.map((h) => [
+    h.round, h.state, h.accepted ?? "-", h.loss?.toFixed(4) ?? "-", h.accuracy?.toFixed(4) ?? "-", h.modelCid ?? h.failureReason ?? "-",
+  ]));
+}
+
+export async function jobShow(ctx: CliContext, rawId: string | undefined): Promise<void> {
+  const id = parseJobId(rawId);
+  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
+  const orch = await connectOrchestrator(ctx);
+  try {
+    const job = await orch.getJob(id);
+    ctx.out.result(job, (j) => [
+      `job ${j.id}${j.name ? ` (${j.name})` : ""}: ${j.publishedRounds}/${j.rounds} rounds published, min ${j.minContributors} contributors${j.maxContributors ? `, max ${j.maxContributors}` : ""}, deadline ${j.deadlineSeconds}s`,
+      `training: ${j.hyper.epochs} epoch(s), batch ${j.hyper.batchSize}, lr ${j.hyper.lr}, ${j.hyper.optimizer}`,
+      `aggregation: ${j.strategy} ${JSON.stringify(j.strategyParams)} · encoding ${j.encoding}${j.dp ? ` · dp clip ${j.dp.clip} noise ${j.dp.noise}` : ""}`,
+      `reward per round: ${j.rewardPerRound} · validation: ${j.validation ? `${j.validation.path} (label ${j.validation.labelColumn})` : "none"}`,
+      `gate: ${j.gate.min === "0" ? "none (public model)" : `${j.gate.token ?? "the deployed DatToken"}, min ${j.gate.min ?? "1 whole token"}`} · model encrypted: ${j.encryptModel ? "yes" : "no"}`,
+      `model: ${j.modelCid}`,
+      "",
+      ...curveLines(j.history),
+    ]);
+  } finally {
+    await orch.close();
+  }
+}

@@ -1,0 +1,48 @@
+/** `dat round start`: one whole round; exit code 7 unless it published. */
+import type { CliContext } from "../../context.js";
+import { OperationFailedError, UsageError } from "../../../core/errors.js";
+import { parseDurationSeconds } from "../../../core/round.js";
+import { parseJobId } from "../job/show.js";
+
+export function parseDeadline(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const s = parseDurationSeconds(raw);
+  if (s === null) throw new UsageError(`--deadline must be a duration such as 90s or 10m, got "${raw}".`);
+  return s;
+}
+
+export async function roundStart(ctx: CliContext, opts: { job: string; deadline?: string }): Promise<void> {
+  const jobId = parseJobId(opts.job, "--job");
+  const deadlineSeconds = parseDeadline(opts.deadline);
+  const { runRound } = await import("../../../orchestrator/service.js");
+  const spinner = await ctx.out.spinner(`job ${jobId}: waiting for submissions…`);
+  let lastCount = -1;
+  const result = await runRound(ctx, {
+    jobId, deadlineSeconds,
+    onProgress: (p) => {
+      spinner.text(`job ${jobId} round ${p.round}: ${p.accepted}/${p.minContributors} submissions, ${Math.ceil(p.remainingMs / 1000)}s left`);
+      if (p.accepted !== lastCount) {
+        lastCount = p.accepted;
+        ctx.out.event("round-progress", { jobId, ...p });
+      }
+    },
+  }).catch((error) => {
+    spinner.fail();
+    throw error;
+  });
+  spinner.stop();
+  ctx.out.result(result, (r) => [
+    r.state === "published"
+      ? `round ${r.round} of job ${r.jobId} published: model ${r.modelCid}`
+      : `round ${r.round} of job ${r.jobId} ${r.state}: ${r.failureReason ?? ""}`,
+    ...(typeof r.metrics?.accuracy === "number" ? [`validation: loss ${(r.metrics.loss as number).toFixed(4)}, accuracy ${(r.metrics.accuracy as number).toFixed(4)}`] : []),
+    `${r.scores.length} contribution(s) aggregated, ${r.rejected.length} rejected`,
+    `settlement: ${r.settlement.status}${r.settlement.reason ? ` (${r.settlement.reason})` : ""}${r.settlement.error ? ` (${r.settlement.error})` : ""}${r.settlement.txHash ? ` tx ${r.settlement.txHash}` : ""}`,
+  ]);
+  if (result.state !== "published") {
+    process.exitCode = new OperationFailedError("round not published").exitCode;
+  } else if (result.settlement.status === "failed") {
+    ctx.out.warn(`the round published locally but its settlement failed; retry: dat round publish --job ${jobId} --round ${result.round}`);
+    process.exitCode = new OperationFailedError("settlement failed").exitCode;
+  }
+}

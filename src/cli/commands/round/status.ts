@@ -1,0 +1,24 @@
+/** `dat round status`: the round's state and submissions, and the job's learning curve. */
+import type { CliContext } from "../../context.js";
+import { formatTable } from "../../output.js";
+import { curveLines, parseJobId } from "../job/show.js";
+
+export async function roundStatus(ctx: CliContext, opts: { job: string; round?: string }): Promise<void> {
+  const jobId = parseJobId(opts.job, "--job");
+  const round = opts.round === undefined ? undefined : parseJobId(opts.round, "--round");
+  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
+  const orch = await connectOrchestrator(ctx);
+  try {
+    const status = await orch.roundStatus(jobId, round);
+    const job = await orch.getJob(jobId);
+    ctx.out.result({ ...status, curve: job.history }, (s) => [
+      `job ${s.jobId} round ${s.round}: ${s.state}${s.failureReason ? ` (${s.failureReason})` : ""} · ${s.accepted}/${s.minContributors} submissions · deadline ${new Date(s.deadline).toISOString()}`,
+      ...(s.modelCid ? [`model ${s.modelCid}`] : []),
+      ...(s.submissions.length ? formatTable(["address", "samples", "status", "score"], s.submissions.map((x) => [x.address, x.sampleCount, x.status + (x.rejectReason ? ` (${x.rejectReason})` : ""), x.score?.toFixed(4) ?? "-"])) : []),
+      "",
+      ...curveLines(s.curve),
+    ]);
+  } finally {
+    await orch.close();
+  }
+}

@@ -1,0 +1,13 @@
+import type { Command } from "commander";
+import { action, examples } from "../../context.js";
+
+export function registerServe(program: Command): void {
+  program.command("serve").description("Run the orchestrator as an HTTP API for remote contributors (Ctrl-C stops)")
+    .option("--host <host>", "interface to listen on (default: config serve.host)")
+    .option("--port <port>", "port (default: config serve.port; 0 picks a free one)")
+    .addHelpText("after", examples("dat serve --port 8780", "DAT_OPERATOR_TOKEN=… dat serve --host 0.0.0.0"))
+    .action(action(async (ctx, opts: { host?: string; port?: string }) => {
+      const { serve } = await import("./serve.js");
+      await serve(ctx, opts);
+    }));
+}

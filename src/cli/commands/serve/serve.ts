@@ -1,0 +1,34 @@
+/**
+ * `dat serve`: prints one ready line (and a `{"event":"ready","url":…}` JSON line on stderr under
+ * --json) once listening, so scripts can wait for it; stops cleanly on SIGINT / SIGTERM.
+ */
+import type { CliContext } from "../../context.js";
+import { UsageError } from "../../../core/errors.js";
+
+export async function serve(ctx: CliContext, opts: { host?: string; port?: string }): Promise<void> {
+  const { loadConfig } = await import("../../../config/index.js");
+  const config = (await loadConfig(ctx)).values;
+  const host = opts.host ?? config.serve.host;
+  const port = opts.port === undefined ? config.serve.port : Number(opts.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${opts.port}".`);
+  const { createEmbeddedOrchestrator } = await import("../../../orchestrator/embedded.js");
+  const { buildServer } = await import("../../../orchestrator/http/server.js");
+  const orch = await createEmbeddedOrchestrator({ home: ctx.home });
+  const operatorToken = ctx.env.DAT_OPERATOR_TOKEN ?? config.operator.token;
+  const app = await buildServer({ orchestrator: orch, operatorToken, home: ctx.home });
+  const url = await app.listen({ host, port });
+  ctx.out.event("ready", { url, operatorRoutes: Boolean(operatorToken) });
+  ctx.out.info(`dat serve listening on ${url}${operatorToken ? "" : " (no operator token: operator calls only in this home)"}`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  await app.close();
+  await orch.close();
+  ctx.out.result({ url, stopped: true }, () => ["dat serve stopped"]);
+}

@@ -1,0 +1,5 @@
+/** Differential privacy for deltas (DP-FedAvg): clipping, Gaussian noise and an RDP accountant. */
+export { clipToNorm, l2Norm, type ClipResult } from "./clip.js";
+export { addGaussianNoise, seededRandom, secureRandom, type UniformRandom } from "./noise.js";
+export { computeEpsilon, rdpSampledGaussian, rdpToEpsilon, RdpAccountant, DEFAULT_ORDERS, type PrivacySpent, type SampledGaussianParams } from "./rdp.js";
+export { privatizeDelta, type PrivatizeOptions, type PrivatizeResult } from "./privatize.js";

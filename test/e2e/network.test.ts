@@ -1,0 +1,278 @@
+/**
+ * The whole network as users run it, each role a separate process of the built CLI:
+ * the operator's `dat devnet` and `dat serve`, three contributors each with its own --home
+ * (`dat init`, `dat node register`, `dat train --job 1`), the operator's `dat job create` and two
+ * `dat round start`, then `dat rewards` / `dat rewards claim` per contributor and `dat infer` by a
+ * holder and a non-holder. Assertions read the --json outputs only. No sleeps: long-running
+ * processes are waited on through their readiness output, state through polling with deadlines;
+ * every process is stopped in afterAll.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { syntheticDigits } from "../../src/train/data/synthetic.js";
+import { subsetSource } from "../../src/train/data/source.js";
+import { writeValidationCsv } from "../../src/demo/data.js";
+import { splitRewards } from "../../src/core/rewards/index.js";
+
+const ROOT = path.resolve(__dirname, "../..");
+const BIN = path.join(ROOT, "bin", "dat.js");
+const PASSPHRASE = "e2e-passphrase";
+const ENV = { ...process.env, DAT_PASSPHRASE: PASSPHRASE, DAT_SCRYPT_N: "1024", NO_COLOR: "1", CI: "true" };
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const children: ChildProcess[] = [];
+let tmp: string;
+
+/** Run a dat command to completion. */
+function dat(args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`dat ${args.join(" ")} ran past ${options.timeoutMs ?? 120_000} ms\n${stderr}`));
+    }, options.timeoutMs ?? 120_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Run a dat --json command that must succeed; returns its one stdout document. */
+async function datJson<T = Record<string, unknown>>(args: string[], options: { timeoutMs?: number } = {}): Promise<T> {
+  const run = await dat(["--json", ...args], options);
+  if (run.code !== 0) throw new Error(`dat ${args.join(" ")} exited ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+/**
+ * Start a long-running dat --json command and resolve with its readiness document once printed:
+ * its first stdout document, or a `{"event":"ready",…}` line on stderr, whichever comes first.
+ * Rejects at the deadline or when the process exits first.
+ */
+function startDaemon<T>(args: string[], deadlineMs = 60_000): Promise<{ child: ChildProcess; ready: T }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "--json", ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let stdout = "";
+    let stderr = "";
+    let done = false;
+    const timer = setTimeout(() => reject(new Error(`dat ${args.join(" ")} not ready within ${deadlineMs} ms\n${stderr}`)), deadlineMs);
+    const ready = (doc: T) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve({ child, ready: doc });
+    };
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      for (const line of stderr.split("\n").slice(0, -1)) {
+        if (!line.startsWith("{")) continue;
+        const event = JSON.parse(line) as { event?: string };
+        if (event.event === "ready") ready(event as T);
+      }
+    });
+    child.stdout.on("data", (d) => {
+      stdout += d;
+      const line = stdout.split("\n").slice(0, -1).find((l) => l.trim().startsWith("{"));
+      if (line) ready(JSON.parse(line) as T);
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (!done) reject(new Error(`dat ${args.join(" ")} exited ${code} before it was ready\n${stderr}`));
+    });
+  });
+}
+
+/** Poll `check` until it returns a value, or fail at the deadline. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function rpc(url: string, method: string, params: unknown[]): Promise<unknown> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await response.json()) as { result?: unknown; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result;
+}
+
+interface Home {
+  name: string;
+  home: string;
+  address: string;
+}
+
+describe("the network end to end, one process per role", () => {
+  let operator: Home;
+  let contributors: Home[];
+  let outsider: Home;
+  let devnet: { url: string; chainId: number; token: string; registry: string; distributor: string; blockNumber?: number };
+  let orchestratorUrl: string;
+  const rounds: { round: number; accuracy: number; scores: { address: string; score: number }[] }[] = [];
+  const rewardPerRound = 100n * 10n ** 18n;
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dat-e2e-"));
+    const init = async (name: string): Promise<Home> => {
+      const home = path.join(tmp, name);
+      const out = await datJson<{ address: string }>(["--home", home, "init"]);
+      return { name, home, address: out.address };
+    };
+    operator = await init("operator");
+    contributors = [await init("c1"), await init("c2"), await init("c3")];
+    outsider = await init("outsider");
+
+    // The operator's chain: contracts deployed, addresses written into the operator's config.
+    const started = await startDaemon<typeof devnet>(["--home", operator.home, "devnet", "--port", "0"]);
+    devnet = started.ready;
+    // Contributors find the same chain through their own config, and get gas for their claims.
+    const deployments = JSON.stringify({
+      [String(devnet.chainId)]: { token: devnet.token, registry: devnet.registry, distributor: devnet.distributor, blockNumber: devnet.blockNumber ?? 0 },
+    });
+    for (const c of [...contributors, outsider]) {
+      await datJson(["--home", c.home, "config", "set", "chain.rpcUrl", devnet.url]);
+      await datJson(["--home", c.home, "config", "set", "chain.chainId", String(devnet.chainId)]);
+      await datJson(["--home", c.home, "config", "set", "chain.deployments", deployments]);
+      await rpc(devnet.url, "hardhat_setBalance", [c.address, "0xde0b6b3a7640000"]);
+    }
+
+    // The orchestrator for remote contributors.
+    const serve = await startDaemon<{ url: string }>(["--home", operator.home, "serve", "--port", "0"]);
+    orchestratorUrl = serve.ready.url;
+
+    // Private shards and the operator's validation set: small digits-like images.
+    const all = syntheticDigits({ count: 900, seed: 11 });
+    for (const [i, c] of contributors.entries()) {
+      await writeValidationCsv(subsetSource(all, Array.from({ length: 240 }, (_, k) => i * 240 + k)), path.join(c.home, "shard.csv"));
+    }
+    await writeValidationCsv(syntheticDigits({ count: 200, seed: 12 }), path.join(operator.home, "validation.csv"));
+    fs.writeFileSync(path.join(tmp, "input.json"), JSON.stringify([Array.from((await firstSample(all)).x)]));
+  });
+
+  afterAll(async () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    }
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const hard = setTimeout(() => child.kill("SIGKILL"), 5_000);
+            child.once("exit", () => {
+              clearTimeout(hard);
+              resolve();
+            });
+          }),
+      ),
+    );
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("creates a job, runs two rounds with three remote contributors, and accuracy improves", async () => {
+    const job = await datJson<{ id: number }>([
+      "--home", operator.home, "job", "create",
+      "--model", path.join(ROOT, "fixtures", "mlp-digits"),
+      "--rounds", "2", "--min-contributors", "3", "--epochs", "1", "--batch-size", "32", "--lr", "0.05",
+      "--reward", "100", "--validation", path.join(operator.home, "validation.csv"), "--label-column", "label",
+    ]);
+    expect(job.id).toBe(1);
+    for (const c of contributors) {
+      await datJson(["--home", c.home, "--orchestrator", orchestratorUrl, "node", "register"]);
+    }
+
+    for (const round of [1, 2]) {
+      // The operator's round runs until three submissions arrived (or its deadline).
+      const roundStart = dat(["--json", "--home", operator.home, "round", "start", "--job", "1"], { timeoutMs: 180_000 });
+      await waitFor(`round ${round} collecting`, async () => {
+        const run = await dat(["--json", "--home", operator.home, "round", "status", "--job", "1"]);
+        if (run.code !== 0) return undefined;
+        const status = JSON.parse(run.stdout) as { round: number; state: string };
+        return status.round === round && status.state === "collecting" ? status : undefined;
+      });
+      await Promise.all(
+        contributors.map((c) =>
+          datJson(["--home", c.home, "--orchestrator", orchestratorUrl, "train", "--job", "1", "--data", path.join(c.home, "shard.csv"), "--label-column", "label"], {
+            timeoutMs: 150_000,
+          }),
+        ),
+      );
+      const finished = await roundStart;
+      expect(finished.code, finished.stderr).toBe(0);
+      const status = await datJson<{ state: string; metrics: { accuracy: number }; submissions: { address: string; score: number; status: string }[] }>([
+        "--home", operator.home, "round", "status", "--job", "1", "--round", String(round),
+      ]);
+      expect(status.state).toBe("published");
+      expect(status.submissions).toHaveLength(3);
+      rounds.push({ round, accuracy: status.metrics.accuracy, scores: status.submissions.map((s) => ({ address: s.address, score: s.score })) });
+    }
+    expect(rounds[1].accuracy).toBeGreaterThan(rounds[0].accuracy);
+  });
+
+  it("pays each contributor by its scores, and claims land in its balance", async () => {
+    expect(rounds).toHaveLength(2);
+    for (const c of contributors) {
+      const report = await datJson<{ earned: string; claimable: string; rounds: { round: number; amount: string; claimed: boolean }[] }>([
+        "--home", c.home, "--orchestrator", orchestratorUrl, "rewards", "--job", "1",
+      ]);
+      for (const r of rounds) {
+        const expected = splitRewards(rewardPerRound, r.scores).find((s) => s.address === c.address.toLowerCase())?.amount ?? 0n;
+        const entry = report.rounds.find((x) => x.round === r.round);
+        expect(BigInt(entry?.amount ?? "0"), JSON.stringify(report)).toBe(expected);
+      }
+      expect(BigInt(report.claimable)).toBe(BigInt(report.earned));
+
+      const claim = await datJson<{ total: string; balance: string; txHashes: string[] }>([
+        "--home", c.home, "--orchestrator", orchestratorUrl, "rewards", "claim", "--job", "1",
+      ]);
+      expect(BigInt(claim.total)).toBe(BigInt(report.earned));
+      expect(BigInt(claim.balance)).toBe(BigInt(report.earned));
+      expect(claim.txHashes.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("answers a token holder and denies a non-holder with held vs required", async () => {
+    const input = path.join(tmp, "input.json");
+    const answered = await datJson<{ predictions: { class: string; probabilities: number[] }[] }>([
+      "--home", contributors[0].home, "--orchestrator", orchestratorUrl, "infer", "--job", "1", "--input", input,
+    ]);
+    expect(answered.predictions).toHaveLength(1);
+    expect(answered.predictions[0].probabilities).toHaveLength(10);
+
+    const denied = await dat(["--json", "--home", outsider.home, "--orchestrator", orchestratorUrl, "infer", "--job", "1", "--input", input]);
+    expect(denied.code).toBe(5);
+    const error = (JSON.parse(denied.stdout) as { error: { code: string; message: string; data: { held: string; required: string } } }).error;
+    expect(error.data.held).toBe("0");
+    expect(BigInt(error.data.required)).toBeGreaterThan(0n);
+    expect(error.message).toContain(outsider.address);
+  });
+});
+
+async function firstSample(source: ReturnType<typeof syntheticDigits>) {
+  for await (const sample of source.read()) return sample;
+  throw new Error("empty data set");
+}

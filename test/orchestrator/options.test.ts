@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { parseJobCreateOptions, type JobCreateOptions } from "../../src/cli/commands/job/create.js";
+import { effectiveHyper } from "../../src/orchestrator/contributor.js";
+import type { RoundInfo } from "../../src/orchestrator/types.js";
+
+const base: JobCreateOptions = {
+  model: "m", rounds: "2", minContributors: "3", deadline: "10m", epochs: "2", batchSize: "32", lr: "0.01", optimizer: "sgd",
+  strategy: "fedavg", encoding: "float32", reward: "1000",
+};
+
+describe("dat job create flags", () => {
+  it("parses every flag", async () => {
+    const input = await parseJobCreateOptions({
+      ...base, maxContributors: "5", strategyParam: ["beta=0.2"], strategy: "trimmed-mean", dpClip: "1.5", dpNoise: "0.5",
+      validation: "val.csv", labelColumn: "label", gateToken: "0x" + "Ab".repeat(20), gateMin: "0", encryptModel: true,
+    });
+    expect(input).toMatchObject({
+      rounds: 2, minContributors: 3, maxContributors: 5, deadlineSeconds: 600, hyper: { epochs: 2, batchSize: 32, lr: 0.01, optimizer: "sgd" },
+      strategy: "trimmed-mean", strategyParams: { beta: "0.2" }, dpClip: 1.5, dpNoise: 0.5, rewardPerRound: "1000",
+      labelColumn: "label", gateToken: "0x" + "ab".repeat(20), gateMin: "0", encryptModel: true,
+    });
+  });
+  it.each([
+    [{ rounds: "0" }, /--rounds/],
+    [{ minContributors: "two" }, /--min-contributors/],
+    [{ deadline: "soon" }, /--deadline/],
+    [{ optimizer: "rmsprop" }, /--optimizer/],
+    [{ lr: "-1" }, /--lr/],
+    [{ reward: "1.5" }, /--reward/],
+    [{ gateToken: "0x12" }, /--gate-token/],
+    [{ gateMin: "-3" }, /--gate-min/],
+    [{ validation: "v.csv" }, /--label-column/],
+    [{ strategyParam: ["oops"] }, /key=value/],
+  ] as [Partial<JobCreateOptions>, RegExp][])("rejects %o", async (bad, message) => {
+    await expect(parseJobCreateOptions({ ...base, ...bad })).rejects.toThrow(message);
+  });
+});
+
+describe("contributor hyper-parameters", () => {
+  const round = { hyper: { epochs: 3, batchSize: 32, lr: 0.1, optimizer: "sgd" } } as RoundInfo;
+  it("takes the job's, or lower ones", () => {
+    expect(effectiveHyper(round, {})).toEqual({ epochs: 3, batchSize: 32 });
+    expect(effectiveHyper(round, { epochs: 1, batchSize: 8 })).toEqual({ epochs: 1, batchSize: 8 });
+  });
+  it("never higher ones", () => {
+    expect(() => effectiveHyper(round, { epochs: 4 })).toThrow(/--epochs 4 is above the job's 3/);
+    expect(() => effectiveHyper(round, { batchSize: 64 })).toThrow(/--batch-size/);
+  });
+});
