@@ -16,7 +16,7 @@ describe("dat job create flags", () => {
     });
     expect(input).toMatchObject({
       rounds: 2, minContributors: 3, maxContributors: 5, deadlineSeconds: 600, hyper: { epochs: 2, batchSize: 32, lr: 0.01, optimizer: "sgd" },
-      strategy: "trimmed-mean", strategyParams: { beta: "0.2" }, dpClip: 1.5, dpNoise: 0.5, rewardPerRound: "1000",
+      strategy: "trimmed-mean", strategyParams: { beta: "0.2" }, dpClip: 1.5, dpNoise: 0.5, rewardPerRound: "1000000000000000000000",
       labelColumn: "label", gateToken: "0x" + "ab".repeat(20), gateMin: "0", encryptModel: true,
     });
   });
@@ -26,7 +26,8 @@ describe("dat job create flags", () => {
     [{ deadline: "soon" }, /--deadline/],
     [{ optimizer: "rmsprop" }, /--optimizer/],
     [{ lr: "-1" }, /--lr/],
-    [{ reward: "1.5" }, /--reward/],
+    [{ reward: "1.5.2" }, /--reward/],
+    [{ reward: "0.0000000000000000001" }, /--reward/],
     [{ gateToken: "0x12" }, /--gate-token/],
     [{ gateMin: "-3" }, /--gate-min/],
     [{ validation: "v.csv" }, /--label-column/],
@@ -45,5 +46,17 @@ describe("contributor hyper-parameters", () => {
   it("never higher ones", () => {
     expect(() => effectiveHyper(round, { epochs: 4 })).toThrow(/--epochs 4 is above the job's 3/);
     expect(() => effectiveHyper(round, { batchSize: 64 })).toThrow(/--batch-size/);
+  });
+});
+
+describe("token amounts", () => {
+  it("reads whole tokens with 18 decimals and base units with a wei suffix", async () => {
+    const { parseTokenAmount } = await import("../../src/cli/commands/job/create.js");
+    expect(parseTokenAmount("--reward", "100")).toBe((100n * 10n ** 18n).toString());
+    expect(parseTokenAmount("--reward", "2.5")).toBe((25n * 10n ** 17n).toString());
+    expect(parseTokenAmount("--gate-min", "1000wei")).toBe("1000");
+    expect(parseTokenAmount("--gate-min", "0")).toBe("0");
+    expect(() => parseTokenAmount("--reward", "-1")).toThrow(/--reward/);
+    expect(() => parseTokenAmount("--reward", "1e18")).toThrow(/--reward/);
   });
 });

@@ -24,13 +24,28 @@ function num(flag: string, v: string | undefined, min = 0, strict = true): numbe
   return n;
 }
 
+/**
+ * A token amount as users write it: whole tokens with up to 18 decimals ("100", "2.5"), the unit of
+ * DatToken and of most ERC-20s, or exact base units with a `wei` suffix ("1000wei"). Returns base
+ * units as a decimal string.
+ */
+export function parseTokenAmount(flag: string, value: string): string {
+  const v = value.trim();
+  const wei = /^(\d+)wei$/.exec(v);
+  if (wei) return BigInt(wei[1]).toString();
+  const m = /^(\d+)(?:\.(\d{1,18}))?$/.exec(v);
+  if (!m) throw new UsageError(`${flag} must be a token amount such as 100, 2.5 or 1000wei, got "${value}".`, { code: "BAD_AMOUNT" });
+  const fraction = (m[2] ?? "").padEnd(18, "0");
+  return (BigInt(m[1]) * 10n ** 18n + BigInt(fraction)).toString();
+}
+
 /** Parses the flags into the orchestrator's job input (UsageError naming the bad flag). */
 export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<CreateJobInput> {
   const deadlineSeconds = parseDurationSeconds(opts.deadline);
   if (deadlineSeconds === null) throw new UsageError(`--deadline must be a duration such as 90s, 10m or 2h, got "${opts.deadline}".`);
   if (opts.optimizer !== "sgd" && opts.optimizer !== "adam") throw new UsageError(`--optimizer must be sgd or adam, got "${opts.optimizer}".`);
-  if (!/^\d+$/.test(opts.reward)) throw new UsageError(`--reward must be a whole number of token base units, got "${opts.reward}".`);
-  if (opts.gateMin !== undefined && !/^\d+$/.test(opts.gateMin)) throw new UsageError(`--gate-min must be a whole number of base units, got "${opts.gateMin}".`);
+  const rewardPerRound = parseTokenAmount("--reward", opts.reward);
+  const gateMin = opts.gateMin === undefined ? undefined : parseTokenAmount("--gate-min", opts.gateMin);
   if (opts.gateToken !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(opts.gateToken)) throw new UsageError(`--gate-token must be a 0x address, got "${opts.gateToken}".`);
   if (opts.validation && !opts.labelColumn) throw new UsageError("--validation needs --label-column.");
   const { parseStrategyParams } = await import("../../../core/aggregate/index.js");
@@ -46,11 +61,11 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
     dpClip: num("--dp-clip", opts.dpClip),
     dpNoise: num("--dp-noise", opts.dpNoise, 0, false),
     encoding: opts.encoding,
-    rewardPerRound: opts.reward,
+    rewardPerRound,
     validationPath: opts.validation ? path.resolve(opts.validation) : undefined,
     labelColumn: opts.labelColumn,
     gateToken: opts.gateToken?.toLowerCase() as `0x${string}` | undefined,
-    gateMin: opts.gateMin,
+    gateMin,
     encryptModel: opts.encryptModel ? true : undefined,
   };
 }

@@ -4,7 +4,7 @@ import { loadConfig } from "../../../config/index.js";
 import { unlockAccount } from "../../unlock.js";
 import { connectConfiguredChain } from "../../../chain/clients.js";
 import { claimRewards } from "../../../chain/rewards.js";
-import { openStore } from "../../../store/index.js";
+import { openRewardsStore } from "./treeStore.js";
 import { parseJobOption } from "./show.js";
 
 export async function rewardsClaim(ctx: CliContext, opts: { job?: string }): Promise<void> {
@@ -12,7 +12,7 @@ export async function rewardsClaim(ctx: CliContext, opts: { job?: string }): Pro
   const config = await loadConfig(ctx);
   const account = await unlockAccount(ctx);
   const chain = await connectConfiguredChain(config.values, { account });
-  const store = await openStore(ctx.home, config.values);
+  const store = await openRewardsStore(ctx, config);
   const spinner = await ctx.out.spinner("Claiming rewards…");
   let result;
   try {

@@ -6,7 +6,7 @@ import { loadConfig } from "../../../config/index.js";
 import { readAddress } from "../../../crypto/keystore.js";
 import { connectConfiguredChain } from "../../../chain/clients.js";
 import { getRewards, type RewardsReport } from "../../../chain/rewards.js";
-import { openStore } from "../../../store/index.js";
+import { openRewardsStore } from "./treeStore.js";
 
 /** Validate a --job value (a job id: letters, digits, `-`, `_`, `.`). */
 export function parseJobOption(job: string | undefined): string | undefined {
@@ -25,7 +25,7 @@ export async function rewardsShow(ctx: CliContext, opts: { address?: string; job
   const address = (opts.address as Address | undefined) ?? (await readAddress(ctx.home));
   const config = await loadConfig(ctx);
   const chain = await connectConfiguredChain(config.values);
-  const store = await openStore(ctx.home, config.values);
+  const store = await openRewardsStore(ctx, config);
   const report = await getRewards({
     publicClient: chain.publicClient,
     distributor: chain.deployment.distributor as Address,
