@@ -136,6 +136,20 @@ export async function assertContractCode(publicClient: PublicClient, address: Ad
   }
 }
 
+/** The `reason` of a REVERTED error whose revert data the node did not return. */
+export const UNKNOWN_REASON = "unknown reason";
+
+/**
+ * Node messages for a sender that cannot pay for gas that viem does not map to
+ * InsufficientFundsError (Hardhat's among them).
+ */
+const OUT_OF_FUNDS = /insufficient funds|doesn't have enough funds|exceeds transaction sender account balance/i;
+
+function detailsOf(error: unknown): string {
+  if (error instanceof BaseError) return error.details ?? "";
+  return error instanceof Error ? error.message : "";
+}
+
 function rpcDown(rpcUrl: string, error: unknown): NetworkError {
   const detail = error instanceof BaseError ? error.shortMessage : (error as Error)?.message;
   return new NetworkError(`The chain RPC at ${rpcUrl} did not answer: ${detail}`, {
@@ -157,17 +171,17 @@ export function toChainError(error: unknown, what: string, txHash?: Hex): DatErr
   if (error instanceof BaseError) {
     const revert = error.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
     if (revert) {
-      const reason = revert.data?.errorName ?? revert.reason ?? "unknown reason";
+      const reason = revert.data?.errorName ?? revert.reason ?? UNKNOWN_REASON;
       const args = revert.data?.args?.map((a) => String(a)) ?? [];
       return new OperationFailedError(
         `Could not ${what}: the contract reverted with ${reason}${args.length ? `(${args.join(", ")})` : ""}${txHash ? ` (tx ${txHash})` : ""}.`,
         { code: "REVERTED", data: { ...data, reason, args }, cause: error },
       );
     }
-    if (error.walk((e) => e instanceof InsufficientFundsError)) {
-      return new UserError(`Could not ${what}: the account has not enough ETH to pay for gas.`, {
+    if (error.walk((e) => e instanceof InsufficientFundsError || OUT_OF_FUNDS.test(detailsOf(e)))) {
+      return new UserError(`Could not ${what}: the account has not enough ETH to pay for gas${txHash ? ` (tx ${txHash})` : ""}.`, {
         code: "INSUFFICIENT_FUNDS",
-        hint: "Fund the operator's address with the chain's native currency.",
+        hint: "Send the chain's native currency to the sending address (on `dat devnet`: dat devnet fund --address <it>).",
         data,
         cause: error,
       });

@@ -5,9 +5,9 @@
  */
 import type { Address, Hex, PublicClient } from "viem";
 import { RewardDistributor, DatToken } from "./artifacts/index.js";
-import { chainJobId, toChainError, type ChainWallet } from "./clients.js";
+import { chainJobId, toChainError, UNKNOWN_REASON, type ChainWallet } from "./clients.js";
 import { loadRewardTree } from "./tree.js";
-import { isDatError, NetworkError, OperationFailedError } from "../core/errors.js";
+import { isDatError, NetworkError, OperationFailedError, UserError } from "../core/errors.js";
 
 /** The part of the BlobStore (src/store) reading rewards needs. */
 export interface TreeReadStore {
@@ -54,32 +54,67 @@ export interface ReadPublishedRoundsOptions {
   distributor: Address;
   /** First block to scan (the deployment's block). */
   fromBlock: number;
+  /** Last block to scan (default: the latest block when the scan starts). */
+  toBlock?: number;
   jobId?: string | number;
+  /**
+   * Blocks per eth_getLogs request (default 10 000): public RPCs refuse long ranges, so the scan
+   * walks [fromBlock, toBlock] in windows of this many blocks.
+   */
+  blockRange?: number;
 }
 
-/** Every round published on the distributor (of one job when given), from its RoundPublished events. */
+/** Default blocks per eth_getLogs request; most public RPCs accept 10 000. */
+export const DEFAULT_LOG_BLOCK_RANGE = 10_000;
+
+/** Split [from, to] into consecutive inclusive windows of at most `size` blocks. */
+export function blockWindows(from: bigint, to: bigint, size: bigint): { fromBlock: bigint; toBlock: bigint }[] {
+  if (size < 1n) throw new RangeError(`block range must be at least 1, got ${size}`);
+  const windows: { fromBlock: bigint; toBlock: bigint }[] = [];
+  for (let start = from; start <= to; start += size) {
+    const end = start + size - 1n;
+    windows.push({ fromBlock: start, toBlock: end < to ? end : to });
+  }
+  return windows;
+}
+
+/**
+ * Every round published on the distributor (of one job when given), from its RoundPublished
+ * events, in block order; read in bounded block windows (see `blockRange`).
+ */
 export async function readPublishedRounds(options: ReadPublishedRoundsOptions): Promise<PublishedRound[]> {
   const { publicClient, distributor } = options;
+  const range = options.blockRange ?? DEFAULT_LOG_BLOCK_RANGE;
+  if (!Number.isSafeInteger(range) || range < 1) {
+    throw new UserError(`The log block range must be a positive integer, got ${range}.`, { code: "BAD_BLOCK_RANGE" });
+  }
   try {
-    const logs = await publicClient.getContractEvents({
-      address: distributor,
-      abi: RewardDistributor.abi,
-      eventName: "RoundPublished",
-      args: options.jobId === undefined ? undefined : { jobId: chainJobId(options.jobId) },
-      fromBlock: BigInt(options.fromBlock),
-      toBlock: "latest",
-      strict: true,
-    });
-    return logs.map((log) => ({
-      jobId: log.args.jobId.toString(),
-      round: Number(log.args.round),
-      rewardRoot: log.args.rewardRoot,
-      total: log.args.total,
-      modelCid: log.args.globalModelCid,
-      treeCid: log.args.treeCid,
-      blockNumber: Number(log.blockNumber),
-      txHash: log.transactionHash,
-    }));
+    // Pin the end once so every window reads the same chain head, however long the scan takes;
+    // uncached, or a round published a moment ago would be missed.
+    const toBlock = options.toBlock === undefined ? await publicClient.getBlockNumber({ cacheTime: 0 }) : BigInt(options.toBlock);
+    const rounds: PublishedRound[] = [];
+    for (const window of blockWindows(BigInt(options.fromBlock), toBlock, BigInt(range))) {
+      const logs = await publicClient.getContractEvents({
+        address: distributor,
+        abi: RewardDistributor.abi,
+        eventName: "RoundPublished",
+        args: options.jobId === undefined ? undefined : { jobId: chainJobId(options.jobId) },
+        fromBlock: window.fromBlock,
+        toBlock: window.toBlock,
+        strict: true,
+      });
+      rounds.push(...logs.map((log) => ({
+        jobId: log.args.jobId.toString(),
+        round: Number(log.args.round),
+        rewardRoot: log.args.rewardRoot,
+        total: log.args.total,
+        modelCid: log.args.globalModelCid,
+        treeCid: log.args.treeCid,
+        blockNumber: Number(log.blockNumber),
+        txHash: log.transactionHash,
+      })));
+    }
+    return rounds;
   } catch (error) {
     throw toChainError(error, "read the published rounds");
   }
@@ -191,24 +226,29 @@ export async function sendClaims(
 ): Promise<Hex> {
   const account = walletClient.account;
   const what = claims.length === 1 ? `claim round ${claims[0].round} of job ${claims[0].jobId}` : `claim ${claims.length} rounds`;
+  const simulateClaim = (c: ClaimInput, blockTag?: "pending") => publicClient.simulateContract({
+    address: distributor, abi: RewardDistributor.abi, functionName: "claim", account, blockTag,
+    args: [BigInt(c.jobId), BigInt(c.round), BigInt(c.index), c.amount, c.proof],
+  });
+  const simulateMany = (blockTag?: "pending") => publicClient.simulateContract({
+    address: distributor, abi: RewardDistributor.abi, functionName: "claimMany", account, blockTag,
+    args: [claims.map((c) => ({ jobId: BigInt(c.jobId), round: BigInt(c.round), index: BigInt(c.index), amount: c.amount, proof: c.proof }))],
+  });
   let hash: Hex;
   try {
-    if (claims.length === 1) {
-      const [c] = claims;
-      const { request } = await publicClient.simulateContract({
-        address: distributor, abi: RewardDistributor.abi, functionName: "claim", account,
-        args: [BigInt(c.jobId), BigInt(c.round), BigInt(c.index), c.amount, c.proof],
-      });
-      hash = await walletClient.writeContract(request);
-    } else {
-      const { request } = await publicClient.simulateContract({
-        address: distributor, abi: RewardDistributor.abi, functionName: "claimMany", account,
-        args: [claims.map((c) => ({ jobId: BigInt(c.jobId), round: BigInt(c.round), index: BigInt(c.index), amount: c.amount, proof: c.proof }))],
-      });
-      hash = await walletClient.writeContract(request);
-    }
+    hash = claims.length === 1
+      ? await walletClient.writeContract((await simulateClaim(claims[0])).request)
+      : await walletClient.writeContract((await simulateMany()).request);
   } catch (error) {
-    throw toChainError(error, what);
+    const failure = toChainError(error, what);
+    if (failure.code !== "REVERTED" || failure.data?.reason !== UNKNOWN_REASON) throw failure;
+    // Gas estimation runs against pending transactions (another claim of the same leaf, say) and
+    // some nodes return its revert without data: replaying the call there recovers the reason.
+    const replay: Promise<unknown> = claims.length === 1 ? simulateClaim(claims[0], "pending") : simulateMany("pending");
+    throw await replay.then(() => failure, (replayed: unknown) => {
+      const decoded = toChainError(replayed, what);
+      return decoded.code === "REVERTED" ? decoded : failure;
+    });
   }
   let receipt;
   try {
@@ -219,7 +259,13 @@ export async function sendClaims(
     });
   }
   if (receipt.status !== "success") {
-    throw new OperationFailedError(`The transaction to ${what} reverted (${hash}).`, { code: "TX_REVERTED", data: { txHash: hash } });
+    const reverted = new OperationFailedError(`The transaction to ${what} reverted (${hash}).`, { code: "TX_REVERTED", data: { txHash: hash } });
+    // A receipt carries no reason; replaying the call on the state it met usually names it.
+    const replay: Promise<unknown> = claims.length === 1 ? simulateClaim(claims[0]) : simulateMany();
+    throw await replay.then(() => reverted, (replayed: unknown) => {
+      const decoded = toChainError(replayed, what, hash);
+      return decoded.code === "REVERTED" && decoded.data?.reason !== UNKNOWN_REASON ? decoded : reverted;
+    });
   }
   return hash;
 }

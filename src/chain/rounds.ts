@@ -29,7 +29,7 @@ export function cidsHashOf(modelCid: string, treeCid: string): Hex {
 export async function readOnchainRound(
   publicClient: PublicClient,
   distributor: Address,
-  options: { jobId: string | number; round: number; fromBlock: number },
+  options: { jobId: string | number; round: number; fromBlock: number; blockRange?: number },
 ): Promise<OnchainRound> {
   let stored: readonly [Hex, Hex, bigint, bigint];
   try {
@@ -43,7 +43,9 @@ export async function readOnchainRound(
   const [rewardRoot, cidsHash, total, block] = stored;
   const round: OnchainRound = { published: block !== 0n, rewardRoot, cidsHash, total, blockNumber: Number(block) };
   if (!round.published) return round;
-  const events = await readPublishedRounds({ publicClient, distributor, fromBlock: round.blockNumber, jobId: options.jobId });
+  const events = await readPublishedRounds({
+    publicClient, distributor, fromBlock: round.blockNumber, toBlock: round.blockNumber, jobId: options.jobId, blockRange: options.blockRange,
+  });
   const event = events.find((e) => e.round === options.round && e.blockNumber === round.blockNumber);
   if (event && cidsHashOf(event.modelCid, event.treeCid) === cidsHash) {
     Object.assign(round, { modelCid: event.modelCid, treeCid: event.treeCid, txHash: event.txHash });

@@ -28,6 +28,8 @@ export const configSchema = z.object({
     rpcUrl: url.default("http://127.0.0.1:8545"),
     chainId: z.number().int().positive().optional(),
     deployments: z.record(z.string().regex(/^\d+$/, "chain id keys must be decimal"), deploymentSchema).default({}),
+    /** Blocks per eth_getLogs request when scanning events (default 10 000); lower it for strict public RPCs. */
+    logBlockRange: z.number().int().positive().optional(),
   }),
   orchestrator: z.object({
     url: url.optional(),

@@ -2,23 +2,30 @@
  * Sealing deltas to a round's X25519 key with HPKE (RFC 9180, base mode,
  * DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM) through @hpke/core.
  *
- * Sealed blob, version 1 (integers big-endian):
+ * Sealed blob, version 2 (integers big-endian):
  *   off size field
  *   0   4    magic "DATS"
- *   4   1    version = 1
+ *   4   1    version = 2
  *   5   1    reserved = 0
  *   6   2    KEM id 0x0020, 8 2 KDF id 0x0001, 10 2 AEAD id 0x0002
  *   12  4    chunk size (plaintext bytes per chunk, 1 KiB … 64 MiB)
  *   16  8    plaintext length
  *   24  32   enc (the sender's ephemeral X25519 public key)
- *   56  …    ceil(length / chunk) HPKE messages (at least one), each chunk + 16-byte tag
+ *   56  …    ceil(length / chunk) chunks (at least one), each ciphertext + 16-byte GCM tag
  *
- * One HPKE context seals every chunk in order, so its sequence-numbered nonces forbid reordering;
- * chunking keeps memory near 2× the delta instead of plaintext + ciphertext + concatenation.
- * The associated data of every chunk is: the 56 header bytes, "dat-delta-aad-v1", job id (32-byte
- * uint256), round (32-byte uint256), contributor address (20 bytes) and the chunk index (8 bytes),
- * so a sealed delta cannot be replayed into another job, round or contributor, nor cut short.
+ * Chunks are encrypted with the HPKE context's secret export (RFC 9180 §5.3), not with its
+ * seal(): @hpke/core seals through WebCrypto, which copies every input, allocates every output
+ * and hops to the thread pool per call (≈ 0.3 GB/s here), while node:crypto's OpenSSL GCM runs
+ * at several GB/s. The construction mirrors HPKE's own message layer exactly:
+ *   key ‖ base_nonce = Export("dat-delta-aead-v2", 44)   (32-byte AES-256 key, 12-byte nonce)
+ *   chunk i = AES-256-GCM(key, nonce = base_nonce XOR I2OSP(i, 12), aad_i, plaintext_i)
+ * The exported secret depends on the shared secret, enc, and info, so the key is fresh per blob
+ * (new ephemeral key) and distinct indices give distinct nonces. aad_i is: the 56 header bytes,
+ * "dat-delta-aad-v2", job id (32-byte uint256), round (32-byte uint256), contributor address
+ * (20 bytes), chunk index (8 bytes) and a final-chunk flag (1 byte), so a sealed delta cannot be
+ * replayed into another job, round or contributor, reordered, or cut short.
  */
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { MalformedInputError, UsageError } from "../core/errors.js";
 
 export interface SealAad {
@@ -36,12 +43,12 @@ export interface RoundKeyPair {
 }
 
 export interface SealOptions {
-  /** Plaintext bytes per chunk; default 4 MiB. */
+  /** Plaintext bytes per chunk; default 1 MiB (fits the allocator's reusable heap, unlike larger buffers). */
   chunkSize?: number;
 }
 
 const MAGIC = [0x44, 0x41, 0x54, 0x53]; // "DATS"
-const VERSION = 1;
+const VERSION = 2;
 const HEADER = 56;
 const TAG = 16;
 const KEM_ID = 0x0020;
@@ -49,9 +56,12 @@ const KDF_ID = 0x0001;
 const AEAD_ID = 0x0002;
 const MIN_CHUNK = 1024;
 const MAX_CHUNK = 64 << 20;
-const DEFAULT_CHUNK = 4 << 20;
+const DEFAULT_CHUNK = 1 << 20;
 const INFO = new TextEncoder().encode("dat sealed delta v1");
-const AAD_LABEL = new TextEncoder().encode("dat-delta-aad-v1");
+const AAD_LABEL = new TextEncoder().encode("dat-delta-aad-v2");
+const EXPORT_LABEL = new TextEncoder().encode("dat-delta-aead-v2");
+const KEY_BYTES = 32;
+const NONCE_BYTES = 12;
 
 type Suite = import("@hpke/core").CipherSuite;
 let suitePromise: Promise<Suite> | undefined;
@@ -93,9 +103,9 @@ function addressBytes(address: string): Uint8Array {
   return Uint8Array.from(Buffer.from(address.slice(2), "hex"));
 }
 
-/** Associated data of chunk 0 with room to patch the chunk index in place for the others. */
+/** Associated data of chunk 0 with room to patch the chunk index and final flag in place for the others. */
 function aadTemplate(header: Uint8Array, aad: SealAad): Uint8Array {
-  const parts = [header, AAD_LABEL, uint256(aad.jobId, "jobId"), uint256(aad.round, "round"), addressBytes(aad.contributor), new Uint8Array(8)];
+  const parts = [header, AAD_LABEL, uint256(aad.jobId, "jobId"), uint256(aad.round, "round"), addressBytes(aad.contributor), new Uint8Array(9)];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
@@ -105,8 +115,26 @@ function aadTemplate(header: Uint8Array, aad: SealAad): Uint8Array {
   return out;
 }
 
-function setChunkIndex(aad: Uint8Array, index: number): void {
-  new DataView(aad.buffer, aad.byteOffset, aad.length).setBigUint64(aad.length - 8, BigInt(index), false);
+function setChunk(aad: Uint8Array, index: number, final: boolean): void {
+  new DataView(aad.buffer, aad.byteOffset, aad.length).setBigUint64(aad.length - 9, BigInt(index), false);
+  aad[aad.length - 1] = final ? 1 : 0;
+}
+
+/** Splits the exported secret into the AES key and base nonce. */
+async function chunkKeys(ctx: { export(exporterContext: ArrayBuffer, length: number): Promise<ArrayBuffer> }): Promise<{ key: Buffer; baseNonce: Uint8Array }> {
+  const secret = Buffer.from(await ctx.export(EXPORT_LABEL.slice().buffer, KEY_BYTES + NONCE_BYTES));
+  return { key: secret.subarray(0, KEY_BYTES), baseNonce: secret.subarray(KEY_BYTES) };
+}
+
+/** HPKE's ComputeNonce: base_nonce XOR the big-endian sequence number. */
+function chunkNonce(baseNonce: Uint8Array, index: number): Buffer {
+  const nonce = Buffer.from(baseNonce);
+  let x = index;
+  for (let i = NONCE_BYTES - 1; i >= 0 && x > 0; i--) {
+    nonce[i] ^= x & 0xff;
+    x = Math.floor(x / 256);
+  }
+  return nonce;
 }
 
 function checkKey(key: Uint8Array, what: string): void {
@@ -133,16 +161,25 @@ export async function sealDelta(plaintext: Uint8Array, recipientPublicKey: Uint8
     throw new UsageError("The round public key is not a valid X25519 key.", { code: "SEAL_BAD_KEY", cause });
   }
   const sender = await s.createSenderContext({ recipientPublicKey: pk, info: INFO });
+  const { key, baseNonce } = await chunkKeys(sender);
   const chunks = Math.max(1, Math.ceil(plaintext.length / chunkSize));
+  // Preallocated once: every chunk is written straight to its place, no concatenation.
   const out = new Uint8Array(HEADER + plaintext.length + TAG * chunks);
   const header = writeHeader(out, chunkSize, plaintext.length, new Uint8Array(sender.enc));
   const ad = aadTemplate(header, aad);
   let w = HEADER;
   for (let c = 0; c < chunks; c++) {
-    setChunkIndex(ad, c);
-    const ct = await sender.seal(plaintext.subarray(c * chunkSize, Math.min(plaintext.length, (c + 1) * chunkSize)), ad);
-    out.set(new Uint8Array(ct), w);
-    w += ct.byteLength;
+    setChunk(ad, c, c === chunks - 1);
+    const cipher = createCipheriv("aes-256-gcm", key, chunkNonce(baseNonce, c), { authTagLength: TAG });
+    cipher.setAAD(ad);
+    const ct = cipher.update(plaintext.subarray(c * chunkSize, Math.min(plaintext.length, (c + 1) * chunkSize)));
+    out.set(ct, w);
+    w += ct.length;
+    const rest = cipher.final();
+    out.set(rest, w);
+    w += rest.length;
+    out.set(cipher.getAuthTag(), w);
+    w += TAG;
   }
   return out;
 }
@@ -203,23 +240,28 @@ export async function openDelta(sealed: Uint8Array, privateKey: Uint8Array, aad:
   } catch (cause) {
     throw new MalformedInputError("Could not derive the HPKE context: wrong round key or damaged header.", { code: "SEALED_AUTH_FAILED", cause });
   }
+  const { key, baseNonce } = await chunkKeys(recipient);
   const header = sealed.subarray(0, HEADER);
   const ad = aadTemplate(header, aad);
   const out = new Uint8Array(length);
   let r = HEADER;
   for (let c = 0; c < chunks; c++) {
     const plainLen = Math.min(chunkSize, length - c * chunkSize);
-    setChunkIndex(ad, c);
-    let pt: ArrayBuffer;
+    setChunk(ad, c, c === chunks - 1);
     try {
-      pt = await recipient.open(sealed.subarray(r, r + plainLen + TAG), ad);
+      const decipher = createDecipheriv("aes-256-gcm", key, chunkNonce(baseNonce, c), { authTagLength: TAG });
+      decipher.setAAD(ad);
+      decipher.setAuthTag(sealed.subarray(r + plainLen, r + plainLen + TAG));
+      // Written before final() verifies the tag; on failure `out` is dropped, never returned.
+      const pt = decipher.update(sealed.subarray(r, r + plainLen));
+      out.set(pt, c * chunkSize);
+      out.set(decipher.final(), c * chunkSize + pt.length);
     } catch (cause) {
       throw new MalformedInputError(
         `Sealed delta failed authentication at chunk ${c}: it was tampered with, sealed to another key, or for another job, round or contributor.`,
         { code: "SEALED_AUTH_FAILED", cause, hint: "Do not accept this submission; the contributor must push again." },
       );
     }
-    out.set(new Uint8Array(pt), c * chunkSize);
     r += plainLen + TAG;
   }
   return out;

@@ -4,8 +4,7 @@
  * or read from `--data` with the training module's loaders.
  */
 import fs from "node:fs";
-import path from "node:path";
-import { NotFoundError, UsageError } from "../core/errors.js";
+import { UsageError } from "../core/errors.js";
 import { arraySource, materialize, subsetSource, type DataSource } from "../train/data/source.js";
 import { syntheticDigits } from "../train/data/synthetic.js";
 import { partitionIndices, parsePartitionScheme } from "../train/partition.js";
@@ -33,29 +32,10 @@ export interface PrepareDemoDataOptions {
   test?: string;
 }
 
-/** Open a data set file or folder with the loader its form calls for. */
-export async function openDataset(file: string, labelColumn?: string): Promise<DataSource> {
-  if (!fs.existsSync(file)) {
-    throw new NotFoundError(`No data set at ${file}.`, { code: "DEMO_DATA_NOT_FOUND", hint: "Check the --data / --test path." });
-  }
-  const stat = fs.statSync(file);
-  const ext = path.extname(file).toLowerCase();
-  if (stat.isDirectory() || ext === ".idx" || /-ubyte(\.gz)?$/.test(file)) {
-    const { openIdx } = await import("../train/data/idx.js");
-    return openIdx(file);
-  }
-  if (ext === ".jsonl" || ext === ".ndjson") {
-    const { openJsonl } = await import("../train/data/jsonl.js");
-    return openJsonl(file);
-  }
-  if (ext === ".csv") {
-    const { openCsv } = await import("../train/data/csv.js");
-    return openCsv(file, { labelColumn });
-  }
-  throw new UsageError(`Cannot tell the format of ${file}.`, {
-    code: "DEMO_DATA_FORMAT",
-    hint: "Use a .csv (with --label-column), a .jsonl file, or an IDX folder.",
-  });
+/** Open a data set file or folder with the training module's loader for its form (CSV, JSONL, IDX, PNG folder). */
+async function openDataset(file: string, labelColumn?: string): Promise<DataSource> {
+  const { openDataSource } = await import("../train/data/open.js");
+  return openDataSource(file, { labelColumn });
 }
 
 /** Load a whole data set into memory (the demo's data sets are small). */

@@ -28,9 +28,11 @@ export async function runGatedInference(options: GatedInferenceOptions): Promise
   const config = (await loadConfig({ home: options.operatorHome, env: process.env })).values;
   const engine = new InferenceEngine({ db: options.orchestrator.db, store: options.orchestrator.store, config });
   const inputs: number[][] = [];
-  const count = options.count ?? 3;
+  const truths: number[] = [];
+  const count = options.count ?? 5;
   for await (const sample of options.samples.read()) {
     inputs.push(Array.from(sample.x, (v) => Math.round(v * 1e4) / 1e4));
+    truths.push(sample.y);
     if (inputs.length >= count) break;
   }
   const jobId = String(options.jobId);
@@ -42,7 +44,7 @@ export async function runGatedInference(options: GatedInferenceOptions): Promise
       who: options.who,
       address: options.account.address,
       answered: true,
-      predictions: answer.predictions.map((p) => ({ label: p.class, confidence: p.probabilities[p.classIndex] ?? 0 })),
+      predictions: answer.predictions.map((p, i) => ({ label: p.class, confidence: p.probabilities[p.classIndex] ?? 0, truth: truths[i] })),
     };
   } catch (error) {
     if (!isDatError(error) || error.exitCode !== 5) throw error;

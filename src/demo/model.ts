@@ -35,8 +35,9 @@ export async function chooseDemoModel(
       const classes = Math.max(2, data.classes);
       const init = (offset: number) => tf.initializers.glorotUniform({ seed: options.seed + offset });
       const model = tf.sequential({ name: "demo-mlp" });
-      model.add(tf.layers.flatten({ inputShape: data.featureShape }));
-      model.add(tf.layers.dense({ units: 32, activation: "relu", kernelInitializer: init(1) }));
+      // Flatten takes rank ≥ 2 only: tabular rows go straight into the first dense layer.
+      if (data.featureShape.length > 1) model.add(tf.layers.flatten({ inputShape: data.featureShape }));
+      model.add(tf.layers.dense({ units: 32, activation: "relu", kernelInitializer: init(1), ...(data.featureShape.length > 1 ? {} : { inputShape: data.featureShape }) }));
       model.add(tf.layers.dense({ units: classes, activation: "softmax", kernelInitializer: init(2) }));
       built = { model, description: `mlp (${inputs}→32→${classes})` };
     }

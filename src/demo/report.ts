@@ -153,7 +153,12 @@ export function renderHtmlReport(result: DemoResult, options: { generatedAt?: Da
   const inference = result.inference
     .map((o) => {
       if (o.answered) {
-        const preds = (o.predictions ?? []).map((p) => `${escapeHtml(String(p.label))} (${(p.confidence * 100).toFixed(0)}%)`).join(", ");
+        const preds = (o.predictions ?? [])
+          .map((p) => {
+            const mark = p.truth === undefined ? "" : String(p.label) === String(p.truth) ? " ✓" : ` ✗ (true ${escapeHtml(String(p.truth))})`;
+            return `${escapeHtml(String(p.label))}${mark} (${(p.confidence * 100).toFixed(0)}%)`;
+          })
+          .join(", ");
         return `<li class="ok"><strong>${escapeHtml(o.who)}</strong> <code>${escapeHtml(o.address)}</code>: answered — ${preds}</li>`;
       }
       const d = o.denial;

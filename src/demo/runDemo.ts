@@ -58,12 +58,6 @@ interface Participant {
   account: import("viem/accounts").PrivateKeyAccount;
 }
 
-/** Parse a decimal token amount into base units. */
-function toBaseUnits(amount: string, decimals = TOKEN_DECIMALS): bigint {
-  const [whole, fraction = ""] = amount.split(".");
-  return BigInt(whole) * 10n ** BigInt(decimals) + BigInt((fraction + "0".repeat(decimals)).slice(0, decimals) || "0");
-}
-
 /**
  * Run the demo scenario end to end and return every round's metrics, scores, rewards and
  * transaction hashes, the claims and the two inference outcomes.
@@ -86,6 +80,36 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
       return { name, home, account: await loadAccount(home, passphrase) };
     };
 
+    // --- data and model: first, so that a bad --data or --model fails before anything starts ----
+    emit("data", {});
+    const { prepareDemoData, writeValidationCsv } = await import("./data.js");
+    const data = await prepareDemoData({
+      contributors: options.contributors,
+      partition: options.partition,
+      seed: options.seed,
+      samples: options.samples,
+      testSplit: options.testSplit,
+      data: options.data,
+      labelColumn: options.labelColumn,
+      test: options.test,
+    });
+    const validationFile = path.join(root, "validation.csv");
+    const { labelColumn, rows: validationSamples } = await writeValidationCsv(data.validation, validationFile);
+    emit("data", { description: data.description, shards: data.shards.map((s) => s.size), validation: validationSamples });
+
+    emit("model", {});
+    const { chooseDemoModel } = await import("./model.js");
+    const { packModel } = await import("../train/modelIo.js");
+    const { evaluate } = await import("../train/trainLocal.js");
+    const { resolveBackend } = await import("../train/backends.js");
+    const backend = await resolveBackend("auto");
+    const chosen = await chooseDemoModel({ featureShape: data.featureShape, classes: data.classes, sample: data.shards[0] }, options);
+    const initialBytes = await packModel(chosen.model);
+    const base = await evaluate(chosen.model, data.validation);
+    chosen.model.dispose();
+    const baseline = { accuracy: base.accuracy, loss: base.loss };
+    emit("model", { model: chosen.description, backend: backend.name, ...baseline });
+
     // --- homes and wallets ---------------------------------------------------------------------
     emit("homes", { root, contributors: options.contributors });
     const operator = await makeHome("operator");
@@ -96,6 +120,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
     // --- chain ---------------------------------------------------------------------------------
     emit("chain", {});
     const { launchDevnet } = await import("../chain/launch.js");
+    const { fundOnDevnet } = await import("../chain/fund.js");
     const launched = await launchDevnet({ home: operator.home, port: 0, accounts: 1, operator: operator.account.address });
     cleanups.push(() => launched.devnet.stop());
     const chainInfo = {
@@ -115,45 +140,16 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
         };
         return cfg;
       });
-      await launched.devnet.request({ method: "hardhat_setBalance", params: [p.account.address, `0x${WALLET_ETH.toString(16)}`] });
+      await fundOnDevnet({ rpcUrl: launched.url, address: p.account.address, eth: WALLET_ETH, tokens: 0n });
     }
     emit("chain", { ...chainInfo, ready: true });
-
-    // --- data and model ------------------------------------------------------------------------
-    emit("data", {});
-    const { prepareDemoData, writeValidationCsv } = await import("./data.js");
-    const data = await prepareDemoData({
-      contributors: options.contributors,
-      partition: options.partition,
-      seed: options.seed,
-      samples: options.samples,
-      testSplit: options.testSplit,
-      data: options.data,
-      labelColumn: options.labelColumn,
-      test: options.test,
-    });
-    const validationFile = path.join(operator.home, "validation.csv");
-    const { labelColumn, rows: validationSamples } = await writeValidationCsv(data.validation, validationFile);
-    emit("data", { description: data.description, shards: data.shards.map((s) => s.size), validation: validationSamples });
-
-    emit("model", {});
-    const { chooseDemoModel } = await import("./model.js");
-    const { packModel } = await import("../train/modelIo.js");
-    const { evaluate } = await import("../train/trainLocal.js");
-    const { resolveBackend } = await import("../train/backends.js");
-    const backend = await resolveBackend("auto");
-    const chosen = await chooseDemoModel({ featureShape: data.featureShape, classes: data.classes, sample: data.shards[0] }, options);
-    const initialBytes = await packModel(chosen.model);
-    const base = await evaluate(chosen.model, data.validation);
-    chosen.model.dispose();
-    const baseline = { accuracy: base.accuracy, loss: base.loss };
-    emit("model", { model: chosen.description, backend: backend.name, ...baseline });
 
     // --- orchestrator and job ------------------------------------------------------------------
     const { createEmbeddedOrchestrator } = await import("../orchestrator/embedded.js");
     const orchestrator = await createEmbeddedOrchestrator({ home: operator.home });
     cleanups.push(() => orchestrator.close());
-    const rewardPerRound = toBaseUnits(options.reward);
+    const { parseUnits } = await import("viem");
+    const rewardPerRound = parseUnits(options.reward, TOKEN_DECIMALS);
     const job = await orchestrator.createJob(
       {
         name: "demo",

@@ -2,6 +2,7 @@
  * The demo's result: everything `dat demo --json` prints and the HTML report draws. Amounts are
  * token base units as decimal strings (bigints do not survive JSON).
  */
+import type { DemoOptions } from "./options.js";
 
 export type AttackKind = "sign-flip" | "scale";
 
@@ -61,29 +62,29 @@ export interface DemoInferenceOutcome {
   address: string;
   answered: boolean;
   /** Predicted class per input when answered. */
-  predictions?: { label: string | number; confidence: number }[];
+  predictions?: {
+    label: string | number;
+    confidence: number;
+    /** The example's true label, to show whether the answer was right. */
+    truth?: number;
+  }[];
   /** Present when denied. */
   denial?: { code: string; message: string; held?: string; required?: string; token?: string };
 }
 
-export interface DemoSettings {
-  contributors: number;
-  rounds: number;
-  strategy: string;
-  strategyParams: Record<string, string>;
-  encoding: string;
-  partition: string;
-  epochs: number;
-  seed: number;
-  attackers: number;
+/** The settings a run used, as reported: the options that shape it plus what they resolved to. */
+export type DemoSettings = Pick<
+  DemoOptions,
+  "contributors" | "rounds" | "strategy" | "strategyParams" | "encoding" | "partition" | "epochs" | "seed" | "attackers" | "dpClip" | "dpNoise"
+> & {
   attack: AttackKind;
   attackFactor: number;
-  dpClip?: number;
-  dpNoise?: number;
+  /** What the data was (generated, or the path and split). */
   data: string;
   model: string;
+  /** Base units. */
   rewardPerRound: string;
-}
+};
 
 export interface DemoResult {
   settings: DemoSettings;

@@ -6,7 +6,7 @@
  */
 import type Database from "better-sqlite3";
 import { OperationFailedError } from "../core/errors.js";
-import { computeContributionScores, deltaAgreement, squaredNorm, type ContributionStats } from "../core/scores.js";
+import { computeContributionScores, deltaAgreement, squaredNorm, type ContributionStats, type ValidationEffect } from "../core/scores.js";
 import type { JobRow } from "../db/jobs.js";
 import * as roundsDb from "../db/rounds.js";
 import * as subsDb from "../db/submissions.js";
@@ -24,6 +24,12 @@ export interface AggregateRoundOptions {
   job: JobRow;
   /** The round, in state "aggregating". */
   round: roundsDb.RoundRow;
+  /**
+   * The opened (decrypted) bytes of a submission's sealed blob when the submit path kept them: the
+   * same bytes the store holds under that CID, opened with this round's key, so reading and opening
+   * the blob again is skipped. Undefined: read the store (after a restart, or once evicted).
+   */
+  opened?: (blobCid: string) => Uint8Array | undefined;
   /** Keep decoded deltas for scoring when they fit in this many bytes (else decode twice). */
   keepBytes?: number;
 }
@@ -57,8 +63,8 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
   let samples = 0;
 
   const decodeFlat = async (s: subsDb.SubmissionRow, into?: Float32Array): Promise<Float32Array> => {
-    const sealed = await store.get(s.blobCid);
-    const plain = await deps.openDelta(round.privateKey as Hex, sealed, { jobId: job.id, round: round.round, address: s.address as Hex });
+    const plain = options.opened?.(s.blobCid)
+      ?? (await deps.openDelta(round.privateKey as Hex, await store.get(s.blobCid), { jobId: job.id, round: round.round, address: s.address as Hex }));
     const delta = deps.decodeDelta(plain, { fingerprint: job.fingerprint, maxNorm: normBound(job.dpClip, job.dpNoise), maxElements: base.length });
     if (delta.sampleCount !== s.sampleCount) throw new Error(`sample count ${delta.sampleCount} ≠ signed ${s.sampleCount}`);
     return flatten(delta.tensors, base, offsets, into);
@@ -99,24 +105,60 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
   }
   const modelBytes = repackModelBlob(base, next);
   const modelCid = await store.put(modelBytes);
+  // Contributors keep training the plain model (rounds point at it); consumers get an encrypted copy.
+  const encryptedModelCid = job.encryptModel ? await publishEncrypted(db, store, job.id, modelBytes, modelCid) : undefined;
 
   const metrics: roundsDb.RoundMetrics = { accepted: valid.length, rejected: rejected.size, samples, strategy: job.strategy };
-  if (job.validationPath && job.labelColumn) {
-    const evaluation = await evaluateModel(modelBytes, job.validationPath, job.labelColumn);
-    metrics.loss = evaluation.loss;
-    if (evaluation.accuracy !== undefined) metrics.accuracy = evaluation.accuracy;
-    metrics.validationCount = evaluation.count;
-  }
   if (result.selected) metrics.selected = result.selected.length;
+  if (encryptedModelCid) metrics.encryptedModelCid = encryptedModelCid;
 
-  // Scores: each delta's agreement with the aggregate and its size against the median.
+  // Scores: each delta's agreement with the aggregate and its size against the median, and, with a
+  // validation set, its effect on the validation loss ("alone": global + Δᵢ against the global).
   const aggNormSq = squaredNorm(result.delta);
   const stats: ContributionStats[] = [];
-  for (const s of valid) {
-    const flat = kept.get(s.id) ?? (await decodeFlat(s, scratch));
-    stats.push(deltaAgreement(s.address, flat, result.delta, aggNormSq));
+  const evaluator = job.validationPath && job.labelColumn ? await openEvaluator(job.validationPath, job.labelColumn, modelBytes) : undefined;
+  const losses: Record<string, number> = {};
+  let validationError: string | undefined;
+  let scored: ReturnType<typeof computeContributionScores>;
+  try {
+    if (evaluator) {
+      const evaluation = await evaluator.evaluate(next);
+      metrics.loss = evaluation.loss;
+      if (evaluation.accuracy !== undefined) metrics.accuracy = evaluation.accuracy;
+      metrics.validationCount = evaluation.count;
+    }
+    const scoreByLoss = evaluator !== undefined && valid.length <= MAX_VALIDATION_SCORED;
+    const candidate = scoreByLoss ? new Float32Array(base.length) : undefined;
+    for (const s of valid) {
+      const flat = kept.get(s.id) ?? (await decodeFlat(s, scratch));
+      stats.push(deltaAgreement(s.address, flat, result.delta, aggNormSq));
+      if (candidate && validationError === undefined) {
+        for (let i = 0; i < candidate.length; i++) candidate[i] = base.weights[i] + flat[i];
+        try {
+          losses[s.address] = (await evaluator!.evaluate(candidate)).loss;
+        } catch (error) {
+          validationError = (error as Error).message;
+        }
+      }
+    }
+    let validation: ValidationEffect | undefined;
+    if (scoreByLoss && validationError === undefined) {
+      // The base model's loss is the previous round's recorded one when there is one: no extra pass.
+      const previous = roundsDb.latestPublishedRound(db, job.id);
+      const referenceLoss = previous?.modelCid === round.baseModelCid && typeof previous.metrics?.loss === "number"
+        ? previous.metrics.loss
+        : (await evaluator!.evaluate(base.weights)).loss;
+      if (Number.isFinite(referenceLoss)) validation = { kind: "alone", referenceLoss, losses };
+      else validationError = "the base model's validation loss is not finite";
+    }
+    if (validation) metrics.scoring = "agreement+validation(alone)";
+    else metrics.scoring = evaluator
+      ? `agreement (validation effect skipped: ${validationError ?? `more than ${MAX_VALIDATION_SCORED} contributors`})`
+      : "agreement";
+    scored = computeContributionScores(stats, validation ? { validation } : {});
+  } finally {
+    evaluator?.dispose();
   }
-  const scored = computeContributionScores(stats);
   const scoreOf = new Map(scored.map((x) => [x.id, x.score]));
 
   db.transaction(() => {
@@ -164,16 +206,52 @@ function isStoreFault(error: unknown): boolean {
   return code === "ENOENT" || code === "EIO" || code === "EACCES" || /^STORE_/.test(code ?? "");
 }
 
-/** Loss and accuracy of a packed model on a validation file. */
-async function evaluateModel(modelBytes: Uint8Array, file: string, labelColumn: string): Promise<{ loss: number; accuracy?: number; count: number }> {
-  const { unpackModel } = await import("../train/modelIo.js");
+/**
+ * At most this many contributors get the validation-loss part of their score: it costs one pass
+ * over the (small) validation set each, on top of the one for the new global model.
+ */
+export const MAX_VALIDATION_SCORED = 64;
+
+interface Evaluator {
+  /** Loss and accuracy of the model with these flat weights. */
+  evaluate(weights: Float32Array): Promise<{ loss: number; accuracy?: number; count: number }>;
+  dispose(): void;
+}
+
+/** One model (unpacked once) and one validation source, evaluated for any flat weights. */
+async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint8Array): Promise<Evaluator> {
+  const { unpackModel, setWeightTensors } = await import("../train/modelIo.js");
   const { evaluate } = await import("../train/trainLocal.js");
   const { openValidationSource } = await import("./validation.js");
+  const view = await readModelBlob(modelBytes);
+  const offsets = tensorOffsets(view.specs);
   const model = await unpackModel(modelBytes);
   try {
     const source = await openValidationSource(file, labelColumn, model);
-    return await evaluate(model, source);
-  } finally {
+    return {
+      async evaluate(weights) {
+        setWeightTensors(model, view.specs.map((spec, i) => ({
+          name: spec.name, shape: spec.shape, dtype: "float32" as const,
+          data: weights.subarray(offsets[i], offsets[i] + spec.shape.reduce((a, b) => a * b, 1)),
+        })));
+        return evaluate(model, source);
+      },
+      dispose: () => model.dispose(),
+    };
+  } catch (error) {
     model.dispose();
+    throw error;
   }
+}
+
+/**
+ * Publishes the encrypted copy of a job's model for consumers (src/inference/modelKeys.ts), once
+ * per plain model: a close redone after a crash reuses the copy it already made.
+ */
+export async function publishEncrypted(db: Database.Database, store: BlobStoreLike, jobId: number, plain: Uint8Array, plainCid: string): Promise<string> {
+  const { getEncryptedCopy } = await import("../db/challenges.js");
+  const existing = getEncryptedCopy(db, String(jobId), plainCid);
+  if (existing) return existing;
+  const { publishEncryptedModel } = await import("../inference/modelKeys.js");
+  return (await publishEncryptedModel(db, store, { jobId: String(jobId), plain, plainCid })).cid;
 }

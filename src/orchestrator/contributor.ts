@@ -11,6 +11,7 @@ import type { ParsedTrainOptions } from "../cli/commands/train/train.js";
 import { MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
 import type { Orchestrator, RoundInfo, SubmissionReceipt } from "./types.js";
 import { connectOrchestrator } from "./connect.js";
+import { privacySpent, recordPrivacyRound, type PrivacyReport } from "./privacy.js";
 
 /** Folder of a pulled model in a home. */
 export function pulledModelDir(home: string, cid: string): string {
@@ -82,11 +83,11 @@ export async function trainForJob(ctx: CliContext, opts: ParsedTrainOptions): Pr
       onEpoch: (m) => ctx.out.event("epoch", { ...m }),
     });
     ctx.out.info(`trained ${run.sampleCount} samples on ${run.backend}: loss ${run.metrics.loss.toFixed(4)}`);
-    let receipt: SubmissionReceipt | undefined;
+    let receipt: PushReceipt | undefined;
     if (opts.push) receipt = await pushDelta(ctx, orch, round, run.delta, run.sampleCount, { ...run.metrics });
     ctx.out.result(
-      { jobId, round: round.round, runId: run.id, sampleCount: run.sampleCount, loss: run.metrics.loss, accuracy: run.metrics.accuracy ?? null, pushed: Boolean(receipt), receipt: receipt ?? null },
-      (r) => [`job ${r.jobId} round ${r.round}: trained on ${r.sampleCount} samples (loss ${r.loss.toFixed(4)})`, r.pushed ? `pushed ${receipt!.blobCid} (${receipt!.accepted} in the round)` : "not pushed (--no-push): dat push --job " + r.jobId],
+      { jobId, round: round.round, runId: run.id, sampleCount: run.sampleCount, loss: run.metrics.loss, accuracy: run.metrics.accuracy ?? null, pushed: Boolean(receipt), receipt: receipt ?? null, privacy: receipt?.privacy ?? null },
+      (r) => [`job ${r.jobId} round ${r.round}: trained on ${r.sampleCount} samples (loss ${r.loss.toFixed(4)})`, r.pushed ? `pushed ${receipt!.blobCid} (${receipt!.accepted} in the round)` : "not pushed (--no-push): dat push --job " + r.jobId, ...privacyLines(r.privacy)],
     );
   } finally {
     await orch.close();
@@ -94,7 +95,7 @@ export async function trainForJob(ctx: CliContext, opts: ParsedTrainOptions): Pr
 }
 
 /** `dat push --job <id>`: seal and submit the last delta trained for the job's current round. */
-export async function pushLastDelta(ctx: CliContext, jobId: number): Promise<SubmissionReceipt> {
+export async function pushLastDelta(ctx: CliContext, jobId: number): Promise<PushReceipt> {
   const orch = await connectOrchestrator(ctx);
   try {
     const round = await orch.currentRound(jobId);
@@ -125,7 +126,10 @@ export async function pushLastDelta(ctx: CliContext, jobId: number): Promise<Sub
   }
 }
 
-/** Clip / noise per the job, encode, seal to the round key, sign and submit one delta. */
+/** A submission's receipt with the privacy this contributor has spent on the job so far (DP jobs). */
+export type PushReceipt = SubmissionReceipt & { privacy: PrivacyReport | null };
+
+/** Clip / noise per the job (src/core/privacy), encode, seal to the round key, sign and submit one delta. */
 export async function pushDelta(
   ctx: CliContext,
   orch: Orchestrator,
@@ -133,10 +137,18 @@ export async function pushDelta(
   delta: { name: string; shape: number[]; data: Float32Array }[],
   sampleCount: number,
   metrics: Record<string, unknown>,
-): Promise<SubmissionReceipt> {
+): Promise<PushReceipt> {
   const { unlockAccount } = await import("../cli/unlock.js");
   const account = await unlockAccount(ctx);
-  const tensors = round.dp ? await privatize(delta, round.dp) : delta;
+  let tensors = delta;
+  let privacy: PrivacyReport | null = null;
+  if (round.dp) {
+    const { privatizeDelta } = await import("../core/privacy/index.js");
+    const out = privatizeDelta(delta.map((t) => t.data), { clipNorm: round.dp.clip, noiseMultiplier: round.dp.noise });
+    tensors = delta.map((t, i) => ({ ...t, data: out.arrays[i] }));
+    // Counted before the bytes leave: a delta sent but never acknowledged may still have been seen.
+    privacy = privacySpent(round.dp, recordPrivacyRound(ctx.home, round.jobId, round.round).length);
+  }
   const residualFile = path.join(ctx.home, "residuals", `job-${round.jobId}.bin`);
   const residual = round.encoding.startsWith("topk") ? readResidual(residualFile, tensors) : undefined;
   const { buildSubmission } = await import("./submission.js");
@@ -146,27 +158,7 @@ export async function pushDelta(
   // Keep the top-k residual only once the submission is acknowledged (error feedback for next round).
   if (built.residual) writeResidual(residualFile, built.residual);
   ctx.out.event("pushed", { jobId: round.jobId, round: round.round, blobCid: receipt.blobCid, accepted: receipt.accepted });
-  return receipt;
-}
-
-/** Clips the delta to the job's L2 bound and adds Gaussian noise σ·clip (DP-FedAvg style). */
-async function privatize(
-  delta: { name: string; shape: number[]; data: Float32Array }[],
-  dp: { clip: number; noise: number },
-): Promise<{ name: string; shape: number[]; data: Float32Array }[]> {
-  let normSq = 0;
-  for (const t of delta) for (const v of t.data) normSq += v * v;
-  const scale = Math.min(1, dp.clip / (Math.sqrt(normSq) || 1));
-  const { randomBytes } = await import("node:crypto");
-  const sigma = dp.noise * dp.clip;
-  const gauss = (): number => {
-    // Box–Muller over crypto-random uniforms: the noise must not be predictable.
-    const b = randomBytes(8);
-    const u1 = (b.readUInt32LE(0) + 1) / 4294967297;
-    const u2 = b.readUInt32LE(4) / 4294967296;
-    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-  };
-  return delta.map((t) => ({ ...t, data: t.data.map((v) => v * scale + (sigma > 0 ? sigma * gauss() : 0)) }));
+  return { ...receipt, privacy };
 }
 
 function readResidual(file: string, tensors: { data: Float32Array }[]): Float32Array[] | undefined {
@@ -189,4 +181,11 @@ function writeResidual(file: string, residual: Float32Array[]): void {
   }
   fs.writeFileSync(file + ".tmp", new Uint8Array(all.buffer), { mode: 0o600 });
   fs.renameSync(file + ".tmp", file);
+}
+
+/** One line saying the privacy spent, for the human renderers. */
+export function privacyLines(p: PrivacyReport | null | undefined): string[] {
+  if (!p) return [];
+  const eps = p.epsilon === null ? "∞ (no noise: no DP guarantee)" : p.epsilon.toFixed(3);
+  return [`privacy spent on this job: ε = ${eps} at δ = ${p.delta} over ${p.rounds} round(s) (σ = ${p.noiseMultiplier}·${p.clipNorm}, sampling rate ${p.sampleRate})`];
 }

@@ -9,7 +9,7 @@
  * from the same inputs; nothing is ever aggregated into two models.
  */
 import type Database from "better-sqlite3";
-import { DeniedError, MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
+import { DeniedError, ExitCode, MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
 import { acceptsSubmissions, isActive, type RoundState } from "../core/round.js";
 import { openDatabase } from "../db/index.js";
 import * as jobsDb from "../db/jobs.js";
@@ -19,7 +19,8 @@ import * as subsDb from "../db/submissions.js";
 import { loadDeps, type OrchestratorDeps } from "./deps.js";
 import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
-import { aggregateRound, type AggregateRoundOutcome } from "./aggregateRound.js";
+import { privacySpent } from "./privacy.js";
+import { aggregateRound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStoreLike } from "./store.js";
 import {
   createJobInputSchema, nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
@@ -37,6 +38,11 @@ export interface EmbeddedOrchestratorOptions {
   maxBlobBytes?: number;
   /** How old a node registration's timestamp may be, ms. */
   registrationMaxAgeMs?: number;
+  /**
+   * Bytes of opened (decrypted) deltas kept in memory from submit to close, so the close does not
+   * read and open each sealed blob a second time. 0 disables; a restart simply starts empty.
+   */
+  openedCacheBytes?: number;
 }
 
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
@@ -60,6 +66,10 @@ export class EmbeddedOrchestrator implements Orchestrator {
   private readonly registrationMaxAgeMs: number;
   /** Closes in flight in this process, per job, so concurrent callers share one. */
   private readonly closing = new Map<number, Promise<CloseRoundResult>>();
+  /** Opened deltas by `job/round/blobCid` (see openedCacheBytes); insertion order = eviction order. */
+  private readonly opened = new Map<string, Uint8Array>();
+  private openedBytes = 0;
+  private readonly openedCacheBytes: number;
 
   constructor(
     readonly db: Database.Database,
@@ -70,6 +80,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     this.now = options.now ?? Date.now;
     this.maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
     this.registrationMaxAgeMs = options.registrationMaxAgeMs ?? 24 * 3600 * 1000;
+    this.openedCacheBytes = options.openedCacheBytes ?? 128 * 1024 * 1024;
   }
 
   async registerNode(registration: NodeRegistration): Promise<NodeInfo> {
@@ -138,6 +149,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       gateMin: spec.gateMin ?? null,
       encryptModel: spec.encryptModel ?? false,
     }, this.now());
+    if (row.encryptModel) await publishEncrypted(this.db, this.store, row.id, model, cid);
     return this.jobInfo(row);
   }
 
@@ -242,7 +254,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     }
     if (subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) throw duplicate(s);
     // Reject garbage now rather than at close: the contributor hears about it while it can still retry.
-    await this.checkSealedDelta(job, round, s, sealed);
+    const plain = await this.checkSealedDelta(job, round, s, sealed);
     // The blob first, then the row; acknowledge only after both: a crash after this line loses nothing.
     const cid = await this.store.put(sealed);
     if (cid !== s.blobCid) {
@@ -270,6 +282,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       if (!inserted) throw duplicate(s);
       return { inserted, accepted: subsDb.countSubmissions(this.db, s.jobId, s.round) };
     }).immediate();
+    this.keepOpened(openedKey(s.jobId, s.round, cid), plain);
     return {
       jobId: s.jobId, round: s.round, address: row.inserted.address as Hex, blobCid: cid,
       accepted: row.accepted, receivedAt: row.inserted.receivedAt,
@@ -291,6 +304,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       modelCid: row.modelCid, deadline: row.deadline, openedAt: row.openedAt, closedAt: row.closedAt,
       failureReason: row.failureReason, metrics: row.metrics, minContributors: job.minContributors,
       accepted: subs.filter((x) => x.status !== "rejected").length,
+      privacy: job.dpClip !== null ? privacySpent({ clip: job.dpClip, noise: job.dpNoise ?? 0 }, row.round) : null,
       submissions: subs.map((x) => ({
         address: x.address as Hex, blobCid: x.blobCid, sampleCount: x.sampleCount, status: x.status,
         rejectReason: x.rejectReason, score: x.score, receivedAt: x.receivedAt,
@@ -337,9 +351,32 @@ export class EmbeddedOrchestrator implements Orchestrator {
     if (round.state !== "aggregating") {
       round = roundsDb.transitionRound(this.db, jobId, round.round, { to: "aggregating", closedAt: this.now() });
     }
-    // A fault (store unreadable…) throws and leaves the round aggregating for a later retry; a
-    // decided failure (too few valid deltas) is recorded by aggregateRound itself.
-    const outcome: AggregateRoundOutcome = await aggregateRound({ db: this.db, store: this.store, deps: this.deps, job, round });
+    // A transient fault (store unreadable, database busy…) throws and leaves the round aggregating
+    // for a later retry. Anything else is decided by the inputs (the strategy overflowed, too few
+    // updates survived validation…): redoing the close would fail the same way forever, so the
+    // round fails now with the reason.
+    let outcome: AggregateRoundOutcome;
+    try {
+      outcome = await aggregateRound({
+        db: this.db, store: this.store, deps: this.deps, job, round,
+        opened: (blobCid) => this.opened.get(openedKey(jobId, round.round, blobCid)),
+      });
+    } catch (error) {
+      if (isTransientFault(error)) throw error;
+      this.dropOpened(jobId, round.round);
+      const current = roundsDb.getRound(this.db, jobId, round.round);
+      if (!current || current.state !== "aggregating") throw error;
+      const code = (error as { code?: unknown }).code;
+      const reason = `aggregation failed: ${(error as Error)?.message ?? String(error)}${typeof code === "string" ? ` (${code})` : ""}`;
+      const failed = roundsDb.transitionRound(this.db, jobId, round.round, {
+        to: "failed", failureReason: reason, metrics: { ...(current.metrics ?? {}), error: typeof code === "string" ? code : "AGGREGATE_FAILED" },
+      });
+      return {
+        jobId, round: failed.round, state: failed.state, modelCid: null, failureReason: failed.failureReason,
+        metrics: failed.metrics, scores: [], rejected: [],
+      };
+    }
+    this.dropOpened(jobId, round.round);
     const final = roundsDb.getRound(this.db, jobId, round.round)!;
     return {
       jobId, round: final.round, state: final.state, modelCid: final.modelCid, failureReason: final.failureReason,
@@ -347,7 +384,29 @@ export class EmbeddedOrchestrator implements Orchestrator {
     };
   }
 
-  private async checkSealedDelta(job: jobsDb.JobRow, round: roundsDb.RoundRow, s: SignedSubmission, sealed: Uint8Array): Promise<void> {
+  private keepOpened(key: string, plain: Uint8Array): void {
+    if (plain.length > this.openedCacheBytes || this.opened.has(key)) return;
+    while (this.openedBytes + plain.length > this.openedCacheBytes) {
+      const [oldest, bytes] = this.opened.entries().next().value as [string, Uint8Array];
+      this.opened.delete(oldest);
+      this.openedBytes -= bytes.length;
+    }
+    this.opened.set(key, plain);
+    this.openedBytes += plain.length;
+  }
+
+  private dropOpened(jobId: number, round: number): void {
+    const prefix = `${jobId}/${round}/`;
+    for (const [key, bytes] of this.opened) {
+      if (key.startsWith(prefix)) {
+        this.opened.delete(key);
+        this.openedBytes -= bytes.length;
+      }
+    }
+  }
+
+  /** Opens and decodes a sealed delta against the round; returns the opened bytes. */
+  private async checkSealedDelta(job: jobsDb.JobRow, round: roundsDb.RoundRow, s: SignedSubmission, sealed: Uint8Array): Promise<Uint8Array> {
     let plain: Uint8Array;
     try {
       plain = await this.deps.openDelta(round.privateKey as Hex, sealed, { jobId: s.jobId, round: s.round, address: s.address });
@@ -366,6 +425,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     if (delta.sampleCount < 1) {
       throw new MalformedInputError("A delta trained on zero samples carries nothing.", { code: "SUBMISSION_NO_SAMPLES" });
     }
+    return plain;
   }
 
   private requireJob(jobId: number): jobsDb.JobRow {
@@ -397,6 +457,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
         accuracy: typeof r.metrics?.accuracy === "number" ? r.metrics.accuracy : undefined,
         accepted: typeof r.metrics?.accepted === "number" ? r.metrics.accepted : undefined,
         failureReason: r.failureReason,
+        ...(j.dpClip !== null ? { epsilon: privacySpent({ clip: j.dpClip, noise: j.dpNoise ?? 0 }, r.round).epsilon } : {}),
       })),
     };
   }
@@ -419,6 +480,22 @@ export function normBound(dpClip: number | null, dpNoise: number | null): number
   // (decodeDelta allows for the rounding of quantized encodings itself).
   if (dpClip === null || (dpNoise ?? 0) > 0) return undefined;
   return dpClip;
+}
+
+/**
+ * Faults worth retrying the close for: the store or the disk failed, the database was busy, the
+ * network dropped. Everything else the close throws comes from its inputs and would recur.
+ */
+export function isTransientFault(error: unknown): boolean {
+  if ((error as { exitCode?: unknown })?.exitCode === ExitCode.network) return true;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== "string") return false;
+  return /^(ENOENT|EIO|EACCES|EPERM|ENOSPC|EMFILE|EBUSY|ECONNRESET|ECONNREFUSED|ETIMEDOUT)$/.test(code)
+    || /^STORE_|^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)|^NETWORK|^UND_ERR/.test(code);
+}
+
+function openedKey(jobId: number, round: number, blobCid: string): string {
+  return `${jobId}/${round}/${blobCid}`;
 }
 
 function duplicate(s: SignedSubmission): UserError {

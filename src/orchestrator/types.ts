@@ -7,6 +7,7 @@
  * operator calls (createJob, openRound, closeRound, failRound) are trusted in-process and, over
  * HTTP, need the operator token as `Authorization: Bearer <token>`.
  */
+import type { PrivacyReport } from "./privacy.js";
 import type { RoundState } from "../core/round.js";
 
 export type Hex = `0x${string}`;
@@ -50,6 +51,8 @@ export interface RoundSummary {
   accuracy?: number;
   accepted?: number;
   failureReason?: string | null;
+  /** DP jobs: ε at δ = 1e-5 after this round (worst case, see src/orchestrator/privacy.ts); null = no guarantee. */
+  epsilon?: number | null;
 }
 
 export interface JobInfo {
@@ -171,6 +174,11 @@ export interface RoundStatus {
   minContributors: number;
   accepted: number;
   submissions: SubmissionView[];
+  /**
+   * DP jobs: ε (δ = 1e-5) spent by a contributor who took part in every round up to this one,
+   * sampling rate 1 (see src/orchestrator/privacy.ts); null for jobs without DP.
+   */
+  privacy?: PrivacyReport | null;
 }
 
 export interface ContributionScore {

@@ -3,8 +3,10 @@
  * The shard is the last two characters of the CID: every CIDv1 starts with the same "bafkrei" or
  * "bafybei", so the tail is what spreads files over folders.
  * Writes go to a unique temporary file in the same folder, are fsynced, then renamed over the
- * final name: rename is atomic, so a reader (in this or another process) sees either no blob or
- * the whole blob, and two writers of the same bytes simply both win. Reads recompute the CID.
+ * final name and the folder is fsynced: rename is atomic, so a reader (in this or another
+ * process) sees either no blob or the whole blob, two writers of the same bytes simply both win,
+ * and once put() resolves the blob survives a crash (the orchestrator acknowledges a push after
+ * put). Reads recompute the CID.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
@@ -27,26 +29,24 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async put(bytes: Uint8Array): Promise<string> {
+    // Hashing first, then writing (not both at once): on a 2-core machine the overlap measured
+    // slower, the write being a memory copy into the page cache that competes with the hash.
     const cid = await cidForBytes(bytes);
     const final = this.pathOf(cid);
     const existing = await stat(final).catch(() => undefined);
     // Same name means same content; a size mismatch means a damaged file that we repair.
     if (existing?.size === bytes.length) return cid;
-    await mkdir(path.dirname(final), { recursive: true });
+    const dir = path.dirname(final);
+    await mkdir(dir, { recursive: true });
     const tmp = `${final}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     try {
-      const fh = await open(tmp, "wx", 0o644);
-      try {
-        await fh.writeFile(bytes);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await writeDurably(tmp, bytes);
       await rename(tmp, final);
     } catch (error) {
       await rm(tmp, { force: true });
       throw error;
     }
+    await syncDirectory(dir);
     return cid;
   }
 
@@ -77,6 +77,34 @@ export class LocalBlobStore implements BlobStore {
 
   async has(cid: string): Promise<boolean> {
     return (await stat(this.pathOf(cid)).catch(() => undefined))?.isFile() ?? false;
+  }
+}
+
+async function writeDurably(file: string, bytes: Uint8Array): Promise<void> {
+  const fh = await open(file, "wx", 0o644);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes a rename in `dir` durable; a no-op where directories cannot be opened (Windows). */
+async function syncDirectory(dir: string): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(dir, "r");
+  } catch {
+    return;
+  }
+  try {
+    await fh.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EINVAL" && code !== "EPERM" && code !== "EISDIR") throw error;
+  } finally {
+    await fh.close();
   }
 }
 

@@ -129,6 +129,8 @@ export interface TrainResult {
 
 interface CheckpointState {
   version: 1;
+  /** The optimizer's slots (adam's moments, the iteration count), stored in optimizer.bin in this order. */
+  optimizer?: { kind: "sgd" | "adam"; tensors: { name: string; shape: number[] }[] };
   epoch: number;
   batch: number;
   seed: number;
@@ -286,18 +288,56 @@ export async function evaluate(model: tf.LayersModel, data: DataSource, options:
   return result;
 }
 
-async function readCheckpoint(dir: string): Promise<{ state: CheckpointState; weights: WeightTensor[] } | undefined> {
+interface Checkpoint {
+  state: CheckpointState;
+  weights: WeightTensor[];
+  /** The optimizer's slots, when the checkpoint holds them whole. */
+  optimizerSlots?: { name: string; shape: number[]; data: Float32Array }[];
+}
+
+async function readCheckpoint(dir: string): Promise<Checkpoint | undefined> {
   const statePath = path.join(dir, "state.json");
   if (!fs.existsSync(statePath)) return undefined;
   const state = JSON.parse(await fs.promises.readFile(statePath, "utf8")) as CheckpointState;
   const model = await loadModelDir(path.join(dir, "model"));
   const weights = getWeightTensors(model);
   model.dispose();
-  return { state, weights };
+  const checkpoint: Checkpoint = { state, weights };
+  const slotsPath = path.join(dir, "optimizer.bin");
+  if (state.optimizer && fs.existsSync(slotsPath)) {
+    const bytes = await fs.promises.readFile(slotsPath);
+    const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength - (bytes.byteLength % 4)));
+    const sizes = state.optimizer.tensors.map((t) => t.shape.reduce((a, b) => a * b, 1));
+    // A slot file that does not match its manifest is ignored: training resumes with fresh slots.
+    if (sizes.reduce((a, b) => a + b, 0) === floats.length) {
+      let at = 0;
+      checkpoint.optimizerSlots = state.optimizer.tensors.map((t, i) => {
+        const data = floats.slice(at, at + sizes[i]);
+        at += sizes[i];
+        return { name: t.name, shape: t.shape, data };
+      });
+    }
+  }
+  return checkpoint;
 }
 
-async function writeCheckpoint(dir: string, model: tf.LayersModel, state: CheckpointState): Promise<void> {
+async function writeCheckpoint(dir: string, model: tf.LayersModel, state: CheckpointState, optimizer: tf.Optimizer, kind: "sgd" | "adam"): Promise<void> {
   await saveModelDir(model, path.join(dir, "model"));
+  const slots = await optimizer.getWeights();
+  const manifest: { name: string; shape: number[] }[] = [];
+  const parts: Float32Array[] = [];
+  for (const slot of slots) {
+    manifest.push({ name: slot.name, shape: [...slot.tensor.shape] });
+    parts.push(Float32Array.from(await slot.tensor.data()));
+  }
+  const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  await fs.promises.writeFile(path.join(dir, "optimizer.bin"), new Uint8Array(all.buffer));
+  state.optimizer = { kind, tensors: manifest };
   const statePath = path.join(dir, "state.json");
   await fs.promises.writeFile(statePath + ".tmp", JSON.stringify(state));
   await fs.promises.rename(statePath + ".tmp", statePath);
@@ -325,6 +365,8 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   let startEpoch = 0;
   let skipBatches = 0;
   const history: EpochMetrics[] = [];
+  let resumedSlots: Checkpoint["optimizerSlots"];
+  let resumedKind: "sgd" | "adam" | undefined;
   if (options.resume) {
     if (!options.checkpointDir) throw new UserError("Resume needs a checkpoint folder.", { code: "RESUME_NO_CHECKPOINT" });
     const checkpoint = await readCheckpoint(options.checkpointDir);
@@ -333,12 +375,21 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
     startEpoch = checkpoint.state.epoch;
     skipBatches = checkpoint.state.batch;
     history.push(...checkpoint.state.epochs);
+    resumedSlots = checkpoint.optimizerSlots;
+    resumedKind = checkpoint.state.optimizer?.kind;
   }
 
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const proxTargets = mu > 0 ? tf.tidy(() => trainable.map((v) => tf.clone(v))) : [];
   proxTargets.forEach((t) => tf.keep(t));
-  const optimizer = options.optimizer === "adam" ? tf.train.adam(lr) : tf.train.sgd(lr);
+  const optimizerKind = options.optimizer ?? "sgd";
+  const optimizer = optimizerKind === "adam" ? tf.train.adam(lr) : tf.train.sgd(lr);
+  if (resumedSlots && resumedKind === optimizerKind) {
+    // Adam's moments and step count carry over, so a resumed run takes the steps it would have taken.
+    const named = resumedSlots.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape, "float32") }));
+    await optimizer.setWeights(named);
+    named.forEach((n) => n.tensor.dispose());
+  }
   let stopped = false;
   let epoch = startEpoch;
   try {
@@ -393,7 +444,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
         if (options.signal?.aborted && batchIndex < batchesPerEpoch) {
           stopped = true;
           if (options.checkpointDir) {
-            await writeCheckpoint(options.checkpointDir, model, { version: 1, epoch, batch: batchIndex, seed, epochs: history });
+            await writeCheckpoint(options.checkpointDir, model, { version: 1, epoch, batch: batchIndex, seed, epochs: history }, optimizer, optimizerKind);
           }
           break;
         }
@@ -415,7 +466,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
       }
       history.push(metrics);
       if (options.checkpointDir) {
-        await writeCheckpoint(options.checkpointDir, model, { version: 1, epoch: epoch + 1, batch: 0, seed, epochs: history });
+        await writeCheckpoint(options.checkpointDir, model, { version: 1, epoch: epoch + 1, batch: 0, seed, epochs: history }, optimizer, optimizerKind);
       }
       options.onEpoch?.(metrics);
       if (options.signal?.aborted && epoch + 1 < epochs) {

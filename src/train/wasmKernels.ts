@@ -1,7 +1,8 @@
 /**
  * Training kernels the wasm backend lacks (Conv2DBackpropFilter, the depthwise backprops,
  * UnsortedSegmentSum, BroadcastTo, LogSoftmax), expressed through wasm's own fast ops (matmul,
- * conv, slices), so that convolutional and embedding models train on wasm.
+ * conv, slices), so that convolutional and embedding models train on wasm. Two kernels wasm has
+ * as slow scalar loops (Conv2DBackpropInput, MaxPoolGrad) are replaced by faster ones.
  *
  * A kernel here runs ops on the wasm backend inside the engine (nested kernels are not recorded
  * on the gradient tape). Its result is handed to the engine by keeping the backend buffer alive
@@ -97,6 +98,7 @@ function conv2DBackpropFilter(args: { inputs: Record<string, tf.TensorInfo>; att
     const dy = toNhwc(asTensor(args.inputs.dy) as tf.Tensor4D, attrs);
     const [fh, fw, cin, cout] = filterShape;
     const g = convGeometry(x.shape, filterShape, attrs, false);
+    if (cin === 1 && g.dilations[0] === 1 && g.dilations[1] === 1) return backpropFilterOneChannel(x, dy, g, fh, fw);
     if (g.dilations[0] === 1 && g.dilations[1] === 1) return backpropFilterAsConv(x, dy, g, fh, fw);
     const xp = paddedInput(x, g, fh, fw);
     const taps: tf.Tensor4D[] = [];
@@ -105,6 +107,33 @@ function conv2DBackpropFilter(args: { inputs: Record<string, tf.TensorInfo>; att
     const cols = (taps.length === 1 ? taps[0] : tf.concat(taps, 3)).reshape([rows, fh * fw * cin]);
     return tf.matMul(cols, dy.reshape([rows, cout]), true, false).reshape([fh, fw, cin, cout]);
   });
+}
+
+/**
+ * dW for a one-channel input (a grayscale first layer): the taps stacked as rows, [fh·fw, N·OH·OW],
+ * times dy, one plain matmul. As a convolution this would be a huge, thin filter that XNNPACK
+ * packs anew at every step, and a transposed matmul takes wasm's slow path.
+ */
+function backpropFilterOneChannel(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeometry, fh: number, fw: number): tf.Tensor {
+  const rows = x.shape[0] * g.info.outHeight * g.info.outWidth;
+  const { outHeight: oh, outWidth: ow } = g.info;
+  const [sh, sw] = g.strides;
+  const xp4 = paddedInput(x, g, fh, fw);
+  // Sliced as [N, H, W]: wasm's slice of a 4-D tensor with a trailing 1 takes a slow path.
+  const xp = xp4.reshape([xp4.shape[0], xp4.shape[1], xp4.shape[2]]) as tf.Tensor3D;
+  const n = x.shape[0];
+  const taps: tf.Tensor[] = [];
+  for (let kh = 0; kh < fh; kh++) {
+    for (let kw = 0; kw < fw; kw++) {
+      const t =
+        sh === 1 && sw === 1
+          ? tf.slice(xp, [0, kh, kw], [n, oh, ow])
+          : tf.stridedSlice(xp, [0, kh, kw], [n, kh + (oh - 1) * sh + 1, kw + (ow - 1) * sw + 1], [1, sh, sw]);
+      taps.push(t.reshape([rows]));
+    }
+  }
+  const cols = taps.length === 1 ? taps[0].reshape([1, rows]) : tf.stack(taps);
+  return tf.matMul(cols as tf.Tensor2D, dy.reshape([rows, dy.shape[3]])).reshape([fh, fw, 1, dy.shape[3]]);
 }
 
 /**
@@ -232,6 +261,145 @@ function logSoftmax(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr;
   });
 }
 
+/**
+ * dx of a 2-D convolution as one forward convolution XNNPACK runs natively: dy, dilated by the
+ * stride, correlated with the spatially flipped filter whose in/out channels swap. wasm's own
+ * Conv2DBackpropInput is a scalar loop several times slower.
+ */
+function conv2DBackpropInput(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+  const attrs = args.attrs ?? {};
+  const inputShape = attrs.inputShape as [number, number, number, number];
+  return handOver(args.backend, () => {
+    const dy = toNhwc(asTensor(args.inputs.dy) as tf.Tensor4D, attrs);
+    const filter = asTensor(args.inputs.filter) as tf.Tensor4D;
+    const nhwcInput: [number, number, number, number] =
+      attrs.dataFormat === "NCHW" ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]] : inputShape;
+    const [fh, fw, , cout] = filter.shape;
+    const g = convGeometry(nhwcInput, filter.shape, { ...attrs, dilations: 1 }, false);
+    const [n, inH, inW] = nhwcInput;
+    const { outHeight: oh, outWidth: ow, padInfo } = g.info;
+    const [sh, sw] = g.strides;
+    let dyd: tf.Tensor4D = dy;
+    if (sh > 1 || sw > 1) {
+      const spaced = tf.pad(dy.reshape([n, oh, 1, ow, 1, cout]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+      dyd = tf.slice(spaced.reshape([n, oh * sh, ow * sw, cout]), [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, cout]) as tf.Tensor4D;
+    }
+    // dx row r reads padded dyd rows r .. r+fh-1, with fh-1-top zero rows on top.
+    const top = fh - 1 - padInfo.top;
+    const left = fw - 1 - padInfo.left;
+    let bottom = inH + fh - 1 - top - dyd.shape[1];
+    let right = inW + fw - 1 - left - dyd.shape[2];
+    if (bottom < 0 || right < 0) {
+      // Trailing rows past what any dx row reads: drop them (explicit paddings wider than the filter).
+      dyd = tf.slice(dyd, [0, 0, 0, 0], [n, dyd.shape[1] + Math.min(0, bottom), dyd.shape[2] + Math.min(0, right), cout]);
+      bottom = Math.max(0, bottom);
+      right = Math.max(0, right);
+    }
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const dx = tf.conv2d(dyd, flipped, 1, [[0, 0], [top, bottom], [left, right], [0, 0]], "NHWC");
+    return attrs.dataFormat === "NCHW" ? tf.transpose(dx, [0, 3, 1, 2]) : dx;
+  });
+}
+
+interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/**
+ * MaxPoolGrad in one pass over the pooled outputs, on the wasm heap: each dy goes to the first
+ * maximum of its window (row-major window order), as the plain JS backend does; windows that
+ * overlap add up. The forward output gives each window's maximum, so the search stops at the
+ * first equal pixel. wasm's own MaxPoolGrad rescans every window for every input pixel.
+ */
+function maxPoolGrad(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+  const attrs = args.attrs ?? {};
+  const backend = args.backend as WasmHeapBackend;
+  const { dy, input, output } = args.inputs;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as "same" | "valid" | number,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+  );
+  const out = backend.makeOutput([...input.shape], "float32");
+  // Views after the allocation: it may grow (and so detach) the heap.
+  const x = backend.typedArrayFromHeap(input) as Float32Array;
+  const y = backend.typedArrayFromHeap(output) as Float32Array;
+  const g = backend.typedArrayFromHeap(dy) as Float32Array;
+  const dx = backend.typedArrayFromHeap(out) as Float32Array;
+  dx.fill(0);
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const fh = info.effectiveFilterHeight;
+  const fw = info.effectiveFilterWidth;
+  const { top, left } = info.padInfo;
+  const row = inWidth * c;
+  let o = 0;
+  for (let b = 0; b < batchSize; b++) {
+    const xb = b * inHeight * row;
+    for (let yr = 0; yr < outHeight; yr++) {
+      const r0 = yr * strideHeight - top;
+      const rMin = Math.max(0, r0);
+      const rMax = Math.min(inHeight, r0 + fh);
+      for (let yc = 0; yc < outWidth; yc++) {
+        const c0 = yc * strideWidth - left;
+        const cMin = Math.max(0, c0);
+        const cMax = Math.min(inWidth, c0 + fw);
+        const corner = xb + rMin * row + cMin * c;
+        if (rMax - rMin === 2 && cMax - cMin === 2) {
+          // The common 2×2 window, unrolled.
+          for (let d = 0; d < c; d++, o++) {
+            const m = y[o];
+            const i0 = corner + d;
+            const i1 = i0 + c;
+            const i2 = i0 + row;
+            const i3 = i2 + c;
+            const at = x[i0] === m ? i0 : x[i1] === m ? i1 : x[i2] === m ? i2 : x[i3] === m ? i3 : -1;
+            if (at >= 0 && m !== Number.NEGATIVE_INFINITY) dx[at] += g[o];
+            else if (at < 0) scatterToFirstMax(x, dx, g[o], corner + d, rMax - rMin, cMax - cMin, row, c);
+          }
+          continue;
+        }
+        for (let d = 0; d < c; d++, o++) {
+          const m = y[o];
+          let at = -1;
+          for (let r = 0, i = corner + d; r < rMax - rMin && at < 0; r++, i += row) {
+            for (let k = 0, j = i; k < cMax - cMin; k++, j += c) {
+              if (x[j] === m) {
+                at = j;
+                break;
+              }
+            }
+          }
+          if (at >= 0 && m !== Number.NEGATIVE_INFINITY) dx[at] += g[o];
+          else if (at < 0) scatterToFirstMax(x, dx, g[o], corner + d, rMax - rMin, cMax - cMin, row, c);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The slow path for a window holding no pixel equal to the forward maximum (NaN in the window):
+ * the plain JS backend's rule, the first pixel strictly greater than all before it.
+ */
+function scatterToFirstMax(x: Float32Array, dx: Float32Array, grad: number, corner: number, rows: number, cols: number, row: number, c: number): void {
+  let best = Number.NEGATIVE_INFINITY;
+  let at = -1;
+  for (let r = 0, i = corner; r < rows; r++, i += row) {
+    for (let k = 0, j = i; k < cols; k++, j += c) {
+      if (x[j] > best) {
+        best = x[j];
+        at = j;
+      }
+    }
+  }
+  if (at >= 0) dx[at] += grad;
+}
+
 type KernelFn = (args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }) => tf.TensorInfo;
 const KERNELS: [string, KernelFn][] = [
   ["Conv2DBackpropFilter", conv2DBackpropFilter],
@@ -242,14 +410,34 @@ const KERNELS: [string, KernelFn][] = [
   ["LogSoftmax", logSoftmax],
 ];
 
+/** Kernels wasm has, but as scalar loops that dominate a CNN training step: replaced. */
+const FASTER: [string, KernelFn][] = [
+  ["Conv2DBackpropInput", conv2DBackpropInput],
+  ["MaxPoolGrad", maxPoolGrad],
+];
+
 /** The kernel names this module adds to wasm. */
 export const WASM_TRAINING_KERNELS: readonly string[] = KERNELS.map(([name]) => name);
 
-/** Register the missing training kernels for "wasm" (idempotent; never replaces a kernel wasm has). */
+/** The wasm kernel names this module replaces with faster versions. */
+export const WASM_REPLACED_KERNELS: readonly string[] = FASTER.map(([name]) => name);
+
+let replaced = false;
+
+/**
+ * Register the missing training kernels for "wasm" and replace the slow ones (idempotent; a
+ * missing kernel added by wasm itself in a later version is kept).
+ */
 export function registerWasmTrainingKernels(): void {
   const present = new Set(tf.getKernelsForBackend("wasm").map((k) => k.kernelName));
   for (const [kernelName, fn] of KERNELS) {
     if (present.has(kernelName)) continue;
+    tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+  if (replaced) return;
+  replaced = true;
+  for (const [kernelName, fn] of FASTER) {
+    if (present.has(kernelName)) tf.unregisterKernel(kernelName, "wasm");
     tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: fn as unknown as tf.KernelFunc });
   }
 }

@@ -69,7 +69,10 @@ beforeAll(async () => {
   devnetExit = new Promise((resolve) => devnet.on("exit", (code) => resolve(code)));
   ready = await waitForReady(devnet, 60_000);
   // Contributors need gas money to claim; on a real chain they bring their own.
-  for (const address of contributorAddresses) await rpc("hardhat_setBalance", [address, "0xde0b6b3a7640000"]);
+  for (const address of contributorAddresses) {
+    const funded = await runDat(["--home", operatorHome, "--json", "devnet", "fund", "--address", address, "--eth", "1"], { env });
+    expect(funded.code, funded.stderr).toBe(0);
+  }
   for (const home of contributorHomes) {
     await updateConfig(home, (cfg) => ({
       ...cfg,
@@ -178,6 +181,66 @@ describe("dat devnet, settlement, dat rewards, dat rewards claim", () => {
     expect(result.distributor).not.toBe(ready.distributor);
     const config = JSON.parse(fs.readFileSync(`${home}/config.json`, "utf8"));
     expect(config.chain.deployments[String(ready.chainId)].distributor).toBe(result.distributor);
+  });
+
+  it("dat devnet fund sets ETH, mints DAT with the owner's wallet, and refuses bad input", async () => {
+    const address = "0x00000000000000000000000000000000000f00d5" as Address;
+    const funded = await runDat(["--home", operatorHome, "--json", "devnet", "fund", "--address", address, "--eth", "2.5", "--tokens", "40"], { env });
+    expect(funded.code, funded.stderr).toBe(0);
+    expect(jsonOf(funded)).toMatchObject({ address, eth: (25n * TOKENS / 10n).toString(), tokenBalance: (40n * TOKENS).toString() });
+    expect(BigInt(await rpc("eth_getBalance", [address, "latest"]) as string)).toBe(25n * TOKENS / 10n);
+
+    // A contributor's wallet does not own the token: ETH is fine, minting is denied.
+    const notOwner = await runDat(["--home", contributorHomes[0], "--json", "devnet", "fund", "--address", address, "--tokens", "1"], { env });
+    expect(notOwner.code).toBe(5);
+    expect(JSON.parse(notOwner.stdout).error.code).toBe("NOT_TOKEN_OWNER");
+    for (const args of [["--address", "0x123"], ["--address", address, "--eth", "-1"], ["--address", address, "--tokens", "lots"], []]) {
+      const bad = await runDat(["--home", operatorHome, "--json", "devnet", "fund", ...args], { env });
+      expect(bad.code, args.join(" ")).toBe(2);
+    }
+  });
+
+  it("dat rewards claim decodes a revert to its reason (a claim of the same leaf already pending)", async () => {
+    // Prepare: a new round for the first contributor, and its claim already sent but not mined.
+    const account = await loadAccount(operatorHome, PASS);
+    const chain = await connectChain({ rpcUrl: ready.url, account, expectedChainId: ready.chainId });
+    const db = openDatabase(operatorHome);
+    const store = openLocalStore(operatorHome);
+    const settled = await settleRound({
+      db, store, publicClient: chain.publicClient, walletClient: chain.walletClient!, distributor: ready.distributor,
+      jobId: "8", round: 0, modelCid: "bafkreimodel8", rewardTotal: 5n * TOKENS, scores: [{ address: contributorAddresses[0], score: 1 }],
+    });
+    db.close();
+    await openLocalStore(contributorHomes[0]).put(await store.get(settled.treeCid));
+    const contributor = await connectChain({ rpcUrl: ready.url, account: await loadAccount(contributorHomes[0], PASS) });
+    const { getRewards, sendClaims } = await import("../../src/chain/rewards.js");
+    const entry = (await getRewards({
+      publicClient: contributor.publicClient, distributor: ready.distributor, fromBlock: ready.blockNumber,
+      store: openLocalStore(contributorHomes[0]), address: contributorAddresses[0], jobId: "8",
+    })).entries[0];
+    await rpc("evm_setAutomine", [false]);
+    try {
+      const pendingClaim = sendClaims(contributor.publicClient, contributor.walletClient!, ready.distributor, [entry]);
+      const deadline = Date.now() + 30_000;
+      while (((await rpc("eth_getBlockByNumber", ["pending", false])) as { transactions: string[] }).transactions.length === 0) {
+        if (Date.now() > deadline) throw new Error("the first claim never reached the mempool");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+
+      // Execute
+      const claim = await runDat(["--home", contributorHomes[0], "--json", "rewards", "claim", "--job", "8"], { env });
+
+      // Assert
+      expect(claim.code, claim.stderr).toBe(7);
+      const error = JSON.parse(claim.stdout).error;
+      expect(error.code).toBe("REVERTED");
+      expect(error.message).toContain("AlreadyClaimed");
+      expect(error.data.reason).toBe("AlreadyClaimed");
+      await rpc("evm_mine", []);
+      await pendingClaim;
+    } finally {
+      await rpc("evm_setAutomine", [true]);
+    }
   });
 
   it("stops cleanly on SIGTERM", async () => {

@@ -12,7 +12,7 @@ import { startDevnet, type Devnet } from "../../src/chain/devnet.js";
 import { connectChain, connectConfiguredChain, type ChainConnection } from "../../src/chain/clients.js";
 import { deployContracts, mined, type DeployedContracts } from "../../src/chain/deploy.js";
 import { settleRound } from "../../src/chain/settle.js";
-import { claimRewards, getRewards, sendClaims } from "../../src/chain/rewards.js";
+import { blockWindows, claimRewards, getRewards, readPublishedRounds, sendClaims } from "../../src/chain/rewards.js";
 import { DatToken } from "../../src/chain/artifacts/index.js";
 import { isNodeRegistered, registerNode, unregisterNode } from "../../src/chain/registry.js";
 import net from "node:net";
@@ -255,5 +255,74 @@ describe("a slow RPC", () => {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe("event scans in bounded block ranges", () => {
+  it("reads the same rounds in windows of 1 and 3 blocks as in one window", async () => {
+    // Prepare: several rounds were published by the tests above, in different blocks.
+    const args = { publicClient: operator.publicClient, distributor: contracts.distributor, fromBlock: contracts.blockNumber };
+    const latest = Number(await operator.publicClient.getBlockNumber());
+    expect(latest - contracts.blockNumber).toBeGreaterThan(3);
+
+    // Execute
+    const whole = await readPublishedRounds({ ...args, blockRange: latest + 1 });
+    const byOne = await readPublishedRounds({ ...args, blockRange: 1 });
+    const byThree = await readPublishedRounds({ ...args, blockRange: 3, jobId: "1" });
+
+    // Assert
+    expect(whole.length).toBeGreaterThanOrEqual(4);
+    expect(byOne).toEqual(whole);
+    expect(byThree).toEqual(whole.filter((r) => r.jobId === "1"));
+    const store = await makeStore();
+    const address = contributors[0].walletClient!.account.address;
+    const report = await getRewards({ ...args, store, address, blockRange: 2 });
+    expect(report.entries).toEqual((await getRewards({ ...args, store, address })).entries);
+  });
+
+  it("splits ranges into inclusive windows and refuses a bad range size", async () => {
+    expect(blockWindows(5n, 11n, 3n)).toEqual([
+      { fromBlock: 5n, toBlock: 7n }, { fromBlock: 8n, toBlock: 10n }, { fromBlock: 11n, toBlock: 11n },
+    ]);
+    expect(blockWindows(5n, 4n, 3n)).toEqual([]);
+    expect(() => blockWindows(0n, 1n, 0n)).toThrow(RangeError);
+    for (const blockRange of [0, -1, 1.5, Number.NaN]) {
+      await expect(readPublishedRounds({ publicClient: operator.publicClient, distributor: contracts.distributor, fromBlock: 0, blockRange }))
+        .rejects.toMatchObject({ code: "BAD_BLOCK_RANGE" });
+    }
+  });
+});
+
+describe("an operator without ETH", () => {
+  it("fails to publish with INSUFFICIENT_FUNDS, leaves the round pending, and publishes on retry", async () => {
+    // Prepare
+    const db = openDatabase(home);
+    const store = await makeStore();
+    const address = operator.walletClient!.account.address;
+    const before = await operator.publicClient.getBalance({ address });
+    await devnet.request({ method: "hardhat_setBalance", params: [address, "0x0"] });
+    const options = {
+      db, store, publicClient: operator.publicClient, walletClient: operator.walletClient!, distributor: contracts.distributor,
+      jobId: "9", round: 0, modelCid: "bafy-model-9", rewardTotal: TOKENS, scores: [{ address: contributors[0].walletClient!.account.address, score: 1 }],
+    };
+    try {
+      // Execute
+      const error = await settleRound(options).catch((e) => e);
+
+      // Assert
+      expect(error).toBeInstanceOf(UserError);
+      expect(error.code).toBe("INSUFFICIENT_FUNDS");
+      expect(error.message).toMatch(/not enough ETH/);
+      const pending = getSettlement(db, "9", 0)!;
+      expect(pending.status).toBe("pending");
+      expect(pending.lastError).toMatch(/not enough ETH/);
+      expect((await readOnchainRound(operator.publicClient, contracts.distributor, { jobId: "9", round: 0, fromBlock: 0 })).published).toBe(false);
+    } finally {
+      await devnet.request({ method: "hardhat_setBalance", params: [address, `0x${before.toString(16)}`] });
+    }
+    const retried = await settleRound(options);
+    expect(retried.alreadyPublished).toBe(false);
+    expect(getSettlement(db, "9", 0)?.status).toBe("published");
+    db.close();
   });
 });

@@ -1,3 +1,5 @@
+import { createDecipheriv } from "node:crypto";
+import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
 import { describe, expect, it } from "vitest";
 import { MalformedInputError } from "../../src/core/errors.js";
 import { generateRoundKeyPair, openDelta, sealDelta } from "../../src/crypto/hpke.js";
@@ -81,5 +83,36 @@ describe("HPKE sealing of deltas", () => {
     await expect(sealDelta(payload(10), new Uint8Array(31), aad)).rejects.toMatchObject({ code: "SEAL_BAD_KEY" });
     await expect(sealDelta(payload(10), keys.publicKey, { ...aad, contributor: "0x123" })).rejects.toMatchObject({ code: "SEAL_BAD_AAD" });
     await expect(sealDelta(payload(10), keys.publicKey, { ...aad, round: -1 })).rejects.toMatchObject({ code: "SEAL_BAD_AAD" });
+  });
+
+  it("encrypts chunks with AES-256-GCM under the HPKE context's exported key and nonce (RFC 9180 §5.3)", async () => {
+    const keys = await generateRoundKeyPair();
+    const pt = payload(3000);
+    const sealed = await sealDelta(pt, keys.publicKey, aad, { chunkSize: 1024 });
+    const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
+    const ctx = await suite.createRecipientContext({
+      recipientKey: await suite.kem.deserializePrivateKey(keys.privateKey.slice().buffer),
+      enc: sealed.slice(24, 56).buffer,
+      info: new TextEncoder().encode("dat sealed delta v1").buffer,
+    });
+
+    const secret = Buffer.from(await ctx.export(new TextEncoder().encode("dat-delta-aead-v2").buffer, 44));
+    const nonce = Buffer.from(secret.subarray(32));
+    nonce[11] ^= 2; // chunk index 2 (the last one), as HPKE's ComputeNonce
+    const aadOfLast = Buffer.concat([
+      sealed.subarray(0, 56),
+      Buffer.from("dat-delta-aad-v2"),
+      Buffer.alloc(31), Buffer.from([1]), // job 1
+      Buffer.alloc(31), Buffer.from([2]), // round 2
+      Buffer.from(contributor.slice(2), "hex"),
+      Buffer.from([0, 0, 0, 0, 0, 0, 0, 2]), Buffer.from([1]), // chunk index, final flag
+    ]);
+    const at = 56 + 2 * (1024 + 16);
+    const decipher = createDecipheriv("aes-256-gcm", secret.subarray(0, 32), nonce, { authTagLength: 16 });
+    decipher.setAAD(aadOfLast);
+    decipher.setAuthTag(sealed.subarray(at + 952));
+    const last = Buffer.concat([decipher.update(sealed.subarray(at, at + 952)), decipher.final()]);
+
+    expect(last.equals(Buffer.from(pt.subarray(2048)))).toBe(true);
   });
 });

@@ -60,6 +60,29 @@ describe("dat demo (child process)", () => {
     expect(events.filter((e) => e.event === "demo.round")).toHaveLength(2);
   });
 
+  it("clips and noises deltas, sends top-k updates, and scores a sign-flipping attacker below the honest ones", () => {
+    // Execute: the shared submission path with DP (src/core/privacy) and top-k error feedback.
+    const run = runDat([
+      "--json", "demo", "--rounds", "2", "--samples", "900", "--epochs", "1",
+      "--dp-clip", "1", "--dp-noise", "0.05", "--encoding", "topk:0.1", "--attackers", "1", "--strategy", "median",
+    ]);
+
+    // Assert
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as DemoResult;
+    expect(result.settings).toMatchObject({ dpClip: 1, dpNoise: 0.05, encoding: "topk:0.1", strategy: "median", attackers: 1 });
+    const attacker = result.contributors.find((c) => c.attack)!;
+    expect(attacker.attack).toEqual({ kind: "sign-flip", factor: 1 });
+    for (const round of result.rounds) {
+      expect(round.state).toBe("published");
+      const mine = round.scores.find((s) => s.address === attacker.address)!;
+      for (const honest of round.scores.filter((s) => s.address !== attacker.address)) {
+        expect(mine.score).toBeLessThan(honest.score);
+        expect(BigInt(mine.reward)).toBeLessThan(BigInt(honest.reward));
+      }
+    }
+  });
+
   it("refuses malformed options with a usage error before starting anything", () => {
     const run = runDat(["--json", "demo", "--partition", "dirichlet:-1"]);
     expect(run.status).toBe(2);

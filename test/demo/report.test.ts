@@ -61,7 +61,7 @@ function sampleResult(): DemoResult {
     ],
     claims: [{ contributor: "c1", address: addr(4), claimed: "190000000000000000000", txHashes: ["0xc1"], balance: "190000000000000000000" }],
     inference: [
-      { who: "holder", address: addr(4), answered: true, predictions: [{ label: 3, confidence: 0.97 }] },
+      { who: "holder", address: addr(4), answered: true, predictions: [{ label: 3, confidence: 0.97 }, { label: 1, confidence: 0.6, truth: 1 }, { label: 2, confidence: 0.5, truth: 7 }] },
       {
         who: "non-holder",
         address: addr(6),
@@ -99,7 +99,7 @@ describe("renderHtmlReport", () => {
     expect(html).toContain("190 DAT");
     expect(html).toContain("attacker (scale ×10)");
     // Both inference outcomes, the denial with held vs required.
-    expect(html).toContain("answered — 3 (97%)");
+    expect(html).toContain("answered — 3 (97%), 1 ✓ (60%), 2 ✗ (true 7) (50%)");
     expect(html).toContain("denied (holds 0 DAT, needs 1 DAT)");
     // Untrusted text is escaped.
     expect(html).toContain("generated &lt;digits&gt;");

@@ -109,17 +109,6 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, dea
   }
 }
 
-async function rpc(url: string, method: string, params: unknown[]): Promise<unknown> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  const body = (await response.json()) as { result?: unknown; error?: { message: string } };
-  if (body.error) throw new Error(`${method}: ${body.error.message}`);
-  return body.result;
-}
-
 interface Home {
   name: string;
   home: string;
@@ -149,7 +138,7 @@ describe("the network end to end, one process per role", () => {
     // The operator's chain: contracts deployed, addresses written into the operator's config.
     const started = await startDaemon<typeof devnet>(["--home", operator.home, "devnet", "--port", "0"]);
     devnet = started.ready;
-    // Contributors find the same chain through their own config, and get gas for their claims.
+    // Contributors find the same chain through their own config, and get gas for their claims from `dat devnet fund`.
     const deployments = JSON.stringify({
       [String(devnet.chainId)]: { token: devnet.token, registry: devnet.registry, distributor: devnet.distributor, blockNumber: devnet.blockNumber ?? 0 },
     });
@@ -157,7 +146,9 @@ describe("the network end to end, one process per role", () => {
       await datJson(["--home", c.home, "config", "set", "chain.rpcUrl", devnet.url]);
       await datJson(["--home", c.home, "config", "set", "chain.chainId", String(devnet.chainId)]);
       await datJson(["--home", c.home, "config", "set", "chain.deployments", deployments]);
-      await rpc(devnet.url, "hardhat_setBalance", [c.address, "0xde0b6b3a7640000"]);
+      const funded = await datJson<{ address: string; chainId: number }>(["--home", c.home, "devnet", "fund", "--address", c.address, "--eth", "1"]);
+      expect(funded.address.toLowerCase()).toBe(c.address.toLowerCase());
+      expect(funded.chainId).toBe(devnet.chainId);
     }
 
     // The orchestrator for remote contributors.

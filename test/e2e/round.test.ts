@@ -90,5 +90,6 @@ describe("a federated round over dat serve", () => {
     expect(shown.stdout).toMatch(/2\s+published\s+3/);
     const verify = await dat(operator, ["--json", "round", "verify", "--job", jobId]);
     expect(verify.json.ok).toBe(true);
+    expect(verify.json.chain).toMatchObject({ status: "skipped", note: expect.stringMatching(/no chain deployment configured/) });
   });
 });

@@ -60,3 +60,23 @@ describe("token amounts", () => {
     expect(() => parseTokenAmount("--reward", "1e18")).toThrow(/--reward/);
   });
 });
+
+describe("dat serve options", () => {
+  it("hands the inference routes the config loaded with this invocation's --rpc-url", async () => {
+    const fs = await import("node:fs");
+    const { tempHome } = await import("./helpers.js");
+    const { loadConfig } = await import("../../src/config/index.js");
+    const { serverOptions } = await import("../../src/cli/commands/serve/serve.js");
+    const home = tempHome();
+    try {
+      const ctx = { home, env: { DAT_OPERATOR_TOKEN: "tok-from-env-0123456789" }, rpcUrl: "http://127.0.0.1:9999" } as never;
+      const config = (await loadConfig(ctx)).values;
+      const options = serverOptions(ctx, {} as never, config);
+      expect((options.pluginDeps?.config as typeof config).chain.rpcUrl).toBe("http://127.0.0.1:9999");
+      expect(options.operatorToken).toBe("tok-from-env-0123456789");
+      expect(options.home).toBe(home);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});

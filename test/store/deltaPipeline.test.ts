@@ -31,7 +31,7 @@ describe("delta push path: encode → seal → put → get → open → decode",
     const delta = decodeDelta(opened, { expectedFingerprint: fingerprint });
 
     expect(delta.sampleCount).toBe(64);
-    delta.tensors.forEach((t, i) => expect(Buffer.from(t.data.buffer).equals(Buffer.from(tensors[i].data.buffer))).toBe(true));
+    delta.tensors.forEach((t, i) => expect(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(tensors[i].data.buffer))).toBe(true));
   });
 
   it("keeps lossy encodings within their bounds and clipped deltas within the job's norm", async () => {

@@ -99,4 +99,32 @@ describe("trainLocal on wasm", () => {
     expect(second.delta[0].data[0]).toBeCloseTo(second.weights[0].data[0] - global[0].data[0], 5);
     again.dispose();
   });
+
+  it("resumes adam with its moments and step count: same weights as an uninterrupted run", async () => {
+    // Prepare
+    const data = syntheticTabular({ count: 160, seed: 9 });
+    const options = { data, epochs: 2, batchSize: 16, lr: 0.05, optimizer: "adam" as const, seed: 4 };
+    const straightModel = await loadModelDir(path.join(fixtures, "mlp-tabular"));
+    const straight = await trainLocal({ model: straightModel, ...options });
+    straightModel.dispose();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dat-train-"));
+    const controller = new AbortController();
+    const firstModel = await loadModelDir(path.join(fixtures, "mlp-tabular"));
+    // Execute: stop in the middle of epoch 2, resume in a fresh model and optimizer
+    await trainLocal({
+      model: firstModel, ...options, checkpointDir: dir, signal: controller.signal,
+      onBatch: (p) => { if (p.epoch === 2 && p.batch === 3) controller.abort(); },
+    });
+    firstModel.dispose();
+    const state = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8")) as { optimizer: { kind: string; tensors: unknown[] } };
+    const secondModel = await loadModelDir(path.join(fixtures, "mlp-tabular"));
+    const resumed = await trainLocal({ model: secondModel, ...options, checkpointDir: dir, resume: true });
+    secondModel.dispose();
+    // Assert: the iteration count plus first and second moments of each of the 4 weights
+    expect(state.optimizer.kind).toBe("adam");
+    expect(state.optimizer.tensors).toHaveLength(1 + 2 * 4);
+    let worst = 0;
+    resumed.weights.forEach((w, i) => w.data.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - straight.weights[i].data[k])))));
+    expect(worst).toBeLessThan(1e-4);
+  });
 });

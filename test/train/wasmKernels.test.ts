@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveBackend } from "../../src/train/backends.js";
 import { createRng } from "../../src/train/rng.js";
-import { WASM_TRAINING_KERNELS } from "../../src/train/wasmKernels.js";
+import { WASM_REPLACED_KERNELS, WASM_TRAINING_KERNELS } from "../../src/train/wasmKernels.js";
 
 type Inputs = Record<string, { data: Float32Array | Int32Array; shape: number[]; dtype: "float32" | "int32" }>;
 
@@ -81,6 +81,17 @@ describe("wasm training kernels match the plain JS backend", () => {
       );
     });
 
+    it(`Conv2DBackpropInput (replaced) ${label}`, async () => {
+      const [n, h, w, cin, cout] = [2, 9, 8, 3, 4];
+      const oh = convOutput(h, c.k[0], c.s[0], 1, c.pad);
+      const ow = convOutput(w, c.k[1], c.s[1], 1, c.pad);
+      await expectSameAsCpu(
+        "Conv2DBackpropInput",
+        { dy: random([n, oh, ow, cout], 14), filter: random([c.k[0], c.k[1], cin, cout], 15) },
+        { strides: c.s, pad: c.pad, dataFormat: "NHWC", dimRoundingMode: undefined, inputShape: [n, h, w, cin] },
+      );
+    });
+
     for (const m of [1, 2]) {
       it(`DepthwiseConv2dNativeBackpropFilter ${label} multiplier ${m}`, async () => {
         const [n, h, w, cin] = [2, 9, 8, 3];
@@ -105,6 +116,67 @@ describe("wasm training kernels match the plain JS backend", () => {
       });
     }
   }
+
+  it("replaces wasm's slow Conv2DBackpropInput and MaxPoolGrad", () => {
+    expect(WASM_REPLACED_KERNELS).toEqual(["Conv2DBackpropInput", "MaxPoolGrad"]);
+  });
+
+  it("Conv2DBackpropInput (replaced) with explicit paddings", async () => {
+    await expectSameAsCpu(
+      "Conv2DBackpropInput",
+      { dy: random([2, 5, 3, 2], 16), filter: random([3, 3, 3, 2], 17) },
+      { strides: [2, 2], pad: [[0, 0], [1, 2], [0, 1], [0, 0]], dataFormat: "NHWC", dimRoundingMode: undefined, inputShape: [2, 9, 7, 3] },
+    );
+  });
+
+  const poolCases: { f: [number, number]; s: [number, number]; pad: "same" | "valid" }[] = [
+    { f: [2, 2], s: [2, 2], pad: "valid" },
+    { f: [2, 2], s: [2, 2], pad: "same" },
+    { f: [3, 3], s: [2, 2], pad: "same" },
+    { f: [3, 3], s: [1, 1], pad: "valid" },
+    { f: [3, 2], s: [2, 1], pad: "same" },
+  ];
+  for (const c of poolCases) {
+    it(`MaxPoolGrad (replaced) f${c.f.join("x")} s${c.s.join("x")} ${c.pad}`, async () => {
+      const [n, h, w, ch] = [2, 9, 8, 3];
+      // Half the inputs are exactly 0 (as after a ReLU): ties must go to the first maximum.
+      const x = random([n, h, w, ch], 18);
+      x.data.forEach((v, i) => (x.data[i] = Math.max(0, v)));
+      const oh = convOutput(h, c.f[0], c.s[0], 1, c.pad);
+      const ow = convOutput(w, c.f[1], c.s[1], 1, c.pad);
+      await tf.setBackend("cpu");
+      const y = tf.tidy(() => tf.maxPool(tf.tensor4d(x.data, x.shape as [number, number, number, number]), c.f, c.s, c.pad));
+      const output = { data: Float32Array.from(y.dataSync()), shape: [...y.shape], dtype: "float32" as const };
+      y.dispose();
+      expect(output.shape).toEqual([n, oh, ow, ch]);
+      await expectSameAsCpu("MaxPoolGrad", { dy: random([n, oh, ow, ch], 19), input: x, output }, { filterSize: c.f, strides: c.s, pad: c.pad, dimRoundingMode: undefined });
+    });
+  }
+
+  it("MaxPoolGrad (replaced) with NaN and -Infinity windows", async () => {
+    const x = random([1, 4, 4, 1], 20);
+    x.data[0] = Number.NaN;
+    x.data.fill(Number.NEGATIVE_INFINITY, 10, 12);
+    x.data.fill(Number.NEGATIVE_INFINITY, 14, 16);
+    await tf.setBackend("cpu");
+    const y = tf.tidy(() => tf.maxPool(tf.tensor4d(x.data, x.shape as [number, number, number, number]), 2, 2, "valid"));
+    const output = { data: Float32Array.from(y.dataSync()), shape: [...y.shape], dtype: "float32" as const };
+    y.dispose();
+    await expectSameAsCpu("MaxPoolGrad", { dy: random([1, 2, 2, 1], 21), input: x, output }, { filterSize: 2, strides: 2, pad: "valid", dimRoundingMode: undefined });
+  });
+
+  it("Conv2DBackpropFilter on a one-channel input", async () => {
+    for (const c of convCases) {
+      const [n, h, w, cout] = [2, 9, 8, 4];
+      const oh = convOutput(h, c.k[0], c.s[0], 1, c.pad);
+      const ow = convOutput(w, c.k[1], c.s[1], 1, c.pad);
+      await expectSameAsCpu(
+        "Conv2DBackpropFilter",
+        { x: random([n, h, w, 1], 22), dy: random([n, oh, ow, cout], 23) },
+        { strides: c.s, pad: c.pad, dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: [c.k[0], c.k[1], 1, cout], dilations: 1 },
+      );
+    }
+  });
 
   it("UnsortedSegmentSum with repeated, empty and out-of-range ids", async () => {
     const ids = new Int32Array([0, 3, 3, 1, 0, 7, -1]);

@@ -46,7 +46,7 @@ describe("encodeDelta / decodeDelta round trips", () => {
     expect(out.sampleCount).toBe(123);
     expect(out.encoding).toBe("float32");
     expect(out.tensors.map((t) => [t.name, t.shape, t.dtype])).toEqual(tensors.map((t) => [t.name, t.shape, "float32"]));
-    out.tensors.forEach((t, i) => expect(Buffer.from(t.data.buffer).equals(Buffer.from(tensors[i].data.buffer))).toBe(true));
+    out.tensors.forEach((t, i) => expect(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(tensors[i].data.buffer))).toBe(true));
   });
 
   it("float32 decodes from an unaligned view of the bytes", () => {
@@ -57,6 +57,20 @@ describe("encodeDelta / decodeDelta round trips", () => {
     const out = decodeDelta(shifted.subarray(3));
 
     out.tensors.forEach((t, i) => expect(Array.from(t.data)).toEqual(Array.from(tensors[i].data)));
+  });
+
+  it("float32 views aligned payloads in place, and copies them with options.copy", () => {
+    const { bytes } = encodeDelta({ sampleCount: 1, tensors });
+
+    const viewed = decodeDelta(bytes);
+    const copied = decodeDelta(bytes, { copy: true });
+
+    viewed.tensors.forEach((t) => expect(t.data.buffer).toBe(bytes.buffer));
+    copied.tensors.forEach((t, i) => {
+      expect(t.data.buffer).not.toBe(bytes.buffer);
+      expect(Array.from(t.data)).toEqual(Array.from(tensors[i].data));
+    });
+    expect(copied.norm).toBe(viewed.norm);
   });
 
   it("float16 stays within a relative error of 2^-11 (plus 2^-25 absolute)", () => {

@@ -13,10 +13,26 @@ import { UserError } from "../../../core/errors.js";
 import { parseDemoOptions, type RawDemoOptions } from "../../../demo/options.js";
 import { renderLineChart } from "../../../demo/chart.js";
 import { formatUnits, renderHtmlReport } from "../../../demo/report.js";
-import type { DemoResult, DemoRound } from "../../../demo/types.js";
+import type { DemoInferenceOutcome, DemoResult, DemoRound } from "../../../demo/types.js";
 
 const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(1)}%`);
 const num = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(4));
+
+/** Predictions as "5 ✓ (61%)": the class, whether it matches the example's true label, the confidence. */
+function describePredictions(o: DemoInferenceOutcome): string {
+  return (o.predictions ?? [])
+    .map((p) => {
+      const mark = p.truth === undefined ? "" : String(p.label) === String(p.truth) ? " ✓" : ` ✗ (true ${p.truth})`;
+      return `${p.label}${mark} (${(p.confidence * 100).toFixed(0)}%)`;
+    })
+    .join(", ");
+}
+
+/** "holds 0 DAT, needs 1 DAT" when the denial carries both balances, else its message. */
+function describeDenial(o: DemoInferenceOutcome, amount: (units: string) => string): string {
+  const d = o.denial;
+  return d?.held !== undefined && d.required !== undefined ? `holds ${amount(d.held)}, needs ${amount(d.required)}` : (d?.message ?? "");
+}
 
 /** The learning curve of the baseline and every round so far, as terminal text. */
 export function learningCurve(baseline: { accuracy?: number; loss?: number } | undefined, rounds: readonly DemoRound[]): string {
@@ -50,16 +66,17 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
   const result = await runDemo(options, {
     stage(stage, detail) {
       ctx.out.event(`demo.${stage}`, detail);
-      if (stage === "homes" && !detail.ready) {
+      if (stage === "data" && !detail.description) {
         ctx.out.info(c.bold(`dat demo: ${options.contributors} contributors, ${options.rounds} rounds, ${options.strategy}, ${options.partition} split`));
+        ctx.out.info(c.dim(`A real chain, orchestrator and wallets, all in this process; their temporary homes are ${options.keep ? "kept" : "removed at the end (--keep keeps them)"}.`));
       }
       if (stage === "chain" && detail.ready) ctx.out.info(`chain     Hardhat Network at ${detail.url} (chain ${detail.chainId}), contracts deployed`);
       if (stage === "data" && detail.description) ctx.out.info(`data      ${detail.description}; shards ${(detail.shards as number[]).join(" / ")}`);
       if (stage === "model" && detail.model) ctx.out.info(`model     ${detail.model} on ${detail.backend}; start accuracy ${pct(detail.accuracy as number)}`);
       if (stage === "job") ctx.out.info(`job       ${detail.jobId} created (${detail.strategy}, ${detail.encoding})`);
-      if (stage === "round.open") ctx.out.info(c.bold(`\nround ${detail.round}`) + c.dim(`  global model ${detail.modelCid}`));
-      if (stage === "claims") ctx.out.info(c.bold("\nclaims"));
-      if (stage === "inference") ctx.out.info(c.bold("\ngated inference"));
+      if (stage === "round.open") ctx.out.info(`\n${c.bold(`round ${detail.round}`)}${c.dim(`  global model ${detail.modelCid}`)}`);
+      if (stage === "claims") ctx.out.info(`\n${c.bold("claims")}  each contributor collects its rewards with a Merkle proof`);
+      if (stage === "inference") ctx.out.info(`\n${c.bold("gated inference")}  only holders of the token may query the trained model`);
       if (stage === "cleanup" && detail.kept) ctx.out.info(`homes kept in ${detail.root}`);
     },
     ready(setup) {
@@ -87,12 +104,8 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
     },
     inference(o) {
       ctx.out.event("demo.inference", o as unknown as Record<string, unknown>);
-      if (o.answered) {
-        const preds = (o.predictions ?? []).map((p) => `${p.label} (${(p.confidence * 100).toFixed(0)}%)`).join(", ");
-        ctx.out.info(`  ${c.green("answered")} ${o.who} ${o.address}: ${preds}`);
-      } else {
-        ctx.out.info(`  ${c.red("denied")}   ${o.who} ${o.address}: ${o.denial?.message ?? ""}`);
-      }
+      if (o.answered) ctx.out.info(`  ${c.green("answered")} ${o.who} ${o.address}: predicted ${describePredictions(o)}`);
+      else ctx.out.info(`  ${c.red("denied")}   ${o.who} ${o.address}: ${describeDenial(o, amount)}`);
     },
   });
   symbol = result.token.symbol;
@@ -140,14 +153,14 @@ export function renderSummary(r: DemoResult, c: ChalkInstance): string[] {
     "",
   );
   for (const o of r.inference) {
-    if (o.answered) {
-      const preds = (o.predictions ?? []).map((p) => `${p.label} (${(p.confidence * 100).toFixed(0)}%)`).join(", ");
-      lines.push(`${c.green("✔ answered")} ${o.who} ${o.address}: ${preds}`);
-    } else {
-      const d = o.denial;
-      const numbers = d?.held !== undefined && d.required !== undefined ? ` — holds ${amount(d.held)}, needs ${amount(d.required)}` : "";
-      lines.push(`${c.red("✘ denied")}   ${o.who} ${o.address}${numbers}`);
-    }
+    if (o.answered) lines.push(`${c.green("✔ answered")} ${o.who} ${o.address}: predicted ${describePredictions(o)}`);
+    else lines.push(`${c.red("✘ denied")}   ${o.who} ${o.address}: ${describeDenial(o, amount)}`);
   }
+  lines.push(
+    "",
+    c.dim("Next: dat demo --attackers 1 --attack scale:20 --strategy median   (poisoned updates vs a robust strategy)"),
+    c.dim("      dat demo --data <file.csv> --label-column <name>            (your own data)"),
+    c.dim("      dat demo --report demo.html                                 (an HTML report)"),
+  );
   return lines;
 }

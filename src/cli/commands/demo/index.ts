@@ -37,7 +37,7 @@ export function registerDemo(program: Command): void {
         "dat demo",
         "dat demo --rounds 5 --contributors 4 --partition dirichlet:0.5",
         "dat demo --attackers 1 --attack scale:20 --strategy median",
-        "dat demo --data ./iris.csv --label-column species --test-split 0.25",
+        "dat demo --data ./measurements.csv --label-column class --test-split 0.25",
         "dat --json demo --rounds 2 > demo.json",
         "dat demo --report demo.html",
       ),

@@ -12,9 +12,14 @@ export function parseJobId(raw: string | undefined, flag = "job id"): number {
 /** The learning curve as table lines. */
 export function curveLines(history: RoundSummary[]): string[] {
   if (history.length === 0) return ["no rounds yet"];
-  return formatTable(["round", "state", "accepted", "loss", "accuracy", "model / reason"], history.map((h) => [
-    h.round, h.state, h.accepted ?? "-", h.loss?.toFixed(4) ?? "-", h.accuracy?.toFixed(4) ?? "-", h.modelCid ?? h.failureReason ?? "-",
-  ]));
+  const dp = history.some((h) => h.epsilon !== undefined);
+  return formatTable(
+    ["round", "state", "accepted", "loss", "accuracy", ...(dp ? ["ε (δ=1e-5)"] : []), "model / reason"],
+    history.map((h) => [
+      h.round, h.state, h.accepted ?? "-", h.loss?.toFixed(4) ?? "-", h.accuracy?.toFixed(4) ?? "-",
+      ...(dp ? [h.epsilon === null ? "∞" : h.epsilon?.toFixed(3) ?? "-"] : []), h.modelCid ?? h.failureReason ?? "-",
+    ]),
+  );
 }
 
 export async function jobShow(ctx: CliContext, rawId: string | undefined): Promise<void> {

@@ -21,6 +21,7 @@ export async function rewardsClaim(ctx: CliContext, opts: { job?: string }): Pro
       walletClient: chain.walletClient!,
       distributor: chain.deployment.distributor as Address,
       fromBlock: chain.deployment.blockNumber,
+      blockRange: config.values.chain.logBlockRange,
       store,
       jobId: job,
     });

@@ -30,6 +30,7 @@ export async function rewardsShow(ctx: CliContext, opts: { address?: string; job
     publicClient: chain.publicClient,
     distributor: chain.deployment.distributor as Address,
     fromBlock: chain.deployment.blockNumber,
+    blockRange: config.values.chain.logBlockRange,
     store,
     address,
     jobId: job,

@@ -14,6 +14,7 @@ export async function roundStatus(ctx: CliContext, opts: { job: string; round?: 
     ctx.out.result({ ...status, curve: job.history }, (s) => [
       `job ${s.jobId} round ${s.round}: ${s.state}${s.failureReason ? ` (${s.failureReason})` : ""} · ${s.accepted}/${s.minContributors} submissions · deadline ${new Date(s.deadline).toISOString()}`,
       ...(s.modelCid ? [`model ${s.modelCid}`] : []),
+      ...(s.privacy ? [`privacy: ε = ${s.privacy.epsilon === null ? "∞ (no noise)" : s.privacy.epsilon.toFixed(3)} at δ = ${s.privacy.delta} for a contributor in all ${s.privacy.rounds} round(s) (sampling rate ${s.privacy.sampleRate})`] : []),
       ...(s.submissions.length ? formatTable(["address", "samples", "status", "score"], s.submissions.map((x) => [x.address, x.sampleCount, x.status + (x.rejectReason ? ` (${x.rejectReason})` : ""), x.score?.toFixed(4) ?? "-"])) : []),
       "",
       ...curveLines(s.curve),

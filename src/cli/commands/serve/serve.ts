@@ -4,6 +4,8 @@
  */
 import type { CliContext } from "../../context.js";
 import { UsageError } from "../../../core/errors.js";
+import type { DatConfig } from "../../../config/schema.js";
+import type { ServerOptions } from "../../../orchestrator/http/server.js";
 
 export async function serve(ctx: CliContext, opts: { host?: string; port?: string }): Promise<void> {
   const { loadConfig } = await import("../../../config/index.js");
@@ -14,8 +16,9 @@ export async function serve(ctx: CliContext, opts: { host?: string; port?: strin
   const { createEmbeddedOrchestrator } = await import("../../../orchestrator/embedded.js");
   const { buildServer } = await import("../../../orchestrator/http/server.js");
   const orch = await createEmbeddedOrchestrator({ home: ctx.home });
-  const operatorToken = ctx.env.DAT_OPERATOR_TOKEN ?? config.operator.token;
-  const app = await buildServer({ orchestrator: orch, operatorToken, home: ctx.home });
+  const options = serverOptions(ctx, orch, config);
+  const { operatorToken } = options;
+  const app = await buildServer(options);
   const url = await app.listen({ host, port });
   ctx.out.event("ready", { url, operatorRoutes: Boolean(operatorToken) });
   ctx.out.info(`dat serve listening on ${url}${operatorToken ? "" : " (no operator token: operator calls only in this home)"}`);
@@ -31,4 +34,15 @@ export async function serve(ctx: CliContext, opts: { host?: string; port?: strin
   await app.close();
   await orch.close();
   ctx.out.result({ url, stopped: true }, () => ["dat serve stopped"]);
+}
+
+/**
+ * What buildServer gets: the operator token (env over config) and, for the inference routes, the
+ * config loaded with this invocation's overrides (--rpc-url, DAT_* env), not a fresh read of the file.
+ */
+export function serverOptions(ctx: CliContext, orchestrator: ServerOptions["orchestrator"], config: DatConfig): ServerOptions {
+  return {
+    orchestrator, operatorToken: ctx.env.DAT_OPERATOR_TOKEN ?? config.operator.token, home: ctx.home,
+    pluginDeps: { config },
+  };
 }

@@ -1,0 +1,169 @@
+/**
+ * Closing a round whose aggregation fails on its inputs: the round fails with the reason, once,
+ * instead of staying "aggregating" and failing again on every resume.
+ */
+import fs from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { createEmbeddedOrchestrator, isTransientFault, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
+import { buildRegistration, buildSubmission } from "../../src/orchestrator/submission.js";
+import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
+
+describe("close with an aggregation error", () => {
+  let home: string;
+  let orch: EmbeddedOrchestrator | undefined;
+  afterEach(async () => {
+    await orch?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it("fails the round with the strategy's reason (AGGREGATE_OVERFLOW) and does not retry it", async () => {
+    // Prepare: two finite deltas whose float32 sum overflows.
+    home = tempHome();
+    orch = await createEmbeddedOrchestrator({ home });
+    const { bytes, view } = await tinyModel();
+    await orch.createJob(jobInput({ minContributors: 2 }), bytes);
+    const round = await orch.openRound(1);
+    for (const who of [account(), account()]) {
+      await orch.registerNode(await buildRegistration(who, "cpu", { cpu: "test" }));
+      const built = await buildSubmission({ account: who, round, tensors: constantDelta(view, 3e38), sampleCount: 1 });
+      await orch.submit(built.submission, built.sealed);
+    }
+
+    // Execute
+    const result = await orch.closeRound(1);
+
+    // Assert
+    expect(result.state).toBe("failed");
+    expect(result.failureReason).toMatch(/aggregation failed: .*overflow.*\(AGGREGATE_OVERFLOW\)/i);
+    const status = await orch.roundStatus(1, 1);
+    expect(status.state).toBe("failed");
+    await expect(orch.closeRound(1)).rejects.toMatchObject({ code: "ROUND_NOT_OPEN" });
+    // The job can go on with a fresh round.
+    expect((await orch.openRound(1)).round).toBe(2);
+  });
+
+  it("tells transient faults from decided failures", () => {
+    expect(isTransientFault(Object.assign(new Error("gone"), { code: "ENOENT" }))).toBe(true);
+    expect(isTransientFault(Object.assign(new Error("busy"), { code: "SQLITE_BUSY" }))).toBe(true);
+    expect(isTransientFault(Object.assign(new Error("x"), { code: "STORE_UNREACHABLE" }))).toBe(true);
+    expect(isTransientFault(Object.assign(new Error("x"), { code: "AGGREGATE_OVERFLOW" }))).toBe(false);
+    expect(isTransientFault(new Error("plain"))).toBe(false);
+    expect(isTransientFault(undefined)).toBe(false);
+  });
+});
+
+describe("encrypted models (job --encrypt-model)", () => {
+  let home: string;
+  let orch: EmbeddedOrchestrator | undefined;
+  afterEach(async () => {
+    await orch?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it("publishes an encrypted copy of each global model for consumers; contributors keep the plain one", async () => {
+    // Prepare
+    home = tempHome();
+    orch = await createEmbeddedOrchestrator({ home });
+    const { bytes, view } = await tinyModel();
+    const { getEncryptedCopy } = await import("../../src/db/challenges.js");
+    const { decryptModelBlob, lookupModelKey, isEncryptedModelBlob } = await import("../../src/inference/modelKeys.js");
+    const { resolveInferenceJob } = await import("../../src/inference/jobs.js");
+    const job = await orch.createJob(jobInput({ minContributors: 1, encryptModel: true, gateMin: "0" }), bytes);
+    const initialCopy = getEncryptedCopy(orch.db, "1", job.initialModelCid)!;
+    expect(initialCopy).toBeDefined();
+    const round = await orch.openRound(1);
+    const who = account();
+    await orch.registerNode(await buildRegistration(who, "cpu", { cpu: "test" }));
+    const built = await buildSubmission({ account: who, round, tensors: constantDelta(view, 0.1), sampleCount: 3 });
+    await orch.submit(built.submission, built.sealed);
+
+    // Execute
+    const result = await orch.closeRound(1);
+
+    // Assert
+    expect(result.state).toBe("published");
+    const encrypted = result.metrics!.encryptedModelCid as string;
+    expect(encrypted).toBe(getEncryptedCopy(orch.db, "1", result.modelCid!));
+    const blob = await orch.store.get(encrypted);
+    expect(isEncryptedModelBlob(blob)).toBe(true);
+    const plain = await orch.getModel(result.modelCid!);
+    expect(Buffer.from(decryptModelBlob(blob, lookupModelKey(orch.db, "1", encrypted)!)).equals(Buffer.from(plain))).toBe(true);
+    expect(isEncryptedModelBlob(plain)).toBe(false);
+    expect((await orch.openRound(1)).modelCid).toBe(result.modelCid);
+    // A public (gate "0") job needs no chain config to resolve.
+    expect(resolveInferenceJob(orch.db, "1", {} as never, undefined).modelCid).toBe(encrypted);
+  });
+});
+
+describe("contribution scores with a validation set", () => {
+  let home: string;
+  let orch: EmbeddedOrchestrator | undefined;
+  afterEach(async () => {
+    await orch?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it("adds each delta's validation-loss effect (global + Δᵢ alone) to its score", async () => {
+    // Prepare: two small deltas and one that wrecks the model when applied alone.
+    home = tempHome();
+    const { writeTabularCsv } = await import("./cli.js");
+    const valCsv = `${home}/val.csv`;
+    await writeTabularCsv(valCsv, 120, 5);
+    orch = await createEmbeddedOrchestrator({ home });
+    const { bytes, view } = await tinyModel();
+    await orch.createJob(jobInput({ minContributors: 3, strategy: "median", validationPath: valCsv, labelColumn: "label" }), bytes);
+    const round = await orch.openRound(1);
+    const people = [account(), account(), account()];
+    for (const [who, value] of [[people[0], 0.001], [people[1], 0.002], [people[2], -40]] as const) {
+      await orch.registerNode(await buildRegistration(who, "cpu", { cpu: "test" }));
+      const built = await buildSubmission({ account: who, round, tensors: constantDelta(view, value), sampleCount: 10 });
+      await orch.submit(built.submission, built.sealed);
+    }
+
+    // Execute
+    const result = await orch.closeRound(1);
+
+    // Assert
+    expect(result.state).toBe("published");
+    expect(result.metrics).toMatchObject({ scoring: "agreement+validation(alone)" });
+    expect(Number.isFinite(result.metrics!.loss)).toBe(true);
+    const score = Object.fromEntries(result.scores.map((s) => [s.address, s.score]));
+    for (const s of result.scores) expect(s.score).toBeGreaterThanOrEqual(0);
+    // The wrecking delta points away from the median aggregate and raises the loss: score 0.
+    expect(score[people[2].address.toLowerCase()]).toBe(0);
+    expect(score[people[0].address.toLowerCase()]).toBeGreaterThan(0);
+  });
+});
+
+describe("opened-delta cache between submit and close", () => {
+  const homes: string[] = [];
+  afterEach(() => {
+    for (const h of homes.splice(0)) fs.rmSync(h, { recursive: true, force: true });
+  });
+
+  it("publishes the same model with the cache, with a tiny one (eviction) and without", async () => {
+    const { bytes, view } = await tinyModel();
+    const people = [account(), account(), account()];
+    const cids: string[] = [];
+    for (const openedCacheBytes of [undefined, 5000, 0]) {
+      const home = tempHome();
+      homes.push(home);
+      const orch = await createEmbeddedOrchestrator({ home, openedCacheBytes });
+      try {
+        await orch.createJob(jobInput({ minContributors: 3 }), bytes);
+        const round = await orch.openRound(1);
+        for (const [i, who] of people.entries()) {
+          await orch.registerNode(await buildRegistration(who, "cpu", { cpu: "test" }));
+          const built = await buildSubmission({ account: who, round, tensors: constantDelta(view, 0.01 * (i + 1)), sampleCount: 4 + i });
+          await orch.submit(built.submission, built.sealed);
+        }
+        const result = await orch.closeRound(1);
+        expect(result.state).toBe("published");
+        cids.push(result.modelCid!);
+      } finally {
+        await orch.close();
+      }
+    }
+    expect(new Set(cids).size).toBe(1);
+  });
+});
