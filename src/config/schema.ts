@@ -33,6 +33,8 @@ export const configSchema = z.object({
   }),
   orchestrator: z.object({
     url: url.optional(),
+    /** Accept only nodes registered in the on-chain NodeRegistry (as `dat serve --onchain`). */
+    requireOnchain: z.boolean().default(false),
   }),
   store: z.object({
     kind: z.enum(["local", "lighthouse"]).default("local"),

@@ -43,6 +43,11 @@ export interface EmbeddedOrchestratorOptions {
    * read and open each sealed blob a second time. 0 disables; a restart simply starts empty.
    */
   openedCacheBytes?: number;
+  /**
+   * When set, only addresses it reports as registered on-chain may register or submit
+   * (`dat serve --onchain`, config orchestrator.requireOnchain); see onchain.ts.
+   */
+  isRegistered?: (address: Hex) => Promise<boolean>;
 }
 
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
@@ -96,8 +101,18 @@ export class EmbeddedOrchestrator implements Orchestrator {
       throw new MalformedInputError("The registration's metadata does not match its signed hash.", { code: "REGISTRATION_METADATA_MISMATCH" });
     }
     await this.deps.verifyRegistration(reg);
+    await this.requireOnchain(reg.address);
     const row = nodesDb.upsertNode(this.db, { address: reg.address, metadata: { ...reg.metadata, backend: reg.backend }, signature: reg.signature }, this.now());
     return { address: row.address as Hex, metadata: row.metadata, registeredAt: row.registeredAt };
+  }
+
+  private async requireOnchain(address: Hex): Promise<void> {
+    if (!this.options.isRegistered || (await this.options.isRegistered(address))) return;
+    throw new DeniedError(`${address} is not registered in the on-chain node registry.`, {
+      code: "NODE_NOT_ONCHAIN",
+      hint: "Register on-chain first: dat node register --onchain",
+      data: { address },
+    });
   }
 
   async listNodes(): Promise<NodeInfo[]> {
@@ -246,6 +261,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       });
     }
     await this.deps.verifySubmission(s);
+    await this.requireOnchain(s.address);
     if (s.fingerprint.toLowerCase() !== job.fingerprint.toLowerCase()) {
       throw new MalformedInputError("The delta was trained on another model (fingerprint mismatch).", {
         code: "FINGERPRINT_MISMATCH",

@@ -1,24 +1,63 @@
 /** `dat node register`. */
 import os from "node:os";
+import type { PrivateKeyAccount } from "viem";
 import type { CliContext } from "../../context.js";
+import type { DatConfig } from "../../../config/schema.js";
+import { UserError } from "../../../core/errors.js";
 
-export async function nodeRegister(ctx: CliContext, opts: { backend?: string }): Promise<void> {
+export async function nodeRegister(ctx: CliContext, opts: { backend?: string; onchain?: boolean }): Promise<void> {
   const { loadConfig } = await import("../../../config/index.js");
   const { unlockAccount } = await import("../../unlock.js");
   const { buildRegistration } = await import("../../../orchestrator/submission.js");
   const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const backend = opts.backend ?? (await loadConfig(ctx)).values.train.backend;
+  const config = (await loadConfig(ctx)).values;
+  const backend = opts.backend ?? config.train.backend;
   const account = await unlockAccount(ctx);
   const metadata = {
     platform: process.platform, arch: process.arch, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown",
     memoryBytes: os.totalmem(), node: process.version,
   };
   const registration = await buildRegistration(account, backend, metadata);
+  // On-chain first: an orchestrator that requires it checks the registry when it sees the registration.
+  const onchain = opts.onchain ? await registerOnchain(ctx, config, account, metadata) : undefined;
   const orch = await connectOrchestrator(ctx);
   try {
     const node = await orch.registerNode(registration);
-    ctx.out.result(node, (n) => [`registered ${n.address} (${backend}, ${metadata.cpus} CPUs)`]);
+    ctx.out.result({ ...node, ...(onchain ? { onchain } : {}) }, (n) => [
+      `registered ${n.address} (${backend}, ${metadata.cpus} CPUs)`,
+      ...(n.onchain ? [`on-chain: NodeRegistry ${n.onchain.registry}, metadata ${n.onchain.metadataCid}, tx ${n.onchain.txHash}`] : []),
+    ]);
   } finally {
     await orch.close();
   }
+}
+
+/**
+ * NodeRegistry.register(metadataCid) from the contributor's wallet; the metadata goes to the blob
+ * store so the CID points at what this node announced.
+ */
+async function registerOnchain(
+  ctx: CliContext,
+  config: DatConfig,
+  account: PrivateKeyAccount,
+  metadata: Record<string, unknown>,
+): Promise<{ registry: string; metadataCid: string; txHash: string; chainId: number }> {
+  const { connectConfiguredChain, assertContractCode } = await import("../../../chain/clients.js");
+  const { registerNode } = await import("../../../chain/registry.js");
+  const { loadDeps } = await import("../../../orchestrator/deps.js");
+  const chain = await connectConfiguredChain(config, { account });
+  const registry = chain.deployment.registry as `0x${string}`;
+  await assertContractCode(chain.publicClient, registry, "NodeRegistry");
+  const balance = await chain.publicClient.getBalance({ address: account.address });
+  if (balance === 0n) {
+    throw new UserError(`${account.address} has no ETH on chain ${chain.chainId} to pay for the registration's gas.`, {
+      code: "INSUFFICIENT_FUNDS",
+      hint: `Fund it: dat devnet fund --address ${account.address} (on a devnet), or send it ETH.`,
+      data: { address: account.address, chainId: chain.chainId },
+    });
+  }
+  const store = await (await loadDeps()).openStore(ctx.home);
+  const metadataCid = await store.put(new TextEncoder().encode(JSON.stringify(metadata)));
+  const txHash = await registerNode(chain.publicClient, chain.walletClient!, registry, metadataCid);
+  return { registry, metadataCid, txHash, chainId: chain.chainId };
 }

@@ -7,7 +7,7 @@ import { UsageError } from "../../../core/errors.js";
 import type { DatConfig } from "../../../config/schema.js";
 import type { ServerOptions } from "../../../orchestrator/http/server.js";
 
-export async function serve(ctx: CliContext, opts: { host?: string; port?: string }): Promise<void> {
+export async function serve(ctx: CliContext, opts: { host?: string; port?: string; onchain?: boolean }): Promise<void> {
   const { loadConfig } = await import("../../../config/index.js");
   const config = (await loadConfig(ctx)).values;
   const host = opts.host ?? config.serve.host;
@@ -15,13 +15,17 @@ export async function serve(ctx: CliContext, opts: { host?: string; port?: strin
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${opts.port}".`);
   const { createEmbeddedOrchestrator } = await import("../../../orchestrator/embedded.js");
   const { buildServer } = await import("../../../orchestrator/http/server.js");
-  const orch = await createEmbeddedOrchestrator({ home: ctx.home });
+  const onchain = opts.onchain === true || config.orchestrator.requireOnchain;
+  const isRegistered = onchain
+    ? await (await import("../../../orchestrator/onchain.js")).onchainRegistrationCheck(config)
+    : undefined;
+  const orch = await createEmbeddedOrchestrator({ home: ctx.home, isRegistered });
   const options = serverOptions(ctx, orch, config);
   const { operatorToken } = options;
   const app = await buildServer(options);
   const url = await app.listen({ host, port });
-  ctx.out.event("ready", { url, operatorRoutes: Boolean(operatorToken) });
-  ctx.out.info(`dat serve listening on ${url}${operatorToken ? "" : " (no operator token: operator calls only in this home)"}`);
+  ctx.out.event("ready", { url, operatorRoutes: Boolean(operatorToken), onchain });
+  ctx.out.info(`dat serve listening on ${url}${onchain ? " (on-chain registration required)" : ""}${operatorToken ? "" : " (no operator token: operator calls only in this home)"}`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off("SIGINT", stop);
