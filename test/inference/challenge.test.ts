@@ -6,7 +6,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type Database from "better-sqlite3";
 import { openDatabase } from "../../src/db/index.js";
 import { issueChallenge, signChallenge, verifyChallenge } from "../../src/inference/challenge.js";
-import { DatError } from "../../src/core/errors.js";
+import { rejection } from "./helpers.js";
 
 let home: string;
 let db: Database.Database;
@@ -22,16 +22,6 @@ afterEach(() => {
   db.close();
   fs.rmSync(home, { recursive: true, force: true });
 });
-
-async function rejection(p: Promise<unknown>): Promise<DatError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DatError);
-    return error as DatError;
-  }
-  throw new Error("expected a rejection");
-}
 
 const issue = (over: Partial<Parameters<typeof issueChallenge>[1]> = {}) =>
   issueChallenge(db, { jobId: "1", purpose: "infer", audience: "http://127.0.0.1:8780", chainId: 31337, ttlSeconds: 60, now: T0, ...over });

@@ -4,7 +4,6 @@
  * predictions, a non-holder exits 5 with the numbers and, after a transfer, gets predictions;
  * an encrypted model's key is released by the key service and cached encrypted in the home.
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -27,8 +26,8 @@ import { buildServer } from "../../src/orchestrator/http/server.js";
 import { packModel } from "../../src/train/modelIo.js";
 import { publishEncryptedModel, modelsCacheDir } from "../../src/inference/modelKeys.js";
 import type { CreateJobInput } from "../../src/orchestrator/types.js";
+import { runDat, type DatRun } from "../cli/helpers.js";
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const TOKEN = 10n ** 18n;
 const PASS = "correct horse battery staple";
 let devnet: Devnet;
@@ -49,24 +48,9 @@ const jobInput: CreateJobInput = {
   hyper: { epochs: 1, batchSize: 8, lr: 0.01, optimizer: "sgd" },
 } as CreateJobInput;
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-/** The real CLI as a child process: the built one when dist/ exists, else the sources through tsx. */
-function dat(home: string, args: string[]): Promise<Run> {
-  const built = fs.existsSync(path.join(ROOT, "dist/cli/main.js"));
-  const argv = built ? [path.join(ROOT, "bin/dat.js")] : ["--import", "tsx", path.join(ROOT, "src/cli/main.ts")];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...argv, "--home", home, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DAT_PASSPHRASE: PASS, NO_COLOR: "1", DAT_ORCHESTRATOR: "" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+/** The built CLI as a child process in `home`, without the test process's DAT_* variables. */
+function dat(home: string, args: string[]): Promise<DatRun> {
+  return runDat(["--home", home, ...args], { env: { DAT_PASSPHRASE: PASS } });
 }
 
 async function transfer(to: Address, amount: bigint) {
@@ -156,7 +140,7 @@ describe("dat infer", () => {
 
     await transfer(newcomer, TOKEN);
     const deadline = Date.now() + 60_000;
-    let run: Run;
+    let run: DatRun;
     do {
       run = await dat(homes.newcomer, ["--json", "infer", "--job", String(ids.local), "--input", inputFile]);
     } while (run.code === 5 && Date.now() < deadline);

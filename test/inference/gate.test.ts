@@ -10,7 +10,7 @@ import { connectChain, type ChainConnection } from "../../src/chain/clients.js";
 import { deployContracts, mined, type DeployedContracts } from "../../src/chain/deploy.js";
 import { DatToken } from "../../src/chain/artifacts/index.js";
 import { checkGate, createBalanceReader } from "../../src/inference/gate.js";
-import { DatError } from "../../src/core/errors.js";
+import { rejection } from "./helpers.js";
 
 const TOKEN = 10n ** 18n;
 let devnet: Devnet;
@@ -21,16 +21,6 @@ async function transfer(to: Address, amount: bigint) {
   await mined(operator.publicClient, await operator.walletClient!.writeContract({
     address: contracts.token, abi: DatToken.abi, functionName: "transfer", args: [to, amount],
   }), "transfer");
-}
-
-async function rejection(p: Promise<unknown>): Promise<DatError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DatError);
-    return error as DatError;
-  }
-  throw new Error("expected a rejection");
 }
 
 beforeAll(async () => {

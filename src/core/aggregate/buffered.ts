@@ -1,6 +1,6 @@
-import { MalformedInputError, UserError } from "../errors.js";
+import { UserError } from "../errors.js";
 import type { AggregateResult, ClientUpdate, StrategyAccumulator } from "./types.js";
-import { validateUpdate } from "./validate.js";
+import { markSeen, validateUpdate } from "./validate.js";
 
 /**
  * Accumulator for strategies that need every update at once (median, trimmed mean, Krum): it
@@ -24,14 +24,7 @@ export function createBufferedAccumulator(
         throw new UserError(`This ${strategy} accumulator was already finished.`, { code: "AGGREGATE_FINISHED" });
       }
       validateUpdate(update, length);
-      if (seen.has(update.id)) {
-        throw new MalformedInputError(`Update id ${update.id} appears twice.`, {
-          code: "AGGREGATE_DUPLICATE_ID",
-          hint: "Each contributor may submit once per round.",
-          data: { id: update.id },
-        });
-      }
-      seen.add(update.id);
+      markSeen(seen, update.id);
       updates.push({ id: update.id, weight: update.weight, delta: update.delta });
     },
     get count() {

@@ -1,6 +1,6 @@
-import { MalformedInputError, UserError } from "../errors.js";
+import { UserError } from "../errors.js";
 import type { AggregateResult, ClientUpdate, StrategyAccumulator } from "./types.js";
-import { assertEnough, assertLength, isFiniteVector, validateUpdate, validateUpdates } from "./validate.js";
+import { assertEnough, assertLength, isFiniteVector, markSeen, validateUpdate, validateUpdates } from "./validate.js";
 
 /**
  * FedAvg (McMahan et al. 2017): the mean of the deltas weighted by each contributor's sample count,
@@ -99,16 +99,9 @@ export function createMeanAccumulator(
     add(update: ClientUpdate): void {
       if (sum === undefined) throw closed();
       validateUpdate(update, length);
-      if (seen.has(update.id)) {
-        throw new MalformedInputError(`Update id ${update.id} appears twice.`, {
-          code: "AGGREGATE_DUPLICATE_ID",
-          hint: "Each contributor may submit once per round.",
-          data: { id: update.id },
-        });
-      }
+      markSeen(seen, update.id);
       addScaled(sum, update.delta, update.weight);
       totalWeight += update.weight;
-      seen.add(update.id);
       ids.push(update.id);
     },
     get count() {

@@ -78,14 +78,7 @@ export function resolveKrumF(n: number, f: number | undefined): number {
 export function aggregateKrum(updates: readonly ClientUpdate[], options: KrumOptions = {}): KrumResult {
   const length = validateUpdates(updates, 1, "krum");
   const n = updates.length;
-  for (const [param, value, min] of [["f", options.f, 0], ["m", options.m, 1]] as const) {
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
-      throw new UserError(`Krum parameter ${param} must be a whole number ≥ ${min}, got ${String(value)}.`, {
-        code: "STRATEGY_BAD_PARAM",
-        data: { param },
-      });
-    }
-  }
+  assertKrumParams(options);
   const f = resolveKrumF(n, options.f);
   assertEnough(n, 2 * f + 3, `krum with f=${f}`);
   const m = options.m ?? n - f;
@@ -141,18 +134,23 @@ function createKrumLike(name: StrategyName, options: KrumOptions): Strategy {
  * grows with n (⌊(n − 3)/2⌋) and an unset m is n − f (always satisfiable).
  */
 export function krumMinUpdates(options: KrumOptions): number {
+  assertKrumParams(options);
   const m = options.m ?? 1;
   for (let n = 3; ; n++) {
-    for (const [param, value, min] of [["f", options.f, 0], ["m", options.m, 1]] as const) {
+    const f = resolveKrumF(n, options.f);
+    if (n >= 2 * f + 3 && n - f >= m) return n;
+  }
+}
+
+/** @throws UserError STRATEGY_BAD_PARAM when f or m is not a whole number in range. */
+function assertKrumParams(options: KrumOptions): void {
+  for (const [param, value, min] of [["f", options.f, 0], ["m", options.m, 1]] as const) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
       throw new UserError(`Krum parameter ${param} must be a whole number ≥ ${min}, got ${String(value)}.`, {
         code: "STRATEGY_BAD_PARAM",
         data: { param },
       });
     }
-  }
-  const f = resolveKrumF(n, options.f);
-    if (n >= 2 * f + 3 && n - f >= m) return n;
   }
 }
 

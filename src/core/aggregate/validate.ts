@@ -77,16 +77,24 @@ export function validateUpdates(updates: readonly ClientUpdate[], minCount = 1, 
       );
     }
     validateUpdate(update, length);
-    if (seen.has(update.id)) {
-      throw new MalformedInputError(`Update id ${update.id} appears twice.`, {
-        code: "AGGREGATE_DUPLICATE_ID",
-        hint: "Each contributor may submit once per round.",
-        data: { id: update.id },
-      });
-    }
-    seen.add(update.id);
+    markSeen(seen, update.id);
   }
   return length;
+}
+
+/**
+ * Records `id` as aggregated in this round.
+ * @throws MalformedInputError AGGREGATE_DUPLICATE_ID when it was already seen.
+ */
+export function markSeen(seen: Set<string>, id: string): void {
+  if (seen.has(id)) {
+    throw new MalformedInputError(`Update id ${id} appears twice.`, {
+      code: "AGGREGATE_DUPLICATE_ID",
+      hint: "Each contributor may submit once per round.",
+      data: { id },
+    });
+  }
+  seen.add(id);
 }
 
 /** @throws UserError AGGREGATE_TOO_FEW when `count < minCount`. */

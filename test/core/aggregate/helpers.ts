@@ -1,16 +1,8 @@
 import type { ClientUpdate } from "../../../src/core/aggregate/index.js";
+import { seededRandom } from "../../../src/core/privacy/index.js";
 
-/** Deterministic PRNG (mulberry32) so adversarial cases are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, shared with src/core/privacy) so failures reproduce. */
+export const rng = seededRandom;
 
 /** Uniform values in [-1, 1). */
 export function randomVector(length: number, next: () => number): Float32Array {
