@@ -46,7 +46,8 @@ export function renderSvgLineChart(
 ): string {
   const width = options.width ?? 560;
   const height = options.height ?? 260;
-  const margin = { top: 32, right: 16, bottom: 40, left: 56 };
+  // The right margin holds half of the last x label, which is centred on the plot's edge.
+  const margin = { top: 32, right: 36, bottom: 40, left: 56 };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const decimals = options.decimals ?? 2;
