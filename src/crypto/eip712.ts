@@ -2,9 +2,16 @@
  * EIP-712 typed messages that contributors sign with their wallet key: a round submission and a
  * node registration. Domain {name: "dat", version: "1", chainId when known}. The orchestrator
  * recovers the signer and compares it with the claimed address.
+ *
+ * The orchestrator verifies a submission for every push, so its digest is computed here directly
+ * (the type is fixed: keccak256 over fixed-width fields, type hash and domain separator computed
+ * once) rather than through viem's generic hashTypedData, which re-derives and validates the types
+ * on every call; test/crypto/eip712.test.ts checks both give the same digest.
  */
+import { keccak_256 } from "@noble/hashes/sha3.js";
 import type { Address, Hex, LocalAccount } from "viem";
 import { DeniedError, UsageError } from "../core/errors.js";
+import { recoverSigner } from "./secp256k1.js";
 
 export interface Eip712DomainOptions {
   /** Chain id of the job's chain; omitted from the domain when unknown. */
@@ -97,7 +104,7 @@ function registrationValue(msg: RegistrationMessage) {
  * bytes whatever order the fields were built in.
  */
 export async function hashMetrics(metrics: Record<string, number | string | boolean | null>): Promise<Hex> {
-  const { keccak256, toBytes } = await import("viem");
+  const { keccak256, toBytes } = await viem();
   const canonical = JSON.stringify(Object.fromEntries(Object.keys(metrics).sort().map((k) => [k, metrics[k]])));
   return keccak256(toBytes(canonical));
 }
@@ -112,12 +119,84 @@ export async function signRegistration(account: LocalAccount, msg: RegistrationM
   return account.signTypedData({ domain: datDomain(options), types: REGISTRATION_TYPES, primaryType: "NodeRegistration", message: registrationValue(msg) });
 }
 
-async function recover(params: Parameters<typeof import("viem").recoverTypedDataAddress>[0]): Promise<Address> {
-  const { recoverTypedDataAddress } = await import("viem");
+let viemModule: Promise<typeof import("viem")> | undefined;
+/** viem, imported once (a dynamic import per call costs a module resolution per submission). */
+function viem(): Promise<typeof import("viem")> {
+  viemModule ??= import("viem");
+  return viemModule;
+}
+
+const utf8 = new TextEncoder();
+const UINT256_LIMIT = 1n << 256n;
+const SUBMISSION_TYPE_HASH = keccak_256(utf8.encode(
+  "Submission(uint256 jobId,uint256 round,string blobCid,uint256 sampleCount,bytes32 metricsHash,bytes32 modelFingerprint)",
+));
+const domainSeparators = new Map<number | undefined, Uint8Array>();
+
+function wordOfUint(value: bigint, what: string): Uint8Array {
+  if (value >= UINT256_LIMIT) throw new UsageError(`${what} does not fit in a uint256.`, { code: "EIP712_BAD_MESSAGE" });
+  return Uint8Array.from(Buffer.from(value.toString(16).padStart(64, "0"), "hex"));
+}
+
+function wordOfBytes32(value: Hex): Uint8Array {
+  return Uint8Array.from(Buffer.from(value.slice(2), "hex"));
+}
+
+function concatWords(words: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(words.reduce((n, w) => n + w.length, 0));
+  let at = 0;
+  for (const w of words) {
+    out.set(w, at);
+    at += w.length;
+  }
+  return out;
+}
+
+/** hashStruct(EIP712Domain) of datDomain(options). */
+function domainSeparator(options: Eip712DomainOptions): Uint8Array {
+  const chainId = options.chainId;
+  let separator = domainSeparators.get(chainId);
+  if (!separator) {
+    const words: Uint8Array[] = chainId === undefined
+      ? [keccak_256(utf8.encode("EIP712Domain(string name,string version)"))]
+      : [keccak_256(utf8.encode("EIP712Domain(string name,string version,uint256 chainId)"))];
+    words.push(keccak_256(utf8.encode("dat")), keccak_256(utf8.encode("1")));
+    if (chainId !== undefined) words.push(wordOfUint(uint(chainId, "chainId"), "chainId"));
+    separator = keccak_256(concatWords(words));
+    if (domainSeparators.size < 16) domainSeparators.set(chainId, separator);
+  }
+  return separator;
+}
+
+/**
+ * The EIP-712 digest a submission's signature signs:
+ * keccak256(0x1901 ‖ domainSeparator ‖ hashStruct(Submission)).
+ */
+export function hashSubmission(msg: SubmissionMessage, options: Eip712DomainOptions = {}): Hex {
+  const v = submissionValue(msg);
+  const struct = keccak_256(concatWords([
+    SUBMISSION_TYPE_HASH,
+    wordOfUint(v.jobId, "jobId"),
+    wordOfUint(v.round, "round"),
+    keccak_256(utf8.encode(v.blobCid)),
+    wordOfUint(v.sampleCount, "sampleCount"),
+    wordOfBytes32(v.metricsHash),
+    wordOfBytes32(v.modelFingerprint),
+  ]));
+  const digest = keccak_256(concatWords([Uint8Array.of(0x19, 0x01), domainSeparator(options), struct]));
+  return `0x${Buffer.from(digest).toString("hex")}`;
+}
+
+function malformedSignature(cause: unknown): DeniedError {
+  return new DeniedError("The signature is malformed and cannot be verified.", { code: "SIGNATURE_INVALID", cause, hint: "Sign the message again with the contributor's wallet." });
+}
+
+/** The signer of `digest`, or SIGNATURE_INVALID when the signature cannot be read or recovers no key. */
+async function recover(digest: Hex, signature: Hex): Promise<Address> {
   try {
-    return await recoverTypedDataAddress(params);
+    return await recoverSigner(digest, signature);
   } catch (cause) {
-    throw new DeniedError("The signature is malformed and cannot be verified.", { code: "SIGNATURE_INVALID", cause, hint: "Sign the message again with the contributor's wallet." });
+    throw malformedSignature(cause);
   }
 }
 
@@ -136,8 +215,7 @@ function assertSigner(recovered: Address, expected: string, what: string): void 
  * Throws DeniedError (SIGNATURE_INVALID or SIGNATURE_MISMATCH) otherwise.
  */
 export async function verifySubmission(msg: SubmissionMessage, signature: Hex, expectedAddress: string, options: Eip712DomainOptions = {}): Promise<void> {
-  const recovered = await recover({ domain: datDomain(options), types: SUBMISSION_TYPES, primaryType: "Submission", message: submissionValue(msg), signature });
-  assertSigner(recovered, expectedAddress, "submission");
+  assertSigner(await recover(hashSubmission(msg, options), signature), expectedAddress, "submission");
 }
 
 /**
@@ -149,8 +227,15 @@ export async function verifyRegistration(
   signature: Hex,
   options: Eip712DomainOptions & { maxAgeSeconds?: number; nowSeconds?: number } = {},
 ): Promise<void> {
-  const recovered = await recover({ domain: datDomain(options), types: REGISTRATION_TYPES, primaryType: "NodeRegistration", message: registrationValue(msg), signature });
-  assertSigner(recovered, msg.node, "registration");
+  const message = registrationValue(msg);
+  const { hashTypedData } = await viem();
+  let digest: Hex;
+  try {
+    digest = hashTypedData({ domain: datDomain(options), types: REGISTRATION_TYPES, primaryType: "NodeRegistration", message });
+  } catch (cause) {
+    throw malformedSignature(cause);
+  }
+  assertSigner(await recover(digest, signature), msg.node, "registration");
   if (options.maxAgeSeconds !== undefined) {
     const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
     const age = now - Number(msg.timestamp);

@@ -3,6 +3,7 @@
  * needs to know — hyper-parameters, strategy, privacy, encoding, rewards, validation, gate.
  */
 import type Database from "better-sqlite3";
+import { prepared } from "./statements.js";
 
 export interface JobRow {
   id: number;
@@ -58,7 +59,7 @@ function fromRaw(r: RawJob): JobRow {
 
 /** Inserts a job and returns it with its id. */
 export function insertJob(db: Database.Database, job: NewJob, now = Date.now()): JobRow {
-  const info = db.prepare(`INSERT INTO jobs (name, initial_model_cid, fingerprint, rounds, min_contributors,
+  const info = prepared(db, `INSERT INTO jobs (name, initial_model_cid, fingerprint, rounds, min_contributors,
       max_contributors, deadline_seconds, epochs, batch_size, lr, optimizer, strategy, strategy_params, dp_clip,
       dp_noise, encoding, reward_per_round, validation_path, label_column, gate_token, gate_min, encrypt_model, created_at)
     VALUES (@name, @initialModelCid, @fingerprint, @rounds, @minContributors, @maxContributors, @deadlineSeconds,
@@ -74,11 +75,11 @@ export function insertJob(db: Database.Database, job: NewJob, now = Date.now()):
 
 /** The job with this id, or undefined. */
 export function getJob(db: Database.Database, id: number): JobRow | undefined {
-  const r = db.prepare("SELECT * FROM jobs WHERE id = ?").get(id) as RawJob | undefined;
+  const r = prepared(db, "SELECT * FROM jobs WHERE id = ?").get(id) as RawJob | undefined;
   return r && fromRaw(r);
 }
 
 /** Every job, oldest first. */
 export function listJobs(db: Database.Database): JobRow[] {
-  return (db.prepare("SELECT * FROM jobs ORDER BY id").all() as RawJob[]).map(fromRaw);
+  return (prepared(db, "SELECT * FROM jobs ORDER BY id").all() as RawJob[]).map(fromRaw);
 }

@@ -2,6 +2,7 @@
  * Rows of the `nodes` table (migration 003): contributors registered with a signed registration.
  */
 import type Database from "better-sqlite3";
+import { prepared } from "./statements.js";
 
 export interface NodeRow {
   /** Lower-case 0x address. */
@@ -20,18 +21,23 @@ function fromRaw(r: RawNode): NodeRow {
 
 /** Registers a node or refreshes its metadata (re-registering is allowed and keeps the first date). */
 export function upsertNode(db: Database.Database, node: Omit<NodeRow, "registeredAt">, now = Date.now()): NodeRow {
-  db.prepare(`INSERT INTO nodes (address, metadata, signature, registered_at) VALUES (@address, @metadata, @signature, @now)
+  prepared(db, `INSERT INTO nodes (address, metadata, signature, registered_at) VALUES (@address, @metadata, @signature, @now)
     ON CONFLICT (address) DO UPDATE SET metadata = excluded.metadata, signature = excluded.signature`).run({
     address: node.address.toLowerCase(), metadata: JSON.stringify(node.metadata), signature: node.signature, now,
   });
   return getNode(db, node.address)!;
 }
 
+/** Whether `address` is a registered node (without reading its metadata). */
+export function isNodeRegistered(db: Database.Database, address: string): boolean {
+  return prepared(db, "SELECT 1 FROM nodes WHERE address = ?").get(address.toLowerCase()) !== undefined;
+}
+
 export function getNode(db: Database.Database, address: string): NodeRow | undefined {
-  const r = db.prepare("SELECT * FROM nodes WHERE address = ?").get(address.toLowerCase()) as RawNode | undefined;
+  const r = prepared(db, "SELECT * FROM nodes WHERE address = ?").get(address.toLowerCase()) as RawNode | undefined;
   return r && fromRaw(r);
 }
 
 export function listNodes(db: Database.Database): NodeRow[] {
-  return (db.prepare("SELECT * FROM nodes ORDER BY registered_at, address").all() as RawNode[]).map(fromRaw);
+  return (prepared(db, "SELECT * FROM nodes ORDER BY registered_at, address").all() as RawNode[]).map(fromRaw);
 }

@@ -3,6 +3,7 @@
  * checks the edge with src/core/round.ts inside the same transaction that writes it.
  */
 import type Database from "better-sqlite3";
+import { prepared } from "./statements.js";
 import { assertTransition, type RoundState } from "../core/round.js";
 
 export interface RoundMetrics {
@@ -61,33 +62,33 @@ export interface NewRound {
 
 /** Inserts a round in state "open". The partial unique index refuses a second active round per job. */
 export function insertRound(db: Database.Database, round: NewRound, now = Date.now()): RoundRow {
-  db.prepare(`INSERT INTO rounds (job_id, round, state, public_key, private_key, base_model_cid, deadline, opened_at)
+  prepared(db, `INSERT INTO rounds (job_id, round, state, public_key, private_key, base_model_cid, deadline, opened_at)
     VALUES (@jobId, @round, 'open', @publicKey, @privateKey, @baseModelCid, @deadline, @now)`).run({ ...round, now });
   return getRound(db, round.jobId, round.round)!;
 }
 
 /** One round, or undefined. */
 export function getRound(db: Database.Database, jobId: number, round: number): RoundRow | undefined {
-  const r = db.prepare("SELECT * FROM rounds WHERE job_id = ? AND round = ?").get(jobId, round) as RawRound | undefined;
+  const r = prepared(db, "SELECT * FROM rounds WHERE job_id = ? AND round = ?").get(jobId, round) as RawRound | undefined;
   return r && fromRaw(r);
 }
 
 /** The job's most recent round (highest number), or undefined. */
 export function latestRound(db: Database.Database, jobId: number): RoundRow | undefined {
-  const r = db.prepare("SELECT * FROM rounds WHERE job_id = ? ORDER BY round DESC LIMIT 1").get(jobId) as RawRound | undefined;
+  const r = prepared(db, "SELECT * FROM rounds WHERE job_id = ? ORDER BY round DESC LIMIT 1").get(jobId) as RawRound | undefined;
   return r && fromRaw(r);
 }
 
 /** The job's latest published round, or undefined. */
 export function latestPublishedRound(db: Database.Database, jobId: number): RoundRow | undefined {
-  const r = db.prepare("SELECT * FROM rounds WHERE job_id = ? AND state = 'published' ORDER BY round DESC LIMIT 1")
+  const r = prepared(db, "SELECT * FROM rounds WHERE job_id = ? AND state = 'published' ORDER BY round DESC LIMIT 1")
     .get(jobId) as RawRound | undefined;
   return r && fromRaw(r);
 }
 
 /** All rounds of a job, in order. */
 export function listRounds(db: Database.Database, jobId: number): RoundRow[] {
-  return (db.prepare("SELECT * FROM rounds WHERE job_id = ? ORDER BY round").all(jobId) as RawRound[]).map(fromRaw);
+  return (prepared(db, "SELECT * FROM rounds WHERE job_id = ? ORDER BY round").all(jobId) as RawRound[]).map(fromRaw);
 }
 
 export interface RoundTransition {
@@ -107,7 +108,7 @@ export function transitionRound(db: Database.Database, jobId: number, round: num
     const current = getRound(db, jobId, round);
     if (!current) throw new Error(`round ${jobId}/${round} vanished`);
     assertTransition(current.state, change.to, change.failureReason);
-    db.prepare(`UPDATE rounds SET state = @to,
+    prepared(db, `UPDATE rounds SET state = @to,
         failure_reason = COALESCE(@failureReason, failure_reason),
         model_cid = COALESCE(@modelCid, model_cid),
         metrics = COALESCE(@metrics, metrics),

@@ -2,6 +2,7 @@
  * Rows of the `submissions` table (migration 003): one signed submission per address per round.
  */
 import type Database from "better-sqlite3";
+import { prepared } from "./statements.js";
 
 export type SubmissionStatus = "accepted" | "aggregated" | "rejected";
 
@@ -43,22 +44,25 @@ function fromRaw(r: RawSubmission): SubmissionRow {
  * round (the unique constraint decides, so two racing requests cannot both get in).
  */
 export function insertSubmission(db: Database.Database, s: NewSubmission, now = Date.now()): SubmissionRow | undefined {
-  const info = db.prepare(`INSERT INTO submissions (job_id, round, address, blob_cid, sample_count, metrics_hash,
+  const r = prepared(db, `INSERT INTO submissions (job_id, round, address, blob_cid, sample_count, metrics_hash,
       fingerprint, signature, received_at)
     VALUES (@jobId, @round, @address, @blobCid, @sampleCount, @metricsHash, @fingerprint, @signature, @now)
-    ON CONFLICT (job_id, round, address) DO NOTHING`).run({ ...s, address: s.address.toLowerCase(), now });
-  if (info.changes === 0) return undefined;
-  return getSubmissionById(db, Number(info.lastInsertRowid));
+    ON CONFLICT (job_id, round, address) DO NOTHING
+    RETURNING *`).get({
+    jobId: s.jobId, round: s.round, address: s.address.toLowerCase(), blobCid: s.blobCid, sampleCount: s.sampleCount,
+    metricsHash: s.metricsHash, fingerprint: s.fingerprint, signature: s.signature, now,
+  }) as RawSubmission | undefined;
+  return r && fromRaw(r);
 }
 
 export function getSubmissionById(db: Database.Database, id: number): SubmissionRow | undefined {
-  const r = db.prepare("SELECT * FROM submissions WHERE id = ?").get(id) as RawSubmission | undefined;
+  const r = prepared(db, "SELECT * FROM submissions WHERE id = ?").get(id) as RawSubmission | undefined;
   return r && fromRaw(r);
 }
 
 /** The submission of `address` in a round, or undefined. */
 export function getSubmission(db: Database.Database, jobId: number, round: number, address: string): SubmissionRow | undefined {
-  const r = db.prepare("SELECT * FROM submissions WHERE job_id = ? AND round = ? AND address = ?")
+  const r = prepared(db, "SELECT * FROM submissions WHERE job_id = ? AND round = ? AND address = ?")
     .get(jobId, round, address.toLowerCase()) as RawSubmission | undefined;
   return r && fromRaw(r);
 }
@@ -66,23 +70,23 @@ export function getSubmission(db: Database.Database, jobId: number, round: numbe
 /** A round's submissions in arrival order, optionally only those with one status. */
 export function listSubmissions(db: Database.Database, jobId: number, round: number, status?: SubmissionStatus): SubmissionRow[] {
   const rows = status
-    ? db.prepare("SELECT * FROM submissions WHERE job_id = ? AND round = ? AND status = ? ORDER BY id").all(jobId, round, status)
-    : db.prepare("SELECT * FROM submissions WHERE job_id = ? AND round = ? ORDER BY id").all(jobId, round);
+    ? prepared(db, "SELECT * FROM submissions WHERE job_id = ? AND round = ? AND status = ? ORDER BY id").all(jobId, round, status)
+    : prepared(db, "SELECT * FROM submissions WHERE job_id = ? AND round = ? ORDER BY id").all(jobId, round);
   return (rows as RawSubmission[]).map(fromRaw);
 }
 
 /** Number of submissions of a round (all statuses). */
 export function countSubmissions(db: Database.Database, jobId: number, round: number): number {
-  const r = db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE job_id = ? AND round = ?").get(jobId, round) as { n: number };
+  const r = prepared(db, "SELECT COUNT(*) AS n FROM submissions WHERE job_id = ? AND round = ?").get(jobId, round) as { n: number };
   return r.n;
 }
 
 /** Marks a submission aggregated with its contribution score. */
 export function markAggregated(db: Database.Database, id: number, score: number): void {
-  db.prepare("UPDATE submissions SET status = 'aggregated', score = ? WHERE id = ?").run(score, id);
+  prepared(db, "UPDATE submissions SET status = 'aggregated', score = ? WHERE id = ?").run(score, id);
 }
 
 /** Marks a submission rejected at close, with the reason. */
 export function markRejected(db: Database.Database, id: number, reason: string): void {
-  db.prepare("UPDATE submissions SET status = 'rejected', reject_reason = ?, score = 0 WHERE id = ?").run(reason, id);
+  prepared(db, "UPDATE submissions SET status = 'rejected', reject_reason = ?, score = 0 WHERE id = ?").run(reason, id);
 }

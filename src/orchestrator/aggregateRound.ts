@@ -11,7 +11,7 @@ import type { JobRow } from "../db/jobs.js";
 import * as roundsDb from "../db/rounds.js";
 import * as subsDb from "../db/submissions.js";
 import { getServerState, saveServerState } from "../db/serverState.js";
-import type { OrchestratorDeps } from "./deps.js";
+import type { OrchestratorDeps, RoundRecipientKey } from "./deps.js";
 import { readModelBlob, repackModelBlob, tensorOffsets, type ModelBlobView } from "./modelBlob.js";
 import type { BlobStoreLike } from "./store.js";
 import type { ContributionScore, Hex } from "./types.js";
@@ -62,9 +62,13 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
   let scratch: Float32Array | undefined;
   let samples = 0;
 
+  let roundKey: RoundRecipientKey | undefined;
   const decodeFlat = async (s: subsDb.SubmissionRow, into?: Float32Array): Promise<Float32Array> => {
     const plain = options.opened?.(s.blobCid)
-      ?? (await deps.openDelta(round.privateKey as Hex, await store.get(s.blobCid), { jobId: job.id, round: round.round, address: s.address as Hex }));
+      ?? (await deps.openDelta(
+        (roundKey ??= deps.importRoundKey(round.privateKey as Hex)), await store.get(s.blobCid),
+        { jobId: job.id, round: round.round, address: s.address as Hex },
+      ));
     const delta = deps.decodeDelta(plain, { fingerprint: job.fingerprint, maxNorm: normBound(job.dpClip, job.dpNoise), maxElements: base.length });
     if (delta.sampleCount !== s.sampleCount) throw new Error(`sample count ${delta.sampleCount} ≠ signed ${s.sampleCount}`);
     return flatten(delta.tensors, base, offsets, into);

@@ -2,8 +2,11 @@
  * The other parts the orchestrator stands on, bound in one place: the blob store, HPKE opening,
  * EIP-712 verification and delta decoding. Loaded lazily so `dat job list` does not pay for them.
  */
+import type { RoundRecipientKey } from "../crypto/hpke.js";
 import type { BlobStoreLike } from "./store.js";
 import type { Hex, NodeRegistration, SignedSubmission } from "./types.js";
+
+export type { RoundRecipientKey } from "../crypto/hpke.js";
 
 export interface DecodedDelta {
   fingerprint: string;
@@ -16,7 +19,9 @@ export interface OrchestratorDeps {
   openStore(home: string): Promise<BlobStoreLike>;
   /** Round key pair as 0x hex (32 raw bytes each). */
   generateRoundKeyPair(): Promise<{ publicKey: Hex; privateKey: Hex }>;
-  openDelta(privateKey: Hex, sealed: Uint8Array, aad: { jobId: number; round: number; address: Hex }): Promise<Uint8Array>;
+  /** A round's private key (0x hex) imported once, for opening that round's deltas. */
+  importRoundKey(privateKey: Hex): RoundRecipientKey;
+  openDelta(key: RoundRecipientKey, sealed: Uint8Array, aad: { jobId: number; round: number; address: Hex }): Promise<Uint8Array>;
   decodeDelta(bytes: Uint8Array, bounds: { fingerprint: string; maxNorm?: number; maxElements?: number }): DecodedDelta;
   /** Throws DeniedError unless `submission.address` signed it. */
   verifySubmission(submission: SignedSubmission): Promise<void>;
@@ -58,8 +63,8 @@ export function loadDeps(): Promise<OrchestratorDeps> {
         const kp = await hpke.generateRoundKeyPair();
         return { publicKey: bytesToHex(kp.publicKey), privateKey: bytesToHex(kp.privateKey) };
       },
-      openDelta: (privateKey, sealed, aad) =>
-        hpke.openDelta(sealed, hexToBytes(privateKey), { jobId: aad.jobId, round: aad.round, contributor: aad.address }),
+      importRoundKey: (privateKey) => hpke.importRoundPrivateKey(hexToBytes(privateKey)),
+      openDelta: (key, sealed, aad) => hpke.openDelta(sealed, key, { jobId: aad.jobId, round: aad.round, contributor: aad.address }),
       decodeDelta: (bytes, bounds) =>
         delta.decodeDelta(bytes, { expectedFingerprint: bounds.fingerprint, maxNorm: bounds.maxNorm, maxElements: bounds.maxElements }),
       verifySubmission: (s) =>

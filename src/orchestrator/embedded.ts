@@ -16,7 +16,7 @@ import * as jobsDb from "../db/jobs.js";
 import * as nodesDb from "../db/nodes.js";
 import * as roundsDb from "../db/rounds.js";
 import * as subsDb from "../db/submissions.js";
-import { loadDeps, type OrchestratorDeps } from "./deps.js";
+import { loadDeps, type OrchestratorDeps, type RoundRecipientKey } from "./deps.js";
 import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
 import { privacySpent } from "./privacy.js";
@@ -51,6 +51,8 @@ export interface EmbeddedOrchestratorOptions {
 }
 
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
+/** Round keys kept in memory at most (one per collecting round: a few in practice). */
+const MAX_ROUND_KEYS = 64;
 
 /** Opens the embedded orchestrator of a home (database migrated, store opened). */
 export async function createEmbeddedOrchestrator(options: EmbeddedOrchestratorOptions): Promise<EmbeddedOrchestrator> {
@@ -75,6 +77,8 @@ export class EmbeddedOrchestrator implements Orchestrator {
   private readonly opened = new Map<string, Uint8Array>();
   private openedBytes = 0;
   private readonly openedCacheBytes: number;
+  /** Collecting rounds' private keys, imported once, by `job/round`; dropped when the round closes or fails. */
+  private readonly roundKeys = new Map<string, { privateKey: string; key: RoundRecipientKey }>();
 
   constructor(
     readonly db: Database.Database,
@@ -240,21 +244,22 @@ export class EmbeddedOrchestrator implements Orchestrator {
       });
     }
     const job = this.requireJob(s.jobId);
-    const round = roundsDb.getRound(this.db, s.jobId, s.round);
-    const latest = roundsDb.latestRound(this.db, s.jobId);
-    if (!round || !latest || latest.round !== s.round || !acceptsSubmissions(round.state)) {
+    // One query in the usual case: the submission is for the job's latest round, which collects.
+    const round = roundsDb.latestRound(this.db, s.jobId);
+    if (!round || round.round !== s.round || !acceptsSubmissions(round.state)) {
+      const asked = round?.round === s.round ? round : roundsDb.getRound(this.db, s.jobId, s.round);
       throw new UserError(
-        round
-          ? `Round ${s.round} of job ${s.jobId} is ${round.state}, not collecting submissions.`
+        asked
+          ? `Round ${s.round} of job ${s.jobId} is ${asked.state}, not collecting submissions.`
           : `Job ${s.jobId} has no round ${s.round}.`,
         {
           code: "SUBMISSION_WRONG_ROUND",
           hint: `Pull the current round and train again: dat train --job ${s.jobId}`,
-          data: { jobId: s.jobId, round: s.round, current: latest && acceptsSubmissions(latest.state) ? latest.round : null },
+          data: { jobId: s.jobId, round: s.round, current: round && acceptsSubmissions(round.state) ? round.round : null },
         },
       );
     }
-    if (!nodesDb.getNode(this.db, s.address)) {
+    if (!nodesDb.isNodeRegistered(this.db, s.address)) {
       throw new DeniedError(`${s.address} is not a registered node.`, {
         code: "NODE_NOT_REGISTERED",
         hint: "Register first: dat node register",
@@ -344,6 +349,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       throw new NotFoundError(`Job ${jobId} has no active round to fail.`, { code: "ROUND_NOT_OPEN" });
     }
     const row = roundsDb.transitionRound(this.db, jobId, latest.round, { to: "failed", failureReason: reason, closedAt: this.now() });
+    this.forgetRound(jobId, latest.round);
     return { jobId, round: row.round, state: row.state, modelCid: null, failureReason: row.failureReason, metrics: row.metrics, scores: [], rejected: [] };
   }
 
@@ -379,7 +385,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       });
     } catch (error) {
       if (isTransientFault(error)) throw error;
-      this.dropOpened(jobId, round.round);
+      this.forgetRound(jobId, round.round);
       const current = roundsDb.getRound(this.db, jobId, round.round);
       if (!current || current.state !== "aggregating") throw error;
       const code = (error as { code?: unknown }).code;
@@ -392,7 +398,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
         metrics: failed.metrics, scores: [], rejected: [],
       };
     }
-    this.dropOpened(jobId, round.round);
+    this.forgetRound(jobId, round.round);
     const final = roundsDb.getRound(this.db, jobId, round.round)!;
     return {
       jobId, round: final.round, state: final.state, modelCid: final.modelCid, failureReason: final.failureReason,
@@ -411,6 +417,25 @@ export class EmbeddedOrchestrator implements Orchestrator {
     this.openedBytes += plain.length;
   }
 
+  /** The round's private key, imported on the first submission of the round and kept until it ends. */
+  private roundKey(round: roundsDb.RoundRow): RoundRecipientKey {
+    const id = `${round.jobId}/${round.round}`;
+    const cached = this.roundKeys.get(id);
+    if (cached && cached.privateKey === round.privateKey) return cached.key;
+    // Rounds end through close or fail, which forget their key; a bound covers rounds that another
+    // process closed (this one never sees them end).
+    if (this.roundKeys.size >= MAX_ROUND_KEYS) this.roundKeys.delete(this.roundKeys.keys().next().value!);
+    const key = this.deps.importRoundKey(round.privateKey as Hex);
+    this.roundKeys.set(id, { privateKey: round.privateKey, key });
+    return key;
+  }
+
+  /** Forgets what the submit path kept for a round that ended: its opened deltas and its key. */
+  private forgetRound(jobId: number, round: number): void {
+    this.roundKeys.delete(`${jobId}/${round}`);
+    this.dropOpened(jobId, round);
+  }
+
   private dropOpened(jobId: number, round: number): void {
     const prefix = `${jobId}/${round}/`;
     for (const [key, bytes] of this.opened) {
@@ -425,7 +450,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
   private async checkSealedDelta(job: jobsDb.JobRow, round: roundsDb.RoundRow, s: SignedSubmission, sealed: Uint8Array): Promise<Uint8Array> {
     let plain: Uint8Array;
     try {
-      plain = await this.deps.openDelta(round.privateKey as Hex, sealed, { jobId: s.jobId, round: s.round, address: s.address });
+      plain = await this.deps.openDelta(this.roundKey(round), sealed, { jobId: s.jobId, round: s.round, address: s.address });
     } catch (error) {
       throw new MalformedInputError("The sealed delta cannot be opened with this round's key (wrong round, wrong address or tampered bytes).", {
         code: "SUBMISSION_UNSEALABLE",

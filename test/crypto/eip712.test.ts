@@ -1,7 +1,11 @@
+import { hashTypedData } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { describe, expect, it } from "vitest";
 import { DeniedError } from "../../src/core/errors.js";
-import { hashMetrics, signRegistration, signSubmission, verifyRegistration, verifySubmission, type SubmissionMessage } from "../../src/crypto/eip712.js";
+import {
+  SUBMISSION_TYPES, datDomain, hashMetrics, hashSubmission, signRegistration, signSubmission, verifyRegistration, verifySubmission,
+  type SubmissionMessage,
+} from "../../src/crypto/eip712.js";
 
 const alice = privateKeyToAccount("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d");
 const bob = privateKeyToAccount("0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a");
@@ -50,6 +54,50 @@ describe("EIP-712 submissions", () => {
       await expect(verifySubmission(msg, chars.join("") as `0x${string}`, alice.address)).rejects.toBeInstanceOf(DeniedError);
     }
     await expect(verifySubmission(msg, "0x1234", alice.address)).rejects.toBeInstanceOf(DeniedError);
+  });
+
+  it("hashes a submission exactly as viem's generic EIP-712 hashing does", async () => {
+    const base = await submission();
+    const messages: SubmissionMessage[] = [
+      base,
+      { ...base, jobId: 0, round: 0, sampleCount: 0, blobCid: "" },
+      { ...base, jobId: (1n << 256n) - 1n, round: 2n ** 64n + 3n, sampleCount: Number.MAX_SAFE_INTEGER },
+      { ...base, blobCid: "QmΩ≈ç√∫ünïcødé 🙂", metricsHash: `0x${"FF".repeat(32)}`, modelFingerprint: `0x${"0".repeat(64)}` },
+    ];
+    for (const msg of messages) {
+      for (const options of [{}, { chainId: 31337 }, { chainId: 1 }]) {
+        const expected = hashTypedData({
+          domain: datDomain(options), types: SUBMISSION_TYPES, primaryType: "Submission",
+          message: { ...msg, jobId: BigInt(msg.jobId), round: BigInt(msg.round), sampleCount: BigInt(msg.sampleCount) },
+        });
+
+        expect(hashSubmission(msg, options)).toBe(expected);
+      }
+    }
+    expect(() => hashSubmission({ ...base, jobId: 1n << 256n })).toThrow(/uint256/);
+  });
+
+  it("rejects a flipped recovery byte, a foreign signature and malformed r, s or v", async () => {
+    const msg = await submission();
+    const sig = await signSubmission(alice, msg);
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const r = sig.slice(2, 66);
+    const s = sig.slice(66, 130);
+    const v = parseInt(sig.slice(130), 16);
+    const word = (x: bigint) => x.toString(16).padStart(64, "0");
+    const flippedV = `0x${r}${s}${(v === 27 ? 28 : 27).toString(16)}` as const;
+    const parityV = `0x${r}${s}${(v - 27).toString(16).padStart(2, "0")}` as const;
+    const malformed = [
+      `0x${word(0n)}${s}1b`, `0x${r}${word(0n)}1b`, `0x${word(n)}${s}1b`, `0x${r}${word(n + 1n)}1b`,
+      `0x${r}${s}1d`, `0x${r}${s}02`, `0x${r}${s}`, `${sig}00`, "0x", "0xzz",
+    ] as `0x${string}`[];
+
+    await expect(verifySubmission(msg, parityV, alice.address)).resolves.toBeUndefined();
+    await expect(verifySubmission(msg, flippedV, alice.address)).rejects.toMatchObject({ code: "SIGNATURE_MISMATCH" });
+    await expect(verifySubmission(msg, await signSubmission(bob, msg), alice.address)).rejects.toMatchObject({ code: "SIGNATURE_MISMATCH" });
+    for (const bad of malformed) {
+      await expect(verifySubmission(msg, bad, alice.address), bad).rejects.toMatchObject({ code: "SIGNATURE_INVALID" });
+    }
   });
 
   it("rejects malformed message fields before signing", async () => {

@@ -2,7 +2,9 @@ import { createDecipheriv } from "node:crypto";
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
 import { describe, expect, it } from "vitest";
 import { MalformedInputError } from "../../src/core/errors.js";
-import { generateRoundKeyPair, openDelta, sealDelta } from "../../src/crypto/hpke.js";
+import {
+  generateRoundKeyPair, importRoundPrivateKey, labeledExpand, openDelta, recipientExporterSecret, sealDelta,
+} from "../../src/crypto/hpke.js";
 
 const contributor = "0x1111111111111111111111111111111111111111";
 const aad = { jobId: 1, round: 2, contributor };
@@ -114,5 +116,64 @@ describe("HPKE sealing of deltas", () => {
     const last = Buffer.concat([decipher.update(sealed.subarray(at, at + 952)), decipher.final()]);
 
     expect(last.equals(Buffer.from(pt.subarray(2048)))).toBe(true);
+  });
+
+  it("opens with a round key imported once as with the raw key, and refuses a low-order ephemeral key", async () => {
+    const keys = await generateRoundKeyPair();
+    const imported = importRoundPrivateKey(keys.privateKey);
+    const pt = payload(3000);
+    const sealed = await sealDelta(pt, keys.publicKey, aad, { chunkSize: 1024 });
+    const lowOrder = sealed.slice();
+    lowOrder.fill(0, 24, 56); // enc = the X25519 point 0: the shared secret would be all zeros
+
+    const opened = await openDelta(sealed, imported, aad);
+
+    expect(Buffer.from(imported.publicKey).equals(Buffer.from(keys.publicKey))).toBe(true);
+    expect(Buffer.from(opened).equals(Buffer.from(pt))).toBe(true);
+    expect(await codeOf(openDelta(lowOrder, imported, aad))).toBe("SEALED_AUTH_FAILED");
+  });
+});
+
+describe("HPKE recipient context on node:crypto", () => {
+  // RFC 9180 Appendix A.1.1: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM, mode_base.
+  const hex = (h: string) => Uint8Array.from(Buffer.from(h, "hex"));
+  const vector = {
+    info: "4f6465206f6e2061204772656369616e2055726e",
+    skRm: "4612c550263fc8ad58375df3f557aac531d26850903e55a9f23f21d8534e8ac8",
+    pkRm: "3948cfe0ad1ddb695d780e59077195da6c56506b027329794ab02bca80815c4d",
+    enc: "37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431",
+    exporterSecret: "45ff1c2e220db587171952c0592d5f5ebe103f1561a2614e38f2ffd47e99e3f8",
+    exports: [
+      ["", "3853fe2b4035195a573ffc53856e77058e15d9ea064de3e59f4961d0095250ee"],
+      ["00", "2e8f0b54673c7029649d4eb9d5e33bf1872cf76d623ff164ac185da9e88c21a5"],
+      ["54657374436f6e74657874", "e9e43065102c3836401bed8c3c3c75ae46be1639869391d62c61f1ec7af54931"],
+    ],
+  };
+  const suiteA1 = Uint8Array.from([0x48, 0x50, 0x4b, 0x45, 0x00, 0x20, 0x00, 0x01, 0x00, 0x01]); // "HPKE" ‖ 0x0020 ‖ 0x0001 ‖ 0x0001
+
+  it("derives RFC 9180's exporter secret and exported values (test vector A.1.1)", () => {
+    const recipient = importRoundPrivateKey(hex(vector.skRm));
+
+    const exporterSecret = recipientExporterSecret(recipient, hex(vector.enc), { aeadId: 0x0001, info: hex(vector.info) });
+
+    expect(Buffer.from(recipient.publicKey).toString("hex")).toBe(vector.pkRm);
+    expect(exporterSecret.toString("hex")).toBe(vector.exporterSecret);
+    for (const [context, value] of vector.exports) {
+      expect(labeledExpand(suiteA1, exporterSecret, "sec", hex(context), 32).toString("hex")).toBe(value);
+    }
+  });
+
+  it("agrees with @hpke/core on the export of contexts it sets up", async () => {
+    const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
+    const info = new TextEncoder().encode("dat sealed delta v1");
+    for (let i = 0; i < 5; i++) {
+      const keys = await generateRoundKeyPair();
+      const sender = await suite.createSenderContext({ recipientPublicKey: await suite.kem.deserializePublicKey(keys.publicKey.slice().buffer), info });
+      const suiteId = Uint8Array.from([0x48, 0x50, 0x4b, 0x45, 0x00, 0x20, 0x00, 0x01, 0x00, 0x02]);
+
+      const ours = labeledExpand(suiteId, recipientExporterSecret(importRoundPrivateKey(keys.privateKey), new Uint8Array(sender.enc)), "sec", info, 44);
+
+      expect(ours.equals(Buffer.from(await sender.export(info.slice().buffer, 44)))).toBe(true);
+    }
   });
 });

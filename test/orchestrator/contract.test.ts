@@ -121,6 +121,14 @@ for (const [name, make] of [["embedded", embeddedHarness], ["http", httpHarness]
       // Bad signature: bob's submission signed by carol.
       const forged = await buildSubmission({ account: carol, round, tensors: constantDelta(view, 0.1), sampleCount: 10 });
       expect(await codeOf(h.orch.submit({ ...forged.submission, address: bob.address.toLowerCase() as `0x${string}` }, forged.sealed))).toMatch(/SIGNATURE|SIGNER|DENIED/);
+      // A signed field altered after signing, a damaged signature, a malformed one.
+      const signed = await buildSubmission({ account: bob, round, tensors: constantDelta(view, 0.1), sampleCount: 10 });
+      const sig0 = signed.submission.signature;
+      const damaged = `${sig0.slice(0, 20)}${sig0[20] === "0" ? "1" : "0"}${sig0.slice(21)}` as `0x${string}`;
+      expect(await codeOf(h.orch.submit({ ...signed.submission, metricsHash: `0x${"00".repeat(32)}` }, signed.sealed))).toBe("SIGNATURE_MISMATCH");
+      expect(await codeOf(h.orch.submit({ ...signed.submission, signature: damaged }, signed.sealed))).toMatch(/^SIGNATURE_(MISMATCH|INVALID)$/);
+      expect(await codeOf(h.orch.submit({ ...signed.submission, signature: `0x${"00".repeat(65)}` }, signed.sealed))).toBe("SIGNATURE_INVALID");
+      expect(await codeOf(h.orch.submit({ ...signed.submission, signature: sig0.slice(0, 130) as `0x${string}` }, signed.sealed))).toBe("SIGNATURE_INVALID");
       // Wrong round.
       const wrong = await buildSubmission({ account: bob, round: { ...round, round: 7 }, tensors: constantDelta(view, 0.1), sampleCount: 10 });
       expect(await codeOf(h.orch.submit(wrong.submission, wrong.sealed))).toBe("SUBMISSION_WRONG_ROUND");

@@ -138,7 +138,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (!Buffer.isBuffer(req.body)) {
       throw new MalformedInputError("The body must be the sealed delta as application/octet-stream.", { code: "MALFORMED_REQUEST" });
     }
-    return orch.submit(submission as never, new Uint8Array(req.body));
+    // A view, not a copy: the sealed delta can be large, and nothing keeps it past this request.
+    return orch.submit(submission as never, new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength));
   });
   app.get("/models/:cid", async (req, reply) => {
     const { cid } = req.params as { cid: string };
