@@ -7,44 +7,13 @@
  * process) sees either no blob or the whole blob, two writers of the same bytes simply both win,
  * and once put() resolves the blob survives a crash (the orchestrator acknowledges a push after
  * put). Reads recompute the CID.
- *
- * Most blobs here are sealed deltas that fit in one IPFS chunk, whose CID is that of a single raw
- * leaf: CIDv1(raw, sha2-256(bytes)). The store computes and checks those directly (≈ 10 µs)
- * instead of running the UnixFS importer (≈ 1.5 ms per blob, paid for every submission); larger
- * blobs, and CIDs of any other form, go through cid.ts. test/store/local.test.ts holds the two to
- * the same answers around the chunk boundary.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { CID } from "multiformats/cid";
-import * as Digest from "multiformats/hashes/digest";
 import { MalformedInputError, NotFoundError } from "../core/errors.js";
 import type { BlobStore } from "./blobStore.js";
-import { bytesMatchCid, canonicalCid, cidForBytes, parseCid } from "./cid.js";
-
-/** IPFS's chunk size in cid.ts: a blob up to this size is one raw leaf. */
-const SINGLE_CHUNK_BYTES = 262_144;
-const RAW_CODEC = 0x55;
-const SHA2_256 = 0x12;
-
-function rawLeafCid(bytes: Uint8Array): CID {
-  return CID.createV1(RAW_CODEC, Digest.create(SHA2_256, createHash("sha256").update(bytes).digest()));
-}
-
-/** The CID cid.ts's cidForBytes gives `bytes` (CIDv1), directly when they fit in one chunk. */
-export async function blobCid(bytes: Uint8Array): Promise<string> {
-  return bytes.length <= SINGLE_CHUNK_BYTES ? rawLeafCid(bytes).toString() : cidForBytes(bytes);
-}
-
-/** Whether `bytes` hash to `cid`, as cid.ts's bytesMatchCid answers; directly for a single raw leaf. */
-export async function blobMatchesCid(bytes: Uint8Array, cid: string): Promise<boolean> {
-  const parsed = parseCid(cid);
-  if (parsed.version === 1 && parsed.code === RAW_CODEC && parsed.multihash.code === SHA2_256 && bytes.length <= SINGLE_CHUNK_BYTES) {
-    return rawLeafCid(bytes).equals(parsed);
-  }
-  return bytesMatchCid(bytes, cid);
-}
+import { bytesMatchCid, canonicalCid, cidForBytes } from "./cid.js";
 
 export class LocalBlobStore implements BlobStore {
   readonly root: string;
@@ -62,7 +31,7 @@ export class LocalBlobStore implements BlobStore {
   async put(bytes: Uint8Array): Promise<string> {
     // Hashing first, then writing (not both at once): on a 2-core machine the overlap measured
     // slower, the write being a memory copy into the page cache that competes with the hash.
-    const cid = await blobCid(bytes);
+    const cid = await cidForBytes(bytes);
     // Computed here, so already canonical: no need to parse it back (pathOf does, for callers' CIDs).
     const final = path.join(this.root, cid.slice(-2), cid);
     const existing = await stat(final).catch(() => undefined);
@@ -97,7 +66,7 @@ export class LocalBlobStore implements BlobStore {
       throw error;
     }
     const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    if (!(await blobMatchesCid(bytes, cid))) {
+    if (!(await bytesMatchCid(bytes, cid))) {
       throw new MalformedInputError(`Blob ${cid} in the local store is corrupt: its bytes do not hash to its CID.`, {
         code: "BLOB_CORRUPT",
         hint: `Delete ${file} and fetch or push the blob again.`,
