@@ -3,6 +3,8 @@
  * sgd or adam, the FedProx proximal term towards the global weights, a seeded shuffle and split,
  * a per-epoch callback, a clean stop after the current batch (AbortSignal) with a checkpoint, and
  * resume from that checkpoint. Every batch runs inside tf.tidy: memory stays flat across epochs.
+ * On wasm, plain Sequential classifiers take a hand-written step (sequentialStep.ts) with the same
+ * gradients and optimizer; every other model takes tfjs's generic optimizer.minimize step.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -10,7 +12,9 @@ import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../core/errors.js";
 import { featureSize, type DataSource, type Sample } from "./data/source.js";
 import { getWeightTensors, loadModelDir, saveModelDir, setWeightTensors, type WeightTensor } from "./modelIo.js";
+import { createOptimizer } from "./optimizer.js";
 import { createRng, hashUnit, permutation } from "./rng.js";
+import { planSequentialStep } from "./sequentialStep.js";
 
 export type Task = { kind: "classification"; classes: number; fromLogits: boolean } | { kind: "binary" } | { kind: "regression" };
 
@@ -141,7 +145,8 @@ function isValidation(seed: number, index: number, valSplit: number): boolean {
   return valSplit > 0 && hashUnit(seed, index) < valSplit;
 }
 
-function lossAndCorrect(
+/** The generic step's loss for a task (and, for classifiers, the count of correct predictions). */
+export function lossAndCorrect(
   task: Task,
   preds: tf.Tensor,
   labels: tf.Tensor1D,
@@ -226,14 +231,20 @@ async function* batches(
   if (batch.length > 0) yield batch;
 }
 
-function stackBatch(batch: Sample[], inputShape: number[]): { xs: tf.Tensor; ys: tf.Tensor1D } {
-  const size = featureSize(inputShape);
-  const x = new Float32Array(batch.length * size);
-  const y = new Float32Array(batch.length);
+/** A batch's features and labels in flat arrays; `reuse` is filled in place when its size fits. */
+function flattenBatch(batch: Sample[], size: number, reuse?: { x: Float32Array; y: Float32Array }): { x: Float32Array; y: Float32Array } {
+  const fits = reuse && reuse.y.length === batch.length && reuse.x.length === batch.length * size;
+  const x = fits ? reuse.x : new Float32Array(batch.length * size);
+  const y = fits ? reuse.y : new Float32Array(batch.length);
   batch.forEach((s, i) => {
     x.set(s.x, i * size);
     y[i] = s.y;
   });
+  return { x, y };
+}
+
+function stackBatch(batch: Sample[], inputShape: number[]): { xs: tf.Tensor; ys: tf.Tensor1D } {
+  const { x, y } = flattenBatch(batch, featureSize(inputShape));
   return { xs: tf.tensor(x, [batch.length, ...inputShape], "float32"), ys: tf.tensor1d(y, "float32") };
 }
 
@@ -383,13 +394,16 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   const proxTargets = mu > 0 ? tf.tidy(() => trainable.map((v) => tf.clone(v))) : [];
   proxTargets.forEach((t) => tf.keep(t));
   const optimizerKind = options.optimizer ?? "sgd";
-  const optimizer = optimizerKind === "adam" ? tf.train.adam(lr) : tf.train.sgd(lr);
+  const optimizer = createOptimizer(optimizerKind, lr);
   if (resumedSlots && resumedKind === optimizerKind) {
     // Adam's moments and step count carry over, so a resumed run takes the steps it would have taken.
     const named = resumedSlots.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape, "float32") }));
     await optimizer.setWeights(named);
     named.forEach((n) => n.tensor.dispose());
   }
+  // Plain Sequential classifiers on wasm take the hand-written step; anything else tfjs's generic one.
+  const handWritten = planSequentialStep(model, shape.task);
+  let batchArrays: { x: Float32Array; y: Float32Array } | undefined;
   let stopped = false;
   let epoch = startEpoch;
   try {
@@ -412,7 +426,23 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
         batchIndex++;
         if (epoch === startEpoch && batchIndex <= skipBatches) continue;
         let correctTensor: tf.Scalar | undefined;
-        const lossValue = tf.tidy(() => {
+        let lossValue: number;
+        if (handWritten) {
+          const arrays = flattenBatch(batch, featureSize(shape.inputShape), batchArrays);
+          batchArrays = arrays;
+          [lossValue, correctSum] = tf.tidy(() => {
+            const xs = tf.tensor(arrays.x, [batch.length, ...shape.inputShape], "float32");
+            const out = handWritten.gradients(xs, arrays.y);
+            let loss = out.loss;
+            if (mu > 0) {
+              const gaps = trainable.map((v, i) => tf.sub(v, proxTargets[i]));
+              loss += (mu / 2) * tf.addN(gaps.map((g) => tf.sum(tf.square(g)))).dataSync()[0];
+              trainable.forEach((v, i) => (out.grads[v.name] = tf.add(out.grads[v.name], tf.mul(gaps[i], mu))));
+            }
+            optimizer.applyGradients(Object.entries(out.grads).map(([name, tensor]) => ({ name, tensor })));
+            return [loss, correctSum + out.correct];
+          });
+        } else lossValue = tf.tidy(() => {
           const { xs, ys } = stackBatch(batch, shape.inputShape);
           const loss = optimizer.minimize(
             () => {

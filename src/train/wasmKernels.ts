@@ -9,6 +9,7 @@
  * (incRef) while the temporary tensor wrapping it is disposed.
  */
 import * as tf from "@tensorflow/tfjs";
+import { maxPoolBackwardInto } from "./wasmHeapKernels.js";
 
 type Attr = Record<string, unknown>;
 interface WasmBackendLike {
@@ -330,74 +331,8 @@ function maxPoolGrad(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr
   const y = backend.typedArrayFromHeap(output) as Float32Array;
   const g = backend.typedArrayFromHeap(dy) as Float32Array;
   const dx = backend.typedArrayFromHeap(out) as Float32Array;
-  dx.fill(0);
-  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, strideHeight, strideWidth } = info;
-  const fh = info.effectiveFilterHeight;
-  const fw = info.effectiveFilterWidth;
-  const { top, left } = info.padInfo;
-  const row = inWidth * c;
-  let o = 0;
-  for (let b = 0; b < batchSize; b++) {
-    const xb = b * inHeight * row;
-    for (let yr = 0; yr < outHeight; yr++) {
-      const r0 = yr * strideHeight - top;
-      const rMin = Math.max(0, r0);
-      const rMax = Math.min(inHeight, r0 + fh);
-      for (let yc = 0; yc < outWidth; yc++) {
-        const c0 = yc * strideWidth - left;
-        const cMin = Math.max(0, c0);
-        const cMax = Math.min(inWidth, c0 + fw);
-        const corner = xb + rMin * row + cMin * c;
-        if (rMax - rMin === 2 && cMax - cMin === 2) {
-          // The common 2×2 window, unrolled.
-          for (let d = 0; d < c; d++, o++) {
-            const m = y[o];
-            const i0 = corner + d;
-            const i1 = i0 + c;
-            const i2 = i0 + row;
-            const i3 = i2 + c;
-            const at = x[i0] === m ? i0 : x[i1] === m ? i1 : x[i2] === m ? i2 : x[i3] === m ? i3 : -1;
-            if (at >= 0 && m !== Number.NEGATIVE_INFINITY) dx[at] += g[o];
-            else if (at < 0) scatterToFirstMax(x, dx, g[o], corner + d, rMax - rMin, cMax - cMin, row, c);
-          }
-          continue;
-        }
-        for (let d = 0; d < c; d++, o++) {
-          const m = y[o];
-          let at = -1;
-          for (let r = 0, i = corner + d; r < rMax - rMin && at < 0; r++, i += row) {
-            for (let k = 0, j = i; k < cMax - cMin; k++, j += c) {
-              if (x[j] === m) {
-                at = j;
-                break;
-              }
-            }
-          }
-          if (at >= 0 && m !== Number.NEGATIVE_INFINITY) dx[at] += g[o];
-          else if (at < 0) scatterToFirstMax(x, dx, g[o], corner + d, rMax - rMin, cMax - cMin, row, c);
-        }
-      }
-    }
-  }
+  maxPoolBackwardInto(x, y, g, dx, info, false);
   return out;
-}
-
-/**
- * The slow path for a window holding no pixel equal to the forward maximum (NaN in the window):
- * the plain JS backend's rule, the first pixel strictly greater than all before it.
- */
-function scatterToFirstMax(x: Float32Array, dx: Float32Array, grad: number, corner: number, rows: number, cols: number, row: number, c: number): void {
-  let best = Number.NEGATIVE_INFINITY;
-  let at = -1;
-  for (let r = 0, i = corner; r < rows; r++, i += row) {
-    for (let k = 0, j = i; k < cols; k++, j += c) {
-      if (x[j] > best) {
-        best = x[j];
-        at = j;
-      }
-    }
-  }
-  if (at >= 0) dx[at] += grad;
 }
 
 type KernelFn = (args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }) => tf.TensorInfo;
