@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import Fastify, { type FastifyInstance, type InjectOptions } from "fastify";
 import * as tf from "@tensorflow/tfjs";
 import type Database from "better-sqlite3";
@@ -224,6 +224,19 @@ describe("sessions", () => {
     const tampered = token.replace(/^./, (c: string) => (c === "e" ? "f" : "e"));
     const res = await app.inject({ method: "POST", url: `/jobs/${jobs.gated}/infer`, payload: { inputs: [1, 2, 3, 4] }, headers: { authorization: `Bearer ${tampered}` } });
     expect(res.json().error.code).toBe("SESSION_INVALID");
+  });
+
+  it("refuses a token after its expiry even once it has served requests", async () => {
+    const signed = await signChallenge(holder, await challengeFor(jobs.gated));
+    const { token, expiresAt } = (await app.inject({ method: "POST", url: `/jobs/${jobs.gated}/session`, payload: { challenge: signed } })).json();
+    const call = () => app.inject({ method: "POST", url: `/jobs/${jobs.gated}/infer`, payload: { inputs: [1, 2, 3, 4] }, headers: { authorization: `Bearer ${token}` } });
+    expect((await call()).statusCode).toBe(200);
+    vi.setSystemTime((expiresAt + 1) * 1000);
+    try {
+      expect((await call()).json().error.code).toBe("SESSION_EXPIRED");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
