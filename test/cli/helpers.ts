@@ -19,6 +19,10 @@ export interface RunDatOptions {
   input?: string;
   /** Extra node flags, before the script. */
   nodeArgs?: string[];
+  /** Another launcher than this checkout's bin/dat.js (an installed package's). */
+  bin?: string;
+  /** Working directory (default: the checkout). */
+  cwd?: string;
 }
 
 /** The environment of the test process without any DAT_* variable, fast scrypt, no colour. */
@@ -33,8 +37,8 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
 /** Run the built CLI as a real child process: `node bin/dat.js …args`. */
 export function runDat(args: string[], options: RunDatOptions = {}): Promise<DatRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), datBin, ...args], {
-      cwd: repoRoot,
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? datBin, ...args], {
+      cwd: options.cwd ?? repoRoot,
       env: cleanEnv(options.env),
       stdio: ["pipe", "pipe", "pipe"],
     });

@@ -4,12 +4,12 @@
  * (what `npm install` would place there), so the test needs no registry and no rebuild of the
  * native modules; a missing file in package.json's "files" shows up as a failing command.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot, cleanEnv, type DatRun } from "../cli/helpers.js";
+import { repoRoot, runDat, type DatRun } from "../cli/helpers.js";
 import { writeTabularCsv } from "../orchestrator/cli.js";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "dat-pack-"));
@@ -17,19 +17,8 @@ const installed = path.join(work, "node_modules", "dat-fl");
 let files: string[] = [];
 
 function installedDat(args: string[]): Promise<DatRun> {
-  return new Promise((resolve, reject) => {
-    // Run from the temporary folder, not the checkout: nothing may resolve through the repo's sources.
-    const child = spawn(process.execPath, [path.join(installed, "bin", "dat.js"), ...args], {
-      cwd: work,
-      env: cleanEnv({ DAT_PASSPHRASE: "pack-test-passphrase" }),
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  // Run from the temporary folder, not the checkout: nothing may resolve through the repo's sources.
+  return runDat(args, { bin: path.join(installed, "bin", "dat.js"), cwd: work, env: { DAT_PASSPHRASE: "pack-test-passphrase" } });
 }
 
 beforeAll(() => {
