@@ -1,7 +1,8 @@
 /**
  * Token-gated inference throughput: the fixture MLP (fixtures/mlp-tabular) served by the
  * orchestrator's `dat serve` app (buildServer with the inference routes, listening on 127.0.0.1,
- * in this process), 32 concurrent callers, each with its own address, one input per request.
+ * in this process), 32 concurrent callers in a worker thread (inferCallers.ts: their own event
+ * loop on the other core, as remote clients), each with its own address, one input per request.
  * Three modes, interleaved and repeated, medians quoted:
  *   open     a job without a gate (no proof, no balance read)
  *   gated    a gated job; each caller opened a session once with a signed challenge; every request
@@ -15,6 +16,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { Pool } from "undici";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { LocalAccount } from "viem";
@@ -36,7 +39,6 @@ function option(args: string[], name: string, fallback: string): string {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 interface Figures { rps: number; p50: number; p99: number; requests: number; errors: number }
 
@@ -52,7 +54,8 @@ export default async function run(args: string[]): Promise<void> {
     const send = async (fn: "mint" | "transfer", to: `0x${string}`, amount: bigint) =>
       mined(operator.publicClient, await operator.walletClient!.writeContract({ address: contracts.token, abi: DatToken.abi, functionName: fn, args: [to, amount] }), fn);
     await send("mint", operator.walletClient!.account.address, 10n ** 24n);
-    const accounts: LocalAccount[] = Array.from({ length: callers }, () => privateKeyToAccount(generatePrivateKey()));
+    const keys = Array.from({ length: callers }, () => generatePrivateKey());
+    const accounts: LocalAccount[] = keys.map((k) => privateKeyToAccount(k));
     for (const a of accounts) await send("transfer", a.address, 2n * 10n ** 18n);
 
     await setConfigValue(home, "chain.rpcUrl", devnet.url);
@@ -85,36 +88,28 @@ export default async function run(args: string[]): Promise<void> {
       signChallenge(account, (await call("GET", `/jobs/${job}/challenge`)) as unknown as ChallengeTypedData);
     const sessions = await Promise.all(accounts.map(async (a) => (await call("POST", `/jobs/${gatedJob}/session`, { challenge: await challenge(a, gatedJob) })).token as string));
 
-    const modes: Record<string, (i: number) => Promise<unknown>> = {
-      open: () => call("POST", `/jobs/${openJob}/infer`, { inputs: input }),
-      gated: (i) => call("POST", `/jobs/${gatedJob}/infer`, { inputs: input }, { authorization: `Bearer ${sessions[i]}` }),
-      "per-req": async (i) => call("POST", `/jobs/${gatedJob}/infer`, { inputs: input, challenge: await challenge(accounts[i], gatedJob) }),
-    };
-
-    const measure = async (mode: string, durationS: number): Promise<Figures> => {
-      const latencies: number[] = [];
-      let errors = 0;
-      const end = performance.now() + durationS * 1000;
-      const start = performance.now();
-      await Promise.all(accounts.map(async (_, i) => {
-        while (performance.now() < end) {
-          const t0 = performance.now();
-          try {
-            await modes[mode](i);
-            latencies.push(performance.now() - t0);
-          } catch (error) {
-            errors++;
-            if (errors === 1) console.error(String(error));
-          }
-        }
-      }));
-      const elapsed = (performance.now() - start) / 1000;
-      latencies.sort((a, b) => a - b);
-      return { rps: latencies.length / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), requests: latencies.length, errors };
-    };
+    // The callers run in a worker thread (its own event loop, the other core), like remote clients.
+    const entry = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "inferCallers.ts")).href;
+    const worker = new Worker(`import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, {
+      eval: true,
+      workerData: { url, input, jobs: { open: openJob, gated: gatedJob }, sessions, keys },
+    });
+    await new Promise<void>((resolve, reject) => {
+      worker.once("message", () => resolve());
+      worker.once("error", reject);
+    });
+    const measure = (mode: string, durationS: number) => new Promise<Figures>((resolve, reject) => {
+      worker.once("message", (figures: Figures & { firstError?: string }) => {
+        if (figures.firstError) console.error(`${mode}: ${figures.firstError}`);
+        resolve(figures);
+      });
+      worker.once("error", reject);
+      worker.postMessage({ mode, seconds: durationS });
+    });
+    const modes = ["open", "gated", "per-req"];
 
     // Warm up: the model loads once into the LRU, the balances fill the cache, the JIT settles.
-    for (const mode of Object.keys(modes)) await measure(mode, 1);
+    for (const mode of modes) await measure(mode, 1);
     const results: Record<string, Figures[]> = { open: [], gated: [], "per-req": [] };
     // open and gated in adjacent pairs, alternating which goes first, so drift (thermal, GC, other
     // load) does not favour one; per-req afterwards, because its garbage (an ECDSA recovery and a
@@ -123,6 +118,7 @@ export default async function run(args: string[]): Promise<void> {
       for (const mode of r % 2 === 0 ? ["open", "gated"] : ["gated", "open"]) results[mode].push(await measure(mode, seconds));
     }
     for (let r = 0; r < reps; r++) results["per-req"].push(await measure("per-req", seconds));
+    worker.postMessage("close");
     await pool.close();
     await server.close();
 
