@@ -21,6 +21,7 @@ import type {
   DemoClaim, DemoContributor, DemoInferenceOutcome, DemoResult, DemoRound, DemoScore, DemoSubmission,
 } from "./types.js";
 import { OperationFailedError } from "../core/errors.js";
+import { privacySpent } from "../orchestrator/privacy.js";
 
 export type DemoStage =
   | "homes"
@@ -251,6 +252,8 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
         modelCid: closed.modelCid ?? undefined,
         scores: [],
         durationMs: 0,
+        // What each contributor has spent so far, as the orchestrator reports it to contributors.
+        ...(options.dpClip !== undefined ? { privacy: privacySpent({ clip: options.dpClip, noise: options.dpNoise ?? 0 }, closed.round) } : {}),
       };
       if (closed.state === "published" && closed.modelCid) {
         emit("round.settle", { round: closed.round });

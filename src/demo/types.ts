@@ -45,6 +45,8 @@ export interface DemoRound {
   /** Publish transaction of the round; undefined when settlement failed. */
   txHash?: string;
   durationMs: number;
+  /** With --dp-clip: (ε, δ) each contributor has spent after this round (ε null: no noise). */
+  privacy?: { epsilon: number | null; delta: number };
 }
 
 export interface DemoClaim {

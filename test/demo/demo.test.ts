@@ -61,18 +61,25 @@ describe("dat demo (child process)", () => {
   });
 
   it("clips and noises deltas, sends top-k updates, and scores a sign-flipping attacker below the honest ones", () => {
-    // Execute: the shared submission path with DP (src/core/privacy) and top-k error feedback.
+    // Execute: the shared submission path with DP (src/core/privacy) and top-k error feedback. The
+    // noise is per contributor, σ·C per coordinate: on the demo's ≈ 50k-parameter model its norm is
+    // σ·C·√d, so σ = 0.05 would be ≈ 11× the clipped update and every score would measure noise
+    // (secure noise, different on each run). σ = 0.001 keeps the noise path but leaves the signal.
     const run = runDat([
       "--json", "demo", "--rounds", "2", "--samples", "900", "--epochs", "1",
-      "--dp-clip", "1", "--dp-noise", "0.05", "--encoding", "topk:0.1", "--attackers", "1", "--strategy", "median",
+      "--dp-clip", "1", "--dp-noise", "0.001", "--encoding", "topk:0.1", "--attackers", "1", "--strategy", "median",
     ]);
 
     // Assert
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as DemoResult;
-    expect(result.settings).toMatchObject({ dpClip: 1, dpNoise: 0.05, encoding: "topk:0.1", strategy: "median", attackers: 1 });
+    expect(result.settings).toMatchObject({ dpClip: 1, dpNoise: 0.001, encoding: "topk:0.1", strategy: "median", attackers: 1 });
     const attacker = result.contributors.find((c) => c.attack)!;
     expect(attacker.attack).toEqual({ kind: "sign-flip", factor: 1 });
+    // ε grows with every round a contributor releases a noised delta (and is huge at σ = 0.001).
+    expect(result.rounds.map((r) => r.privacy?.delta)).toEqual([1e-5, 1e-5]);
+    expect(result.rounds[0].privacy!.epsilon!).toBeGreaterThan(0);
+    expect(result.rounds[1].privacy!.epsilon!).toBeGreaterThan(result.rounds[0].privacy!.epsilon!);
     for (const round of result.rounds) {
       expect(round.state).toBe("published");
       const mine = round.scores.find((s) => s.address === attacker.address)!;

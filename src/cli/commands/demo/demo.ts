@@ -93,6 +93,10 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
     round(r, history) {
       ctx.out.event("demo.round", r as unknown as Record<string, unknown>);
       ctx.out.info(`  aggregated: validation accuracy ${c.bold(pct(r.accuracy))}, loss ${num(r.loss)}`);
+      if (r.privacy) {
+        const eps = r.privacy.epsilon === null ? "∞ (no noise)" : r.privacy.epsilon.toPrecision(3);
+        ctx.out.info(`  privacy: ε = ${eps} at δ = ${r.privacy.delta} spent by each contributor so far`);
+      }
       for (const s of r.scores) ctx.out.info(`  ${s.contributor.padEnd(4)} score ${s.score.toFixed(3)}  reward ${amount(s.reward)}`);
       ctx.out.info(`  published on-chain: ${r.txHash ?? c.red("not published")}`);
       // The closing summary draws the final curve; live, draw it after every earlier round.
