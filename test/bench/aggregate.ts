@@ -16,6 +16,7 @@
  */
 import os from "node:os";
 import { createFedAvgAccumulator, createStrategy, type ClientUpdate } from "../../src/core/aggregate/index.js";
+import { median } from "./stats.js";
 
 function argValue(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -36,12 +37,6 @@ function fill(buf: Float32Array, seed: number): void {
     x >>>= 0;
     buf[i] = (x / 4294967296 - 0.5) * 0.02;
   }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const MB = 1024 * 1024;

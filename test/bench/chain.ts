@@ -13,15 +13,11 @@ import { deployContracts, mined } from "../../src/chain/deploy.js";
 import { buildRewardTree, loadRewardTree } from "../../src/chain/tree.js";
 import { DatToken, RewardDistributor } from "../../src/chain/artifacts/index.js";
 import { splitRewards } from "../../src/core/rewards/index.js";
+import { option } from "./stats.js";
 
 function median(values: bigint[]): bigint {
   const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return sorted[Math.floor(sorted.length / 2)];
-}
-
-function option(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
 }
 
 export default async function run(args: string[]): Promise<void> {

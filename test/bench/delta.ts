@@ -13,17 +13,7 @@ import vm from "node:vm";
 import { decodeDelta, encodeDelta, type DeltaTensor } from "../../src/core/delta/index.js";
 import { generateRoundKeyPair, openDelta, sealDelta } from "../../src/crypto/hpke.js";
 import { LocalBlobStore } from "../../src/store/local.js";
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
+import { median, numberOption } from "./stats.js";
 
 function makeDelta(params: number): DeltaTensor[] {
   // Shaped like a small MLP: a few big kernels and their biases.
@@ -87,8 +77,8 @@ async function peakMemory<T>(fn: () => Promise<T>): Promise<{ extra: number; val
 }
 
 export default async function run(args: string[]): Promise<void> {
-  const params = option(args, "--params", 10_000_000);
-  const repeat = option(args, "--repeat", 5);
+  const params = numberOption(args, "--params", 10_000_000);
+  const repeat = numberOption(args, "--repeat", 5);
   const tensors = makeDelta(params);
   const mb = (params * 4) / 1e6;
   const rows: string[][] = [];

@@ -32,13 +32,7 @@ import { packModelDir, unpackModel } from "../../src/train/modelIo.js";
 import { modelInputShape } from "../../src/inference/predict.js";
 import { signChallenge, type ChallengeTypedData } from "../../src/inference/challenge.js";
 import type { CreateJobInput } from "../../src/orchestrator/types.js";
-
-function option(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+import { median, option } from "./stats.js";
 
 interface Figures { rps: number; p50: number; p99: number; requests: number; errors: number }
 

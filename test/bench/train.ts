@@ -13,18 +13,9 @@ import { probeBackends, resolveBackend, type BackendName } from "../../src/train
 import { syntheticDigits } from "../../src/train/data/synthetic.js";
 import { loadModelDir } from "../../src/train/modelIo.js";
 import { trainLocal } from "../../src/train/trainLocal.js";
+import { median, numberOption } from "./stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-function arg(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 const TORCH_SCRIPT = String.raw`
 import sys, time, json, torch, torch.nn as nn
@@ -68,9 +59,9 @@ function torchRate(kind: string, samples: number, batch: number, threads: number
 }
 
 export default async function run(args: string[]): Promise<void> {
-  const samples = arg(args, "--samples", 2048);
-  const batch = arg(args, "--batch", 32);
-  const repeats = arg(args, "--repeats", 3);
+  const samples = numberOption(args, "--samples", 2048);
+  const batch = numberOption(args, "--batch", 32);
+  const repeats = numberOption(args, "--repeats", 3);
   const reports = await probeBackends();
   const only = args.includes("--backends") ? args[args.indexOf("--backends") + 1].split(",") : undefined;
   const usable = reports.filter((r) => r.available && r.name !== "webgpu" && (!only || only.includes(r.name))).map((r) => r.name);
