@@ -62,7 +62,7 @@ interface NvidiaGpu {
 }
 
 /** GPUs that nvidia-smi lists; undefined when nvidia-smi is absent or fails. */
-export function listNvidiaGpus(): NvidiaGpu[] | undefined {
+function listNvidiaGpus(): NvidiaGpu[] | undefined {
   try {
     const text = execFileSync("nvidia-smi", ["--query-gpu=name,compute_cap,driver_version", "--format=csv,noheader"], {
       encoding: "utf8",
@@ -84,7 +84,7 @@ export function listNvidiaGpus(): NvidiaGpu[] | undefined {
 }
 
 /** Whether the dynamic loader can find a shared library (via ldconfig's cache or LD_LIBRARY_PATH). */
-export function sharedLibraryFound(soname: string, env: NodeJS.ProcessEnv = process.env): boolean {
+function sharedLibraryFound(soname: string, env: NodeJS.ProcessEnv = process.env): boolean {
   try {
     const cache = execFileSync("ldconfig", ["-p"], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "ignore"] });
     if (cache.includes(soname)) return true;

@@ -101,7 +101,8 @@ export async function readModelFiles(dir: string): Promise<ModelFiles> {
   return { json, weights };
 }
 
-async function modelFromFiles(files: ModelFiles, where: string): Promise<tf.LayersModel> {
+/** Build the model that `files` hold; `where` names them in errors. */
+export async function modelFromFiles(files: ModelFiles, where: string): Promise<tf.LayersModel> {
   const specs = (files.json.weightsManifest ?? []).flatMap((g) => g.weights);
   const expected = specs.reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1) * bytesPer(s.dtype), 0);
   if (expected !== files.weights.byteLength) {
@@ -174,7 +175,11 @@ export async function packModel(model: tf.LayersModel): Promise<Uint8Array> {
 
 /** Pack a model folder into one blob without building the model. */
 export async function packModelDir(dir: string): Promise<Uint8Array> {
-  const files = await readModelFiles(dir);
+  return packModelFiles(await readModelFiles(dir));
+}
+
+/** Pack model files read by readModelFiles (the same blob packModelDir gives). */
+export function packModelFiles(files: ModelFiles): Uint8Array {
   const specs = (files.json.weightsManifest ?? []).flatMap((g) => g.weights);
   const json: tf.io.ModelJSON = { ...files.json, weightsManifest: [{ paths: [WEIGHTS_FILE], weights: specs }] };
   return packArtifacts(json, files.weights);

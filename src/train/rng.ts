@@ -1,4 +1,6 @@
 /** Small seeded random numbers (mulberry32), so data, splits and shuffles are reproducible. */
+import { seededRandom } from "../core/privacy/noise.js";
+
 export interface Rng {
   /** Uniform in [0, 1). */
   next(): number;
@@ -12,14 +14,7 @@ export interface Rng {
 
 /** A seeded generator; the same seed gives the same sequence on every machine. */
 export function createRng(seed: number): Rng {
-  let state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom((Math.floor(seed) ^ 0x9e3779b9) >>> 0);
   const normal = (): number => {
     const u = Math.max(next(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * next());

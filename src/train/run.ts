@@ -12,7 +12,8 @@ import { latestStoppedRun, upsertTrainingRun } from "../db/trainingRuns.js";
 import { resolveBackend, type BackendPreference } from "./backends.js";
 import type { Normalization } from "./data/csv.js";
 import { openDataSource } from "./data/open.js";
-import { loadModelDir, packModelDir, saveModelDir, type WeightTensor } from "./modelIo.js";
+import { modelFromFiles, packModelFiles, readModelFiles, saveModelDir, type WeightTensor } from "./modelIo.js";
+import type { OptimizerKind } from "./optimizer.js";
 import { checkDataFitsModel, describeModel, splitCounts, trainLocal, type BatchProgress, type EpochMetrics, type TrainMetrics } from "./trainLocal.js";
 
 export interface RunTrainingOptions {
@@ -25,7 +26,7 @@ export interface RunTrainingOptions {
   epochs?: number;
   batchSize?: number;
   lr?: number;
-  optimizer?: "sgd" | "adam";
+  optimizer?: OptimizerKind;
   mu?: number;
   valSplit?: number;
   seed?: number;
@@ -67,14 +68,14 @@ interface StoredOptions {
   epochs: number;
   batchSize: number;
   lr: number;
-  optimizer: "sgd" | "adam";
+  optimizer: OptimizerKind;
   mu: number;
   valSplit: number;
   seed: number;
 }
 
 /** Write a delta as delta.json (manifest) + delta.bin; returns the manifest path. */
-export async function writeDeltaFiles(dir: string, delta: WeightTensor[]): Promise<string> {
+async function writeDeltaFiles(dir: string, delta: WeightTensor[]): Promise<string> {
   let offset = 0;
   const manifest = delta.map((d) => {
     const entry = { name: d.name, shape: d.shape, dtype: d.dtype, offset, length: d.data.length };
@@ -155,14 +156,16 @@ export async function runTraining(options: RunTrainingOptions): Promise<TrainRun
     }
 
     const backend = await resolveBackend(options.backend ?? "auto");
-    const model = await loadModelDir(globalModelDir);
+    // Read the files once: they build the model and, packed, give its hash.
+    const modelFiles = await readModelFiles(globalModelDir);
+    const model = await modelFromFiles(modelFiles, path.join(globalModelDir, "model.json"));
     const data = await openDataSource(stored.dataPath, {
       labelColumn: stored.labelColumn,
       normalize: stored.normalize,
       inputShape: describeModel(model).inputShape,
     });
     checkDataFitsModel(model, data, path.join(globalModelDir, "model.json"));
-    const modelHash = crypto.createHash("sha256").update(await packModelDir(globalModelDir)).digest("hex");
+    const modelHash = crypto.createHash("sha256").update(packModelFiles(modelFiles)).digest("hex");
 
     const runDir = path.join(options.home, "runs", id);
     const checkpointDir = path.join(runDir, "checkpoint");

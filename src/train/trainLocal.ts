@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../core/errors.js";
 import { featureSize, type DataSource, type Sample } from "./data/source.js";
 import { getWeightTensors, loadModelDir, saveModelDir, setWeightTensors, type WeightTensor } from "./modelIo.js";
-import { createOptimizer } from "./optimizer.js";
+import { createOptimizer, type OptimizerKind } from "./optimizer.js";
 import { createRng, hashUnit, permutation } from "./rng.js";
 import { planSequentialStep } from "./sequentialStep.js";
 
@@ -90,7 +90,7 @@ export interface TrainLocalOptions {
   epochs: number;
   batchSize: number;
   lr: number;
-  optimizer?: "sgd" | "adam";
+  optimizer?: OptimizerKind;
   /** FedProx μ: adds μ/2·‖w − w_global‖² to the loss. 0 is plain FedAvg local training. */
   mu?: number;
   seed?: number;
@@ -134,7 +134,7 @@ export interface TrainResult {
 interface CheckpointState {
   version: 1;
   /** The optimizer's slots (adam's moments, the iteration count), stored in optimizer.bin in this order. */
-  optimizer?: { kind: "sgd" | "adam"; tensors: { name: string; shape: number[] }[] };
+  optimizer?: { kind: OptimizerKind; tensors: { name: string; shape: number[] }[] };
   epoch: number;
   batch: number;
   seed: number;
@@ -332,7 +332,7 @@ async function readCheckpoint(dir: string): Promise<Checkpoint | undefined> {
   return checkpoint;
 }
 
-async function writeCheckpoint(dir: string, model: tf.LayersModel, state: CheckpointState, optimizer: tf.Optimizer, kind: "sgd" | "adam"): Promise<void> {
+async function writeCheckpoint(dir: string, model: tf.LayersModel, state: CheckpointState, optimizer: tf.Optimizer, kind: OptimizerKind): Promise<void> {
   await saveModelDir(model, path.join(dir, "model"));
   const slots = await optimizer.getWeights();
   const manifest: { name: string; shape: number[] }[] = [];
@@ -377,7 +377,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   let skipBatches = 0;
   const history: EpochMetrics[] = [];
   let resumedSlots: Checkpoint["optimizerSlots"];
-  let resumedKind: "sgd" | "adam" | undefined;
+  let resumedKind: OptimizerKind | undefined;
   if (options.resume) {
     if (!options.checkpointDir) throw new UserError("Resume needs a checkpoint folder.", { code: "RESUME_NO_CHECKPOINT" });
     const checkpoint = await readCheckpoint(options.checkpointDir);

@@ -12,6 +12,8 @@ import * as tf from "@tensorflow/tfjs";
 import { maxPoolBackwardInto } from "./wasmHeapKernels.js";
 
 type Attr = Record<string, unknown>;
+type KernelArgs = { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown };
+type KernelFn = (args: KernelArgs) => tf.TensorInfo;
 interface WasmBackendLike {
   incRef(dataId: object): void;
 }
@@ -90,8 +92,23 @@ function toNhwc(t: tf.Tensor4D, attrs: Attr): tf.Tensor4D {
   return attrs.dataFormat === "NCHW" ? tf.transpose(t, [0, 2, 3, 1]) : t;
 }
 
+/** The backprop-input kernels' `inputShape` attribute, as NHWC. */
+function nhwcInputShape(attrs: Attr): [number, number, number, number] {
+  const shape = attrs.inputShape as [number, number, number, number];
+  return attrs.dataFormat === "NCHW" ? [shape[0], shape[2], shape[3], shape[1]] : shape;
+}
+
+/** dy [N, OH, OW, C] dilated by the stride: zeros interleaved with reshape + pad, the trailing zeros trimmed. */
+function dilateByStride(dy: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const [sh, sw] = g.strides;
+  if (sh === 1 && sw === 1) return dy;
+  const [n, oh, ow, c] = dy.shape;
+  const spaced = tf.pad(dy.reshape([n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  return tf.slice(spaced.reshape([n, oh * sh, ow * sw, c]), [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c]) as tf.Tensor4D;
+}
+
 /** dW = im2col(x)ᵀ · dy: one matmul over all taps. */
-function conv2DBackpropFilter(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs ?? {};
   const filterShape = attrs.filterShape as [number, number, number, number];
   return handOver(args.backend, () => {
@@ -162,7 +179,7 @@ function backpropFilterAsConv(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeometry, 
 }
 
 /** dW[kh,kw,c,m] = Σ x_tap[n,o,c] · dy[n,o,c·M+m], one multiply-and-sum per tap. */
-function depthwiseBackpropFilter(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+function depthwiseBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs ?? {};
   const filterShape = attrs.filterShape as [number, number, number, number];
   return handOver(args.backend, () => {
@@ -188,26 +205,18 @@ function depthwiseBackpropFilter(args: { inputs: Record<string, tf.TensorInfo>; 
  * dx as a stride-1 depthwise correlation of the stride-dilated, fully padded dy with the flipped
  * filter, summed over the channel multiplier.
  */
-function depthwiseBackpropInput(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+function depthwiseBackpropInput(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs ?? {};
-  const inputShape = attrs.inputShape as [number, number, number, number];
   return handOver(args.backend, () => {
     const dy = toNhwc(asTensor(args.inputs.dy) as tf.Tensor4D, attrs);
     const filter = asTensor(args.inputs.filter) as tf.Tensor4D;
-    const nhwcInput: [number, number, number, number] =
-      attrs.dataFormat === "NCHW" ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]] : inputShape;
+    const nhwcInput = nhwcInputShape(attrs);
     const [fh, fw, cin, m] = filter.shape;
     const g = convGeometry(nhwcInput, filter.shape, attrs, true);
     const [n, inH, inW] = nhwcInput;
-    const { outHeight: oh, outWidth: ow, padInfo } = g.info;
-    const [sh, sw] = g.strides;
+    const { padInfo } = g.info;
     const [dh, dw] = g.dilations;
-    // Dilate dy by the stride: interleave zeros with reshape + pad, then trim the trailing zeros.
-    let dyd: tf.Tensor4D = dy;
-    if (sh > 1 || sw > 1) {
-      const spaced = tf.pad(dy.reshape([n, oh, 1, ow, 1, cin * m]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-      dyd = tf.slice(spaced.reshape([n, oh * sh, ow * sw, cin * m]), [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, cin * m]) as tf.Tensor4D;
-    }
+    const dyd = dilateByStride(dy, g);
     const fullH = (fh - 1) * dh;
     const fullW = (fw - 1) * dw;
     const lenH = dyd.shape[1] + fullH;
@@ -225,7 +234,7 @@ function depthwiseBackpropInput(args: { inputs: Record<string, tf.TensorInfo>; a
 }
 
 /** Σ of rows per segment through scatterND, which accumulates duplicate indices. Out-of-range ids are dropped, as TensorFlow does. */
-function unsortedSegmentSum(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+function unsortedSegmentSum(args: KernelArgs): tf.TensorInfo {
   const numSegments = (args.attrs ?? {}).numSegments as number;
   return handOver(args.backend, () => {
     const x = asTensor(args.inputs.x);
@@ -243,7 +252,7 @@ function unsortedSegmentSum(args: { inputs: Record<string, tf.TensorInfo>; attrs
   });
 }
 
-function broadcastTo(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+function broadcastTo(args: KernelArgs): tf.TensorInfo {
   const shape = (args.attrs ?? {}).shape as number[];
   return handOver(args.backend, () => {
     const x = asTensor(args.inputs.x);
@@ -253,7 +262,7 @@ function broadcastTo(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr
   });
 }
 
-function logSoftmax(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+function logSoftmax(args: KernelArgs): tf.TensorInfo {
   const axis = ((args.attrs ?? {}).axis as number | undefined) ?? -1;
   return handOver(args.backend, () => {
     const logits = asTensor(args.inputs.logits);
@@ -267,24 +276,17 @@ function logSoftmax(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr;
  * stride, correlated with the spatially flipped filter whose in/out channels swap. wasm's own
  * Conv2DBackpropInput is a scalar loop several times slower.
  */
-function conv2DBackpropInput(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs ?? {};
-  const inputShape = attrs.inputShape as [number, number, number, number];
   return handOver(args.backend, () => {
     const dy = toNhwc(asTensor(args.inputs.dy) as tf.Tensor4D, attrs);
     const filter = asTensor(args.inputs.filter) as tf.Tensor4D;
-    const nhwcInput: [number, number, number, number] =
-      attrs.dataFormat === "NCHW" ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]] : inputShape;
+    const nhwcInput = nhwcInputShape(attrs);
     const [fh, fw, , cout] = filter.shape;
     const g = convGeometry(nhwcInput, filter.shape, { ...attrs, dilations: 1 }, false);
     const [n, inH, inW] = nhwcInput;
-    const { outHeight: oh, outWidth: ow, padInfo } = g.info;
-    const [sh, sw] = g.strides;
-    let dyd: tf.Tensor4D = dy;
-    if (sh > 1 || sw > 1) {
-      const spaced = tf.pad(dy.reshape([n, oh, 1, ow, 1, cout]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-      dyd = tf.slice(spaced.reshape([n, oh * sh, ow * sw, cout]), [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, cout]) as tf.Tensor4D;
-    }
+    const { padInfo } = g.info;
+    let dyd = dilateByStride(dy, g);
     // dx row r reads padded dyd rows r .. r+fh-1, with fh-1-top zero rows on top.
     const top = fh - 1 - padInfo.top;
     const left = fw - 1 - padInfo.left;
@@ -313,7 +315,7 @@ interface WasmHeapBackend {
  * overlap add up. The forward output gives each window's maximum, so the search stops at the
  * first equal pixel. wasm's own MaxPoolGrad rescans every window for every input pixel.
  */
-function maxPoolGrad(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }): tf.TensorInfo {
+function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
   const attrs = args.attrs ?? {};
   const backend = args.backend as WasmHeapBackend;
   const { dy, input, output } = args.inputs;
@@ -335,7 +337,6 @@ function maxPoolGrad(args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr
   return out;
 }
 
-type KernelFn = (args: { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown }) => tf.TensorInfo;
 const KERNELS: [string, KernelFn][] = [
   ["Conv2DBackpropFilter", conv2DBackpropFilter],
   ["DepthwiseConv2dNativeBackpropFilter", depthwiseBackpropFilter],

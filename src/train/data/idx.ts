@@ -45,7 +45,7 @@ async function* idxRecords(file: string): AsyncGenerator<{ header: IdxHeader } |
 }
 
 /** The labels file that goes with an images file, or the pair inside a folder. */
-export function findIdxPair(dataPath: string): { images: string; labels: string } {
+function findIdxPair(dataPath: string): { images: string; labels: string } {
   if (fs.existsSync(dataPath) && fs.statSync(dataPath).isDirectory()) {
     const files = fs.readdirSync(dataPath).sort();
     const images = files.filter((f) => /idx3/.test(f));

@@ -33,7 +33,7 @@ export interface PngFolderOptions {
 }
 
 /** The class folders and their labels. */
-export function pngClasses(root: string): { name: string; label: number }[] {
+function pngClasses(root: string): { name: string; label: number }[] {
   const names = fs
     .readdirSync(root, { withFileTypes: true })
     .filter((d) => d.isDirectory())
