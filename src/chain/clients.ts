@@ -204,6 +204,18 @@ export function toChainError(error: unknown, what: string, txHash?: Hex): DatErr
 }
 
 /**
+ * Wait for a transaction's receipt and fail with an OperationFailedError (TX_REVERTED, with the
+ * hash) when it reverted.
+ */
+export async function mined(publicClient: PublicClient, hash: Hex, what: string, timeoutMs?: number) {
+  const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: timeoutMs });
+  if (receipt.status !== "success") {
+    throw new OperationFailedError(`The transaction to ${what} reverted (${hash}).`, { code: "TX_REVERTED", data: { txHash: hash } });
+  }
+  return receipt;
+}
+
+/**
  * The on-chain job id: a decimal job id is used as is; any other id is hashed (keccak256 of its
  * UTF-8 bytes) so every job id maps to one uint256.
  */

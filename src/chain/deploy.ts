@@ -1,9 +1,13 @@
 /**
  * Deploy dat's three contracts (token, node registry, reward distributor) with one wallet.
  */
-import { getAddress, type Account, type Address, type Chain, type Hex, type PublicClient, type Transport, type WalletClient } from "viem";
+import { getAddress, type Account, type Address, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
 import { DatToken, NodeRegistry, RewardDistributor } from "./artifacts/index.js";
-import { OperationFailedError } from "../core/errors.js";
+import { mined } from "./clients.js";
+import { updateConfig } from "../config/index.js";
+
+// Tests and benchmarks import the receipt helper from here.
+export { mined };
 
 export interface DeployContractsOptions {
   /** Final owner of the token and the distributor, and the distributor's publisher. Defaults to the deployer. */
@@ -63,11 +67,20 @@ export async function deployContracts(
   };
 }
 
-/** Wait for a transaction and fail loudly (with its hash) when it reverted. */
-export async function mined(publicClient: PublicClient, hash: Hex, what: string) {
-  const receipt = await publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success") {
-    throw new OperationFailedError(`Transaction to ${what} reverted (${hash}).`, { code: "TX_REVERTED", data: { txHash: hash } });
-  }
-  return receipt;
+/**
+ * Record `contracts` as chain.deployments[chainId] in the home's config, keeping the other
+ * chains' deployments; with `use`, also point chain.rpcUrl and chain.chainId at that chain.
+ */
+export async function recordDeployment(
+  home: string,
+  chainId: number,
+  contracts: DeployedContracts,
+  use?: { rpcUrl: string },
+): Promise<void> {
+  await updateConfig(home, (cfg) => {
+    const chain = (cfg.chain ?? {}) as Record<string, unknown>;
+    const deployments = { ...((chain.deployments ?? {}) as Record<string, unknown>), [String(chainId)]: contracts };
+    cfg.chain = use ? { ...chain, rpcUrl: use.rpcUrl, chainId, deployments } : { ...chain, deployments };
+    return cfg;
+  });
 }

@@ -5,8 +5,8 @@
  */
 import type { Account, Address, Hex } from "viem";
 import { DatToken } from "./artifacts/index.js";
-import { connectChain, toChainError } from "./clients.js";
-import { DeniedError, NotFoundError, OperationFailedError, UserError } from "../core/errors.js";
+import { connectChain, mined, toChainError } from "./clients.js";
+import { DeniedError, NotFoundError, UserError } from "../core/errors.js";
 import type { DatConfig } from "../config/schema.js";
 
 /** Hardhat's default chain id; a node with this id or a Hardhat client version counts as a devnet. */
@@ -63,7 +63,10 @@ export async function fundOnDevnet(options: FundOptions): Promise<FundResult> {
   if (options.eth < 0n || options.tokens < 0n) {
     throw new UserError("Amounts to fund must not be negative.", { code: "BAD_AMOUNT" });
   }
-  const { chainId, publicClient } = await connectChain({ rpcUrl: options.rpcUrl, timeoutMs: options.timeoutMs });
+  // The minter's wallet client costs no request: one connection serves the checks and the mint.
+  const { chainId, publicClient, walletClient } = await connectChain({
+    rpcUrl: options.rpcUrl, account: options.minter, timeoutMs: options.timeoutMs,
+  });
   let clientVersion = "";
   try {
     clientVersion = await publicClient.request({ method: "web3_clientVersion" });
@@ -93,7 +96,6 @@ export async function fundOnDevnet(options: FundOptions): Promise<FundResult> {
     if (!token || !minter) {
       throw new UserError("Minting DAT needs the token address and the owner's wallet.", { code: "NO_MINTER" });
     }
-    const { walletClient } = await connectChain({ rpcUrl: options.rpcUrl, account: minter, timeoutMs: options.timeoutMs });
     let owner: Address;
     try {
       owner = await publicClient.readContract({ address: token, abi: DatToken.abi, functionName: "owner" });
@@ -115,16 +117,10 @@ export async function fundOnDevnet(options: FundOptions): Promise<FundResult> {
     } catch (error) {
       throw toChainError(error, `mint DAT to ${options.address}`);
     }
-    let receipt;
     try {
-      receipt = await publicClient.waitForTransactionReceipt({ hash: mintTxHash, timeout: 60_000 });
+      await mined(publicClient, mintTxHash, `mint DAT to ${options.address}`, 60_000);
     } catch (error) {
       throw toChainError(error, `confirm the mint to ${options.address}`, mintTxHash);
-    }
-    if (receipt.status !== "success") {
-      throw new OperationFailedError(`The mint to ${options.address} reverted (${mintTxHash}).`, {
-        code: "TX_REVERTED", data: { txHash: mintTxHash },
-      });
     }
     tokenBalance = await publicClient.readContract({ address: token, abi: DatToken.abi, functionName: "balanceOf", args: [options.address] });
   }

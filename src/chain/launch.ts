@@ -7,8 +7,7 @@ import type { Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { startDevnet, type Devnet } from "./devnet.js";
 import { connectChain } from "./clients.js";
-import { deployContracts, type DeployedContracts } from "./deploy.js";
-import { updateConfig } from "../config/index.js";
+import { deployContracts, recordDeployment, type DeployedContracts } from "./deploy.js";
 
 export interface LaunchDevnetOptions {
   home: string;
@@ -49,13 +48,7 @@ export async function launchDevnet(options: LaunchDevnetOptions): Promise<Launch
       owner: operator,
       mint: [{ to: operator, amount: operatorTokens }],
     });
-    await updateConfig(options.home, (cfg) => {
-      const chain = (cfg.chain ?? {}) as Record<string, unknown>;
-      const deployments = { ...((chain.deployments ?? {}) as Record<string, unknown>) };
-      deployments[String(devnet.chainId)] = contracts;
-      cfg.chain = { ...chain, rpcUrl: devnet.url, chainId: devnet.chainId, deployments };
-      return cfg;
-    });
+    await recordDeployment(options.home, devnet.chainId, contracts, { rpcUrl: devnet.url });
     return { devnet, url: devnet.url, chainId: devnet.chainId, contracts, operator, operatorTokens, operatorEth };
   } catch (error) {
     await devnet.stop();

@@ -4,8 +4,8 @@
  */
 import type { Address, Hex, PublicClient } from "viem";
 import { NodeRegistry } from "./artifacts/index.js";
-import { toChainError, type ChainWallet } from "./clients.js";
-import { OperationFailedError, UserError } from "../core/errors.js";
+import { mined, toChainError, type ChainWallet } from "./clients.js";
+import { UserError } from "../core/errors.js";
 
 /** Register (or update) the wallet's node with a metadata CID; returns the mined tx hash. */
 export async function registerNode(
@@ -17,7 +17,7 @@ export async function registerNode(
   if (metadataCid.length === 0 || metadataCid.length > 512) {
     throw new UserError("The node metadata CID must be 1 to 512 characters.", { code: "BAD_METADATA_CID" });
   }
-  return send(publicClient, walletClient, "register the node", () =>
+  return send(publicClient, "register the node", () =>
     publicClient.simulateContract({
       address: registry, abi: NodeRegistry.abi, functionName: "register", args: [metadataCid], account: walletClient.account,
     }).then(({ request }) => walletClient.writeContract(request)));
@@ -25,7 +25,7 @@ export async function registerNode(
 
 /** Remove the wallet's node from the registry; returns the mined tx hash. */
 export async function unregisterNode(publicClient: PublicClient, walletClient: ChainWallet, registry: Address): Promise<Hex> {
-  return send(publicClient, walletClient, "unregister the node", () =>
+  return send(publicClient, "unregister the node", () =>
     publicClient.simulateContract({
       address: registry, abi: NodeRegistry.abi, functionName: "unregister", account: walletClient.account,
     }).then(({ request }) => walletClient.writeContract(request)));
@@ -40,16 +40,13 @@ export async function isNodeRegistered(publicClient: PublicClient, registry: Add
   }
 }
 
-async function send(publicClient: PublicClient, _wallet: ChainWallet, what: string, write: () => Promise<Hex>): Promise<Hex> {
+async function send(publicClient: PublicClient, what: string, write: () => Promise<Hex>): Promise<Hex> {
   let hash: Hex;
   try {
     hash = await write();
   } catch (error) {
     throw toChainError(error, what);
   }
-  const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 60_000 });
-  if (receipt.status !== "success") {
-    throw new OperationFailedError(`The transaction to ${what} reverted (${hash}).`, { code: "TX_REVERTED", data: { txHash: hash } });
-  }
+  await mined(publicClient, hash, what, 60_000);
   return hash;
 }

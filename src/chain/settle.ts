@@ -7,7 +7,7 @@
 import type Database from "better-sqlite3";
 import type { Address, Hex, PublicClient } from "viem";
 import { RewardDistributor, DatToken } from "./artifacts/index.js";
-import { chainJobId, toChainError, type ChainWallet } from "./clients.js";
+import { chainJobId, mined, toChainError, type ChainWallet } from "./clients.js";
 import { buildRewardTree, ZERO_ROOT } from "./tree.js";
 import { splitRewards, type ContributionScore } from "../core/rewards/index.js";
 import { OperationFailedError, UserError } from "../core/errors.js";
@@ -195,16 +195,11 @@ async function ensurePool(
     const hash = await walletClient.writeContract({
       address: token, abi: DatToken.abi, functionName: "approve", args: [distributor, shortfall], account, chain: walletClient.chain,
     });
-    await confirmed(publicClient, hash);
+    await mined(publicClient, hash, "approve the reward pool top-up", 60_000);
   }
   const { request } = await publicClient.simulateContract({
     address: distributor, abi: RewardDistributor.abi, functionName: "fund", args: [jobId, shortfall], account,
   });
-  await confirmed(publicClient, await walletClient.writeContract(request));
+  await mined(publicClient, await walletClient.writeContract(request), `fund the reward pool of job ${jobId}`, 60_000);
   return shortfall;
-}
-
-async function confirmed(publicClient: PublicClient, hash: Hex): Promise<void> {
-  const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: 60_000 });
-  if (receipt.status !== "success") throw new OperationFailedError(`Transaction ${hash} reverted.`, { code: "TX_REVERTED", data: { txHash: hash } });
 }

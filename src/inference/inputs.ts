@@ -121,7 +121,6 @@ function parseJsonText(text: string, name: string): unknown {
 }
 
 function parseJsonl(text: string, spec: InputSpec, name: string): ParsedInputs {
-  const size = sizeOf(spec.shape);
   const rows: Float32Array[] = [];
   const sources: string[] = [];
   const lines = text.split(/\r?\n/);
@@ -139,10 +138,7 @@ function parseJsonl(text: string, spec: InputSpec, name: string): ParsedInputs {
     sources.push(`line ${i + 1}`);
     checkBatch(rows.length, spec);
   });
-  if (rows.length === 0) throw empty(name);
-  const values = new Float32Array(rows.length * size);
-  rows.forEach((r, i) => values.set(r, i * size));
-  return { values, count: rows.length, shape: spec.shape, sources };
+  return joinRows(rows, sources, spec, name);
 }
 
 function parseCsv(text: string, spec: InputSpec, name: string): ParsedInputs {
@@ -194,7 +190,13 @@ function parseCsv(text: string, spec: InputSpec, name: string): ParsedInputs {
     sources.push(`line ${i + 1}`);
     checkBatch(rows.length, spec);
   }
+  return joinRows(rows, sources, spec, name);
+}
+
+/** One file's rows (each one input) as a batch; a file with none is an error. */
+function joinRows(rows: Float32Array[], sources: string[], spec: InputSpec, name: string): ParsedInputs {
   if (rows.length === 0) throw empty(name);
+  const size = sizeOf(spec.shape);
   const values = new Float32Array(rows.length * size);
   rows.forEach((r, i) => values.set(r, i * size));
   return { values, count: rows.length, shape: spec.shape, sources };

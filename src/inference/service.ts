@@ -132,7 +132,7 @@ export async function inferLocal(options: InferLocalOptions): Promise<InferResul
   if (options.keyServiceUrl) return inferWithKeyService(options, options.keyServiceUrl);
   const { openDatabase } = await import("../db/index.js");
   const { InferenceEngine } = await import("./engine.js");
-  const { openStore } = (await import("../store/index.js" as string)) as { openStore(home: string, config: DatConfig): Promise<{ get(cid: string): Promise<Uint8Array> }> };
+  const { openStore } = await import("../store/index.js");
   const db = openDatabase(options.home);
   const engine = new InferenceEngine({ db, store: await openStore(options.home, options.config), config: options.config });
   try {

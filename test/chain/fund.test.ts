@@ -6,14 +6,15 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { privateKeyToAccount, generatePrivateKey } from "viem/accounts";
-import { startDevnet, type Devnet } from "../../src/chain/devnet.js";
-import { connectChain, type ChainConnection } from "../../src/chain/clients.js";
-import { deployContracts, type DeployedContracts } from "../../src/chain/deploy.js";
+import type { Devnet } from "../../src/chain/devnet.js";
+import type { ChainConnection } from "../../src/chain/clients.js";
+import type { DeployedContracts } from "../../src/chain/deploy.js";
 import { DatToken } from "../../src/chain/artifacts/index.js";
 import { devnetToken, fundOnDevnet, isDevnet } from "../../src/chain/fund.js";
 import { parseAmountOption } from "../../src/cli/commands/devnet/fund.js";
 import { DeniedError, NotFoundError, UsageError, UserError } from "../../src/core/errors.js";
 import type { DatConfig } from "../../src/config/schema.js";
+import { startDeployedDevnet } from "./helpers.js";
 
 const ETHER = 10n ** 18n;
 let devnet: Devnet;
@@ -21,9 +22,7 @@ let owner: ChainConnection;
 let contracts: DeployedContracts;
 
 beforeAll(async () => {
-  devnet = await startDevnet({ port: 0, accounts: 2 });
-  owner = await connectChain({ rpcUrl: devnet.url, account: privateKeyToAccount(devnet.accounts[0]) });
-  contracts = await deployContracts(owner.walletClient!, owner.publicClient);
+  ({ devnet, operator: owner, contracts } = await startDeployedDevnet({ accounts: 2 }));
 });
 
 afterAll(async () => {

@@ -10,10 +10,9 @@ import { privateKeyToAccount } from "viem/accounts";
 import type { Address, Hex } from "viem";
 import { startDevnet, type Devnet } from "../../src/chain/devnet.js";
 import { connectChain, connectConfiguredChain, type ChainConnection } from "../../src/chain/clients.js";
-import { deployContracts, mined, type DeployedContracts } from "../../src/chain/deploy.js";
+import type { DeployedContracts } from "../../src/chain/deploy.js";
 import { settleRound } from "../../src/chain/settle.js";
 import { blockWindows, claimRewards, getRewards, readPublishedRounds, sendClaims } from "../../src/chain/rewards.js";
-import { DatToken } from "../../src/chain/artifacts/index.js";
 import { isNodeRegistered, registerNode, unregisterNode } from "../../src/chain/registry.js";
 import net from "node:net";
 import { cidsHashOf, readOnchainRound } from "../../src/chain/rounds.js";
@@ -22,6 +21,7 @@ import { getSettlement } from "../../src/db/settlements.js";
 import { loadConfig } from "../../src/config/index.js";
 import { openLocalStore } from "../../src/store/local.js";
 import { NetworkError, NotFoundError, OperationFailedError, UserError } from "../../src/core/errors.js";
+import { sendDat, startDeployedDevnet } from "./helpers.js";
 
 const TOKENS = 10n ** 18n;
 
@@ -37,12 +37,7 @@ async function makeStore() {
 
 beforeAll(async () => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), "dat-chain-"));
-  devnet = await startDevnet({ port: 0, accounts: 5 });
-  operator = await connectChain({ rpcUrl: devnet.url, account: privateKeyToAccount(devnet.accounts[0]) });
-  contracts = await deployContracts(operator.walletClient!, operator.publicClient);
-  await mined(operator.publicClient, await operator.walletClient!.writeContract({
-    address: contracts.token, abi: DatToken.abi, functionName: "mint", args: [operator.walletClient!.account.address, 1_000n * TOKENS],
-  }), "mint");
+  ({ devnet, operator, contracts } = await startDeployedDevnet({ accounts: 5, operatorTokens: 1_000n * TOKENS }));
   contributors = await Promise.all(
     devnet.accounts.slice(1, 4).map((key) => connectChain({ rpcUrl: devnet.url, account: privateKeyToAccount(key) })),
   );
@@ -160,9 +155,7 @@ describe("settle, read and claim a round", () => {
     expect(pending.status).toBe("pending");
     expect(pending.lastError).toContain("needs");
 
-    await mined(operator.publicClient, await operator.walletClient!.writeContract({
-      address: contracts.token, abi: DatToken.abi, functionName: "mint", args: [operator.walletClient!.account.address, 5_000n * TOKENS],
-    }), "mint");
+    await sendDat({ operator, contracts }, "mint", operator.walletClient!.account.address, 5_000n * TOKENS);
     const retried = await settleRound({ ...options, rewardTotal: 1n, scores: [] });
     expect(retried.total).toBe(5_000n * TOKENS);
     expect(getSettlement(db, "3", 0)?.status).toBe("published");

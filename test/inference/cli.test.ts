@@ -12,10 +12,10 @@ import * as tf from "@tensorflow/tfjs";
 import type { FastifyInstance } from "fastify";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { Address } from "viem";
-import { startDevnet, type Devnet } from "../../src/chain/devnet.js";
-import { connectChain, type ChainConnection } from "../../src/chain/clients.js";
-import { deployContracts, mined, type DeployedContracts } from "../../src/chain/deploy.js";
-import { DatToken } from "../../src/chain/artifacts/index.js";
+import type { Devnet } from "../../src/chain/devnet.js";
+import type { ChainConnection } from "../../src/chain/clients.js";
+import type { DeployedContracts } from "../../src/chain/deploy.js";
+import { sendDat, startDeployedDevnet } from "../chain/helpers.js";
 import { setConfigValue, loadConfig } from "../../src/config/index.js";
 import { createKeystore } from "../../src/crypto/keystore.js";
 import { openDatabase } from "../../src/db/index.js";
@@ -54,9 +54,7 @@ function dat(home: string, args: string[]): Promise<DatRun> {
 }
 
 async function transfer(to: Address, amount: bigint) {
-  await mined(operator.publicClient, await operator.walletClient!.writeContract({
-    address: contracts.token, abi: DatToken.abi, functionName: "transfer", args: [to, amount],
-  }), "transfer");
+  await sendDat({ operator, contracts }, "transfer", to, amount);
 }
 
 async function configure(home: string) {
@@ -66,12 +64,7 @@ async function configure(home: string) {
 
 beforeAll(async () => {
   for (const k of Object.keys(homes) as (keyof typeof homes)[]) homes[k] = fs.mkdtempSync(path.join(os.tmpdir(), `dat-infer-cli-${k}-`));
-  devnet = await startDevnet({ port: 0, accounts: 1 });
-  operator = await connectChain({ rpcUrl: devnet.url, account: privateKeyToAccount(devnet.accounts[0]) });
-  contracts = await deployContracts(operator.walletClient!, operator.publicClient);
-  await mined(operator.publicClient, await operator.walletClient!.writeContract({
-    address: contracts.token, abi: DatToken.abi, functionName: "mint", args: [operator.walletClient!.account.address, 100n * TOKEN],
-  }), "mint");
+  ({ devnet, operator, contracts } = await startDeployedDevnet({ accounts: 1, operatorTokens: 100n * TOKEN }));
   await transfer(privateKeyToAccount(holderKey).address, 3n * TOKEN);
   for (const home of Object.values(homes)) await configure(home);
   const env = { ...process.env, DAT_SCRYPT_N: "1024" };

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPublicClient, http, type Address } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { startDevnet, type Devnet } from "../../src/chain/devnet.js";
-import { connectChain, type ChainConnection } from "../../src/chain/clients.js";
-import { deployContracts, mined, type DeployedContracts } from "../../src/chain/deploy.js";
-import { DatToken } from "../../src/chain/artifacts/index.js";
+import type { ChainConnection } from "../../src/chain/clients.js";
+import type { DeployedContracts } from "../../src/chain/deploy.js";
+import { sendDat, startDeployedDevnet } from "../chain/helpers.js";
 import { checkGate, createBalanceReader } from "../../src/inference/gate.js";
 import { rejection } from "./helpers.js";
 
@@ -18,18 +18,11 @@ let operator: ChainConnection;
 let contracts: DeployedContracts;
 
 async function transfer(to: Address, amount: bigint) {
-  await mined(operator.publicClient, await operator.walletClient!.writeContract({
-    address: contracts.token, abi: DatToken.abi, functionName: "transfer", args: [to, amount],
-  }), "transfer");
+  await sendDat({ operator, contracts }, "transfer", to, amount);
 }
 
 beforeAll(async () => {
-  devnet = await startDevnet({ port: 0, accounts: 1 });
-  operator = await connectChain({ rpcUrl: devnet.url, account: privateKeyToAccount(devnet.accounts[0]) });
-  contracts = await deployContracts(operator.walletClient!, operator.publicClient);
-  await mined(operator.publicClient, await operator.walletClient!.writeContract({
-    address: contracts.token, abi: DatToken.abi, functionName: "mint", args: [operator.walletClient!.account.address, 10n * TOKEN],
-  }), "mint");
+  ({ devnet, operator, contracts } = await startDeployedDevnet({ accounts: 1, operatorTokens: 10n * TOKEN }));
 });
 
 afterAll(async () => {

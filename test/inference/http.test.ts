@@ -13,10 +13,10 @@ import * as tf from "@tensorflow/tfjs";
 import type Database from "better-sqlite3";
 import { privateKeyToAccount, generatePrivateKey } from "viem/accounts";
 import type { Address, LocalAccount } from "viem";
-import { startDevnet, type Devnet } from "../../src/chain/devnet.js";
-import { connectChain, type ChainConnection } from "../../src/chain/clients.js";
-import { deployContracts, mined, type DeployedContracts } from "../../src/chain/deploy.js";
-import { DatToken } from "../../src/chain/artifacts/index.js";
+import type { Devnet } from "../../src/chain/devnet.js";
+import type { ChainConnection } from "../../src/chain/clients.js";
+import type { DeployedContracts } from "../../src/chain/deploy.js";
+import { sendDat, startDeployedDevnet } from "../chain/helpers.js";
 import { openDatabase } from "../../src/db/index.js";
 import { insertJob, type NewJob } from "../../src/db/jobs.js";
 import { loadConfig } from "../../src/config/index.js";
@@ -51,9 +51,7 @@ function job(over: Partial<NewJob>, modelCid: string): NewJob {
 }
 
 async function transfer(to: Address, amount: bigint) {
-  await mined(operator.publicClient, await operator.walletClient!.writeContract({
-    address: contracts.token, abi: DatToken.abi, functionName: "transfer", args: [to, amount],
-  }), "transfer");
+  await sendDat({ operator, contracts }, "transfer", to, amount);
 }
 
 async function challengeFor(jobId: string, purpose = "infer"): Promise<ChallengeTypedData> {
@@ -69,12 +67,7 @@ async function infer(jobId: string, account: LocalAccount | undefined, body: Rec
 
 beforeAll(async () => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), "dat-infer-http-"));
-  devnet = await startDevnet({ port: 0, accounts: 2 });
-  operator = await connectChain({ rpcUrl: devnet.url, account: privateKeyToAccount(devnet.accounts[0]) });
-  contracts = await deployContracts(operator.walletClient!, operator.publicClient);
-  await mined(operator.publicClient, await operator.walletClient!.writeContract({
-    address: contracts.token, abi: DatToken.abi, functionName: "mint", args: [operator.walletClient!.account.address, 100n * TOKEN],
-  }), "mint");
+  ({ devnet, operator, contracts } = await startDeployedDevnet({ accounts: 2, operatorTokens: 100n * TOKEN }));
   holder = privateKeyToAccount(generatePrivateKey());
   newcomer = privateKeyToAccount(generatePrivateKey());
   await transfer(holder.address, 2n * TOKEN);

@@ -1,10 +1,10 @@
 import type { Chain } from "viem";
 import type { CliContext } from "../../context.js";
 import { UsageError } from "../../../core/errors.js";
-import { loadConfig, updateConfig } from "../../../config/index.js";
+import { loadConfig } from "../../../config/index.js";
 import { unlockAccount } from "../../unlock.js";
 import { connectChain, toChainError } from "../../../chain/clients.js";
-import { deployContracts } from "../../../chain/deploy.js";
+import { deployContracts, recordDeployment } from "../../../chain/deploy.js";
 
 /** A viem chain by name (case-insensitive, key or display name) or by decimal id; ids not in viem pass as ids. */
 export async function resolveChainOption(value: string): Promise<{ id: number; chain?: Chain }> {
@@ -42,12 +42,7 @@ export async function chainDeploy(ctx: CliContext, opts: { chain?: string }): Pr
     throw toChainError(error, "deploy the contracts");
   }
   spinner.succeed(`Deployed to chain ${chainId}`);
-  await updateConfig(ctx.home, (cfg) => {
-    const chain = (cfg.chain ?? {}) as Record<string, unknown>;
-    const deployments = { ...((chain.deployments ?? {}) as Record<string, unknown>), [String(chainId)]: contracts };
-    cfg.chain = { ...chain, deployments };
-    return cfg;
-  });
+  await recordDeployment(ctx.home, chainId, contracts);
   const result = { chainId, rpcUrl, owner: account.address, ...contracts };
   ctx.out.result(result, (r) => [
     `chain id     ${r.chainId}`,
