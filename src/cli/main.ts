@@ -2,7 +2,7 @@
  * Entry point of the built CLI. Parses, runs, and owns the one top-level error handler that maps
  * errors to a message (or a JSON error document) and a documented exit code.
  */
-import { CommanderError } from "commander";
+import { CommanderError, type Command } from "commander";
 import { buildProgram } from "./program.js";
 import { Output } from "./output.js";
 import { ExitCode, UsageError } from "../core/errors.js";
@@ -12,11 +12,9 @@ async function main(argv: string[]): Promise<number> {
   const out = new Output({ json: wantsJson, quiet: argv.includes("--quiet") || argv.includes("-q") });
   const program = buildProgram();
   // Commander reports usage errors itself; we take over so --json gets a JSON error document.
-  program.exitOverride();
-  program.configureOutput({ outputError: (text, write) => { if (!wantsJson) write(text); } });
-  for (const sub of allCommands(program)) {
-    sub.exitOverride();
-    sub.configureOutput({ outputError: (text, write) => { if (!wantsJson) write(text); } });
+  for (const command of [program, ...allCommands(program)]) {
+    command.exitOverride();
+    command.configureOutput({ outputError: (text, write) => { if (!wantsJson) write(text); } });
   }
   try {
     await program.parseAsync(argv);
@@ -33,9 +31,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function allCommands(root: import("commander").Command): import("commander").Command[] {
-  const found: import("commander").Command[] = [];
-  const walk = (c: import("commander").Command) => { for (const s of c.commands) { found.push(s); walk(s); } };
+function allCommands(root: Command): Command[] {
+  const found: Command[] = [];
+  const walk = (c: Command) => { for (const s of c.commands) { found.push(s); walk(s); } };
   walk(root);
   return found;
 }

@@ -168,13 +168,3 @@ export function formatTable(headers: string[], rows: (string | number)[][]): str
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
 }
-
-/** Console access for code paths that must write raw text (e.g. a terminal chart). */
-export function writeStdout(text: string): void {
-  process.stdout.write(text);
-}
-
-/** Debug output for developers, enabled with DAT_DEBUG=1. */
-export function debug(message: string): void {
-  if (process.env.DAT_DEBUG) console.error(`[debug] ${message}`);
-}

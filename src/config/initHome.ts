@@ -27,23 +27,29 @@ export interface InitHomeResult {
   backup?: string;
 }
 
-/**
- * Initialise a dat home. Refuses (WALLET_EXISTS) when a wallet exists and `force` is not set,
- * and refuses a corrupt config file or a too-new database, in each case changing nothing.
- */
-export async function initHome(home: string, options: InitHomeOptions): Promise<InitHomeResult> {
-  const { createKeystore, keystoreExists, keystorePath, parsePrivateKey, scryptCost } = await import("../crypto/keystore.js");
-  if (options.privateKey !== undefined) parsePrivateKey(options.privateKey);
-  if (!options.passphrase) throw new UserError("The passphrase must not be empty.", { code: "EMPTY_PASSPHRASE" });
-  scryptCost(options.env);
-  inspectHome(home);
-  readConfigFile(home);
-  if (!options.force && keystoreExists(home)) {
+/** Refuse (WALLET_EXISTS) when the home already holds a wallet and `force` is not set. */
+export async function refuseExistingWallet(home: string, force: boolean | undefined): Promise<void> {
+  const { keystoreExists, keystorePath } = await import("../crypto/keystore.js");
+  if (!force && keystoreExists(home)) {
     throw new UserError(`A wallet already exists at ${keystorePath(home)}.`, {
       code: "WALLET_EXISTS",
       hint: "Keep it, or replace it with --force (the old keystore is kept as a .bak file).",
     });
   }
+}
+
+/**
+ * Initialise a dat home. Refuses (WALLET_EXISTS) when a wallet exists and `force` is not set,
+ * and refuses a corrupt config file or a too-new database, in each case changing nothing.
+ */
+export async function initHome(home: string, options: InitHomeOptions): Promise<InitHomeResult> {
+  const { createKeystore, parsePrivateKey, scryptCost } = await import("../crypto/keystore.js");
+  if (options.privateKey !== undefined) parsePrivateKey(options.privateKey);
+  if (!options.passphrase) throw new UserError("The passphrase must not be empty.", { code: "EMPTY_PASSPHRASE" });
+  scryptCost(options.env);
+  inspectHome(home);
+  readConfigFile(home);
+  await refuseExistingWallet(home, options.force);
 
   ensureHome(home);
   const { openDatabase, databasePath } = await import("../db/index.js");

@@ -115,8 +115,22 @@ export function renderSvgLineChart(
   return parts.join("");
 }
 
-const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(1)}%`);
-const num = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(d));
+/** A fraction as a percentage with one decimal ("61.5%"); "–" when missing. */
+export function formatPercent(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(1)}%`;
+}
+
+/** A metric (a loss) with four decimals; "–" when missing. */
+export function formatMetric(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(4);
+}
+
+/** What each contributor earned over all rounds, in base units, by contributor name. */
+export function earnedByContributor(rounds: DemoResult["rounds"]): Map<string, bigint> {
+  const earned = new Map<string, bigint>();
+  for (const r of rounds) for (const s of r.scores) earned.set(s.contributor, (earned.get(s.contributor) ?? 0n) + BigInt(s.reward));
+  return earned;
+}
 
 /** Render the whole report as one HTML document. */
 export function renderHtmlReport(result: DemoResult, options: { generatedAt?: Date } = {}): string {
@@ -130,12 +144,11 @@ export function renderHtmlReport(result: DemoResult, options: { generatedAt?: Da
   const roundRows = result.rounds
     .map((r) => {
       const tx = r.txHash ? `<code>${escapeHtml(r.txHash)}</code>` : "not published";
-      return `<tr><td>${r.round}</td><td>${escapeHtml(r.state)}</td><td>${r.submissions.length}</td><td>${pct(r.accuracy)}</td><td>${num(r.loss)}</td><td>${r.modelCid ? `<code>${escapeHtml(r.modelCid)}</code>` : "–"}</td><td>${tx}</td></tr>`;
+      return `<tr><td>${r.round}</td><td>${escapeHtml(r.state)}</td><td>${r.submissions.length}</td><td>${formatPercent(r.accuracy)}</td><td>${formatMetric(r.loss)}</td><td>${r.modelCid ? `<code>${escapeHtml(r.modelCid)}</code>` : "–"}</td><td>${tx}</td></tr>`;
     })
     .join("\n");
 
-  const totals = new Map<string, bigint>();
-  for (const r of result.rounds) for (const sc of r.scores) totals.set(sc.contributor, (totals.get(sc.contributor) ?? 0n) + BigInt(sc.reward));
+  const totals = earnedByContributor(result.rounds);
   const claimed = new Map(result.claims.map((c) => [c.contributor, c]));
   const contributorRows = result.contributors
     .map((c) => {
@@ -221,7 +234,7 @@ ${renderSvgLineChart([{ name: "validation loss", values: loss, color: "#bf3989" 
 <table>
 <thead><tr><th>round</th><th>state</th><th>submissions</th><th>accuracy</th><th>loss</th><th>global model CID</th><th>publish transaction</th></tr></thead>
 <tbody>
-<tr><td>start</td><td>initial model</td><td>–</td><td>${pct(result.baseline?.accuracy)}</td><td>${num(result.baseline?.loss)}</td><td>–</td><td>–</td></tr>
+<tr><td>start</td><td>initial model</td><td>–</td><td>${formatPercent(result.baseline?.accuracy)}</td><td>${formatMetric(result.baseline?.loss)}</td><td>–</td><td>–</td></tr>
 ${roundRows}
 </tbody>
 </table>

@@ -277,8 +277,6 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
           score: s.score,
           reward: (paid.get(s.address.toLowerCase()) ?? 0n).toString(),
         }));
-      } else {
-        round.scores = [];
       }
       round.durationMs = Date.now() - roundStarted;
       rounds.push(round);

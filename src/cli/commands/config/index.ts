@@ -1,5 +1,11 @@
 import type { Command } from "commander";
-import { action, examples } from "../../context.js";
+import { action, examples, type CliContext } from "../../context.js";
+import type * as ConfigCommands from "./config.js";
+
+/** A handler that loads config.js only when the subcommand runs, so `dat --help` stays light. */
+function lazily(run: (commands: typeof ConfigCommands, ctx: CliContext, args: string[]) => Promise<void>) {
+  return action(async (ctx, _opts, args) => run(await import("./config.js"), ctx, args));
+}
 
 export function registerConfig(program: Command): void {
   const config = program
@@ -12,12 +18,7 @@ export function registerConfig(program: Command): void {
     .description("Print the resolved value of one key")
     .argument("<key>", "dotted key, e.g. chain.rpcUrl")
     .addHelpText("after", examples("dat config get chain.rpcUrl", "dat --json config get serve.port"))
-    .action(
-      action(async (ctx, _opts, args) => {
-        const { configGet } = await import("./config.js");
-        await configGet(ctx, args[0]);
-      }),
-    );
+    .action(lazily((c, ctx, [key]) => c.configGet(ctx, key)));
 
   config
     .command("set")
@@ -25,33 +26,18 @@ export function registerConfig(program: Command): void {
     .argument("<key>", "dotted key")
     .argument("<value>", "new value")
     .addHelpText("after", examples("dat config set chain.rpcUrl http://127.0.0.1:8545", "dat config set train.backend wasm"))
-    .action(
-      action(async (ctx, _opts, args) => {
-        const { configSet } = await import("./config.js");
-        await configSet(ctx, args[0], args[1]);
-      }),
-    );
+    .action(lazily((c, ctx, [key, value]) => c.configSet(ctx, key, value)));
 
   config
     .command("unset")
     .description("Remove a key from the config file (back to the environment or the default)")
     .argument("<key>", "dotted key")
     .addHelpText("after", examples("dat config unset orchestrator.url"))
-    .action(
-      action(async (ctx, _opts, args) => {
-        const { configUnset } = await import("./config.js");
-        await configUnset(ctx, args[0]);
-      }),
-    );
+    .action(lazily((c, ctx, [key]) => c.configUnset(ctx, key)));
 
   config
     .command("list")
     .description("Show every key with its value and where it came from")
     .addHelpText("after", examples("dat config list", "dat --json config list"))
-    .action(
-      action(async (ctx) => {
-        const { configList } = await import("./config.js");
-        await configList(ctx);
-      }),
-    );
+    .action(lazily((c, ctx) => c.configList(ctx)));
 }

@@ -12,11 +12,8 @@ import { formatTable } from "../../output.js";
 import { UserError } from "../../../core/errors.js";
 import { parseDemoOptions, type RawDemoOptions } from "../../../demo/options.js";
 import { renderLineChart } from "../../../demo/chart.js";
-import { formatUnits, renderHtmlReport } from "../../../demo/report.js";
+import { earnedByContributor, formatMetric, formatPercent, formatUnits, renderHtmlReport } from "../../../demo/report.js";
 import type { DemoInferenceOutcome, DemoResult, DemoRound } from "../../../demo/types.js";
-
-const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : `${(v * 100).toFixed(1)}%`);
-const num = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(4));
 
 /** Predictions as "5 ✓ (61%)": the class, whether it matches the example's true label, the confidence. */
 function describePredictions(o: DemoInferenceOutcome): string {
@@ -59,8 +56,8 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
   }
   const { runDemo } = await import("../../../demo/runDemo.js");
   const c = ctx.out.color;
-  let symbol = "DAT";
-  const amount = (units: string) => `${formatUnits(units, 18, 4)} ${symbol}`;
+  // Live lines come before the result, which alone carries the token's symbol and decimals.
+  const amount = (units: string) => `${formatUnits(units, 18, 4)} DAT`;
   let baseline: { accuracy?: number; loss?: number } | undefined;
 
   const result = await runDemo(options, {
@@ -72,7 +69,7 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
       }
       if (stage === "chain" && detail.ready) ctx.out.info(`chain     Hardhat Network at ${detail.url} (chain ${detail.chainId}), contracts deployed`);
       if (stage === "data" && detail.description) ctx.out.info(`data      ${detail.description}; shards ${(detail.shards as number[]).join(" / ")}`);
-      if (stage === "model" && detail.model) ctx.out.info(`model     ${detail.model} on ${detail.backend}; start accuracy ${pct(detail.accuracy as number)}`);
+      if (stage === "model" && detail.model) ctx.out.info(`model     ${detail.model} on ${detail.backend}; start accuracy ${formatPercent(detail.accuracy as number)}`);
       if (stage === "job") ctx.out.info(`job       ${detail.jobId} created (${detail.strategy}, ${detail.encoding})`);
       if (stage === "round.open") ctx.out.info(`\n${c.bold(`round ${detail.round}`)}${c.dim(`  global model ${detail.modelCid}`)}`);
       if (stage === "claims") ctx.out.info(`\n${c.bold("claims")}  each contributor collects its rewards with a Merkle proof`);
@@ -92,7 +89,7 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
     },
     round(r, history) {
       ctx.out.event("demo.round", r as unknown as Record<string, unknown>);
-      ctx.out.info(`  aggregated: validation accuracy ${c.bold(pct(r.accuracy))}, loss ${num(r.loss)}`);
+      ctx.out.info(`  aggregated: validation accuracy ${c.bold(formatPercent(r.accuracy))}, loss ${formatMetric(r.loss)}`);
       if (r.privacy) {
         const eps = r.privacy.epsilon === null ? "∞ (no noise)" : r.privacy.epsilon.toPrecision(3);
         ctx.out.info(`  privacy: ε = ${eps} at δ = ${r.privacy.delta} spent by each contributor so far`);
@@ -112,7 +109,6 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
       else ctx.out.info(`  ${c.red("denied")}   ${o.who} ${o.address}: ${describeDenial(o, amount)}`);
     },
   });
-  symbol = result.token.symbol;
 
   if (raw.report !== undefined) {
     fs.writeFileSync(raw.report, renderHtmlReport(result));
@@ -130,14 +126,13 @@ export function renderSummary(r: DemoResult, c: ChalkInstance): string[] {
     ...formatTable(
       ["round", "state", "submissions", "accuracy", "loss", "publish tx"],
       [
-        ["start", "initial", "–", pct(r.baseline?.accuracy), num(r.baseline?.loss), "–"],
-        ...r.rounds.map((x) => [String(x.round), x.state, String(x.submissions.length), pct(x.accuracy), num(x.loss), x.txHash ?? "–"]),
+        ["start", "initial", "–", formatPercent(r.baseline?.accuracy), formatMetric(r.baseline?.loss), "–"],
+        ...r.rounds.map((x) => [String(x.round), x.state, String(x.submissions.length), formatPercent(x.accuracy), formatMetric(x.loss), x.txHash ?? "–"]),
       ],
     ),
     "",
   );
-  const earned = new Map<string, bigint>();
-  for (const x of r.rounds) for (const s of x.scores) earned.set(s.contributor, (earned.get(s.contributor) ?? 0n) + BigInt(s.reward));
+  const earned = earnedByContributor(r.rounds);
   lines.push(
     ...formatTable(
       ["contributor", "address", "role", ...r.rounds.map((x) => `score r${x.round}`), "earned", "claimed", "balance"],

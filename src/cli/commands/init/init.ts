@@ -34,16 +34,12 @@ async function readPrivateKey(ctx: CliContext): Promise<string> {
 }
 
 export async function init(ctx: CliContext, opts: InitOptions): Promise<void> {
-  const { initHome } = await import("../../../config/initHome.js");
-  const { keystoreExists, keystorePath, parsePrivateKey } = await import("../../../crypto/keystore.js");
+  const { initHome, refuseExistingWallet } = await import("../../../config/initHome.js");
+  const { parsePrivateKey } = await import("../../../crypto/keystore.js");
   const { inspectHome } = await import("../../../config/home.js");
   // Refuse before asking for anything the user would have typed in vain.
-  if (inspectHome(ctx.home) === "folder" && !opts.force && keystoreExists(ctx.home)) {
-    throw new UserError(`A wallet already exists at ${keystorePath(ctx.home)}.`, {
-      code: "WALLET_EXISTS",
-      hint: "Keep it, or replace it with --force (the old keystore is kept as a .bak file).",
-    });
-  }
+  inspectHome(ctx.home);
+  await refuseExistingWallet(ctx.home, opts.force);
   const privateKey = opts.import ? await readPrivateKey(ctx) : undefined;
   if (privateKey !== undefined) parsePrivateKey(privateKey);
   const passphrase = await readPassphrase(ctx, { confirm: true, message: "Choose a wallet passphrase:" });
