@@ -18,11 +18,6 @@ const TRANSITIONS: Readonly<Record<RoundState, readonly RoundState[]>> = {
   failed: [],
 };
 
-/** True when `state` is one of the known round states. */
-export function isRoundState(state: string): state is RoundState {
-  return (ROUND_STATES as readonly string[]).includes(state);
-}
-
 /** True when a round may move from `from` to `to`. */
 export function canTransition(from: RoundState, to: RoundState): boolean {
   return TRANSITIONS[from].includes(to);

@@ -142,16 +142,6 @@ function wordOfBytes32(value: Hex): Uint8Array {
   return Uint8Array.from(Buffer.from(value.slice(2), "hex"));
 }
 
-function concatWords(words: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(words.reduce((n, w) => n + w.length, 0));
-  let at = 0;
-  for (const w of words) {
-    out.set(w, at);
-    at += w.length;
-  }
-  return out;
-}
-
 /** hashStruct(EIP712Domain) of datDomain(options). */
 function domainSeparator(options: Eip712DomainOptions): Uint8Array {
   const chainId = options.chainId;
@@ -162,7 +152,7 @@ function domainSeparator(options: Eip712DomainOptions): Uint8Array {
       : [keccak_256(utf8.encode("EIP712Domain(string name,string version,uint256 chainId)"))];
     words.push(keccak_256(utf8.encode("dat")), keccak_256(utf8.encode("1")));
     if (chainId !== undefined) words.push(wordOfUint(uint(chainId, "chainId"), "chainId"));
-    separator = keccak_256(concatWords(words));
+    separator = keccak_256(Buffer.concat(words));
     if (domainSeparators.size < 16) domainSeparators.set(chainId, separator);
   }
   return separator;
@@ -174,7 +164,7 @@ function domainSeparator(options: Eip712DomainOptions): Uint8Array {
  */
 export function hashSubmission(msg: SubmissionMessage, options: Eip712DomainOptions = {}): Hex {
   const v = submissionValue(msg);
-  const struct = keccak_256(concatWords([
+  const struct = keccak_256(Buffer.concat([
     SUBMISSION_TYPE_HASH,
     wordOfUint(v.jobId, "jobId"),
     wordOfUint(v.round, "round"),
@@ -183,7 +173,7 @@ export function hashSubmission(msg: SubmissionMessage, options: Eip712DomainOpti
     wordOfBytes32(v.metricsHash),
     wordOfBytes32(v.modelFingerprint),
   ]));
-  const digest = keccak_256(concatWords([Uint8Array.of(0x19, 0x01), domainSeparator(options), struct]));
+  const digest = keccak_256(Buffer.concat([Uint8Array.of(0x19, 0x01), domainSeparator(options), struct]));
   return `0x${Buffer.from(digest).toString("hex")}`;
 }
 

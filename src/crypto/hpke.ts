@@ -160,7 +160,7 @@ function hmac(key: Uint8Array, parts: readonly Uint8Array[]): Buffer {
 }
 
 /** RFC 9180 LabeledExtract: HKDF-Extract(salt, "HPKE-v1" ‖ suite_id ‖ label ‖ ikm); an empty salt is HMAC's zero key. */
-export function labeledExtract(suiteId: Uint8Array, salt: Uint8Array, label: string, ikm: Uint8Array): Buffer {
+function labeledExtract(suiteId: Uint8Array, salt: Uint8Array, label: string, ikm: Uint8Array): Buffer {
   return hmac(salt, [HPKE_V1, suiteId, Buffer.from(label), ikm]);
 }
 

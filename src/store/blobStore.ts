@@ -10,8 +10,3 @@ export interface BlobStore {
   get(cid: string): Promise<Uint8Array>;
   has(cid: string): Promise<boolean>;
 }
-
-/** Stores bytes in a store and returns the CID (a small function so callers can depend on the interface only). */
-export function putBlob(store: BlobStore, bytes: Uint8Array): Promise<string> {
-  return store.put(bytes);
-}

@@ -2,8 +2,6 @@
 import type { BlobStore } from "./blobStore.js";
 
 export type { BlobStore } from "./blobStore.js";
-export { putBlob } from "./blobStore.js";
-export { cidForBytes, bytesMatchCid, parseCid, canonicalCid } from "./cid.js";
 
 /** The part of the resolved config (DatConfig) that chooses and configures the store. */
 export interface StoreConfig {

@@ -1,6 +1,6 @@
 import { UserError } from "../errors.js";
 import type { AggregateResult, ClientUpdate, StrategyAccumulator } from "./types.js";
-import { markSeen, validateUpdate } from "./validate.js";
+import { assertLength, markSeen, validateUpdate } from "./validate.js";
 
 /**
  * Accumulator for strategies that need every update at once (median, trimmed mean, Krum): it
@@ -11,11 +11,7 @@ export function createBufferedAccumulator(
   strategy: string,
   aggregate: (updates: readonly ClientUpdate[]) => AggregateResult,
 ): StrategyAccumulator {
-  if (!Number.isSafeInteger(length) || length <= 0) {
-    throw new UserError(`Vector length must be a positive integer, got ${String(length)}.`, {
-      code: "AGGREGATE_BAD_LENGTH",
-    });
-  }
+  assertLength(length);
   let updates: ClientUpdate[] | undefined = [];
   const seen = new Set<string>();
   return {

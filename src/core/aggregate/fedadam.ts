@@ -1,7 +1,6 @@
-import { createMeanAccumulator } from "./fedavg.js";
+import { createMeanStrategy } from "./fedavg.js";
 import { checkServerState } from "./state.js";
-import type { AggregateResult, ClientUpdate, ServerState, Strategy } from "./types.js";
-import { validateUpdates } from "./validate.js";
+import type { AggregateResult, ServerState, Strategy } from "./types.js";
 
 /** Parameters of FedAdam (Reddi et al. 2021, "Adaptive Federated Optimization", Algorithm 2). */
 export interface FedAdamOptions {
@@ -47,22 +46,8 @@ export function applyFedAdam(
 
 /** FedAdam as a streaming `Strategy` (weighted mean, then `applyFedAdam`). */
 export function createFedAdamStrategy(options: FedAdamOptions): Strategy {
-  return {
-    name: "fedadam",
-    params: { "server-lr": options.serverLr, beta1: options.beta1, beta2: options.beta2, tau: options.tau },
-    streaming: true,
-    minUpdates: () => 1,
-    aggregate(updates: readonly ClientUpdate[], state?: ServerState): AggregateResult {
-      const acc = this.createAccumulator(validateUpdates(updates, 1, "fedadam"), state);
-      for (const u of updates) acc.add(u);
-      return acc.finish();
-    },
-    createAccumulator(length: number, state?: ServerState) {
-      checkServerState(state, "fedadam", length, ["m", "v"]);
-      return createMeanAccumulator(length, "fedadam", (mean, ids) => ({
-        ...applyFedAdam(mean, state, options),
-        selected: [...ids],
-      }));
-    },
-  };
+  return createMeanStrategy("fedadam", { "server-lr": options.serverLr, beta1: options.beta1, beta2: options.beta2, tau: options.tau }, {
+    moments: ["m", "v"],
+    apply: (mean, state) => applyFedAdam(mean, state, options),
+  });
 }

@@ -1,5 +1,6 @@
 import { UserError } from "../errors.js";
-import type { AggregateResult, ClientUpdate, StrategyAccumulator } from "./types.js";
+import { checkServerState } from "./state.js";
+import type { AggregateResult, ClientUpdate, ServerState, Strategy, StrategyAccumulator, StrategyName } from "./types.js";
 import { assertEnough, assertLength, isFiniteVector, markSeen, validateUpdate, validateUpdates } from "./validate.js";
 
 /**
@@ -30,39 +31,25 @@ export interface FedAvgAccumulator {
 }
 
 /**
- * Creates a streaming FedAvg accumulator for vectors of `length` values.
+ * Creates a streaming FedAvg accumulator for vectors of `length` values: `createMeanAccumulator`
+ * without ids, for callers that only have deltas and sample counts.
  * @throws UserError AGGREGATE_BAD_LENGTH when `length` is not a positive integer.
  */
 export function createFedAvgAccumulator(length: number): FedAvgAccumulator {
-  assertLength(length);
-  let sum: Float32Array | undefined = new Float32Array(length);
-  let count = 0;
+  const acc = createMeanAccumulator(length, "fedavg", (mean) => ({ delta: mean }));
   let totalWeight = 0;
-  const closed = (): UserError =>
-    new UserError("This FedAvg accumulator was already finished.", { code: "AGGREGATE_FINISHED" });
   return {
     add(delta: Float32Array, weight: number): void {
-      if (sum === undefined) throw closed();
-      validateUpdate({ id: `#${count + 1}`, weight, delta }, length);
-      addScaled(sum, delta, weight);
-      count += 1;
+      acc.add({ id: `#${acc.count + 1}`, weight, delta });
       totalWeight += weight;
     },
     get count() {
-      return count;
+      return acc.count;
     },
     get totalWeight() {
       return totalWeight;
     },
-    finish(): Float32Array {
-      if (sum === undefined) throw closed();
-      assertEnough(count, 1, "fedavg");
-      const out = sum;
-      sum = undefined;
-      scaleInPlace(out, 1 / totalWeight);
-      assertFiniteMean(out, "fedavg");
-      return out;
-    },
+    finish: () => acc.finish().delta,
   };
 }
 
@@ -119,6 +106,48 @@ export function createMeanAccumulator(
   };
 }
 
+/** The server step of a streaming strategy: turns the round's weighted mean into its result. */
+export interface ServerStep {
+  /** Moment buffers the step keeps in `ServerState`; a saved state lacking them is refused up front. */
+  moments: ReadonlyArray<"m" | "v">;
+  apply(mean: Float32Array, state: ServerState | undefined): AggregateResult;
+}
+
+/**
+ * A streaming `Strategy` over the sample-count weighted mean: FedAvg and FedProx as they are,
+ * FedAvgM and FedAdam with their `serverStep` applied to the mean. `aggregate` runs the same
+ * accumulator as `createAccumulator`, so both give bit-identical results.
+ */
+export function createMeanStrategy(
+  name: StrategyName,
+  params: Readonly<Record<string, number>>,
+  serverStep?: ServerStep,
+): Strategy {
+  return {
+    name,
+    params,
+    streaming: true,
+    minUpdates: () => 1,
+    aggregate(updates: readonly ClientUpdate[], state?: ServerState): AggregateResult {
+      const acc = this.createAccumulator(validateUpdates(updates, 1, name), state);
+      for (const u of updates) acc.add(u);
+      return acc.finish();
+    },
+    createAccumulator(length: number, state?: ServerState) {
+      if (serverStep !== undefined) checkServerState(state, name, length, serverStep.moments);
+      return createMeanAccumulator(length, name, (mean, ids) => ({
+        ...(serverStep === undefined ? { delta: mean } : serverStep.apply(mean, state)),
+        selected: [...ids],
+      }));
+    },
+  };
+}
+
+/** FedAvg as a streaming `Strategy`. */
+export function createFedAvgStrategy(): Strategy {
+  return createMeanStrategy("fedavg", {});
+}
+
 /**
  * Every input was finite, but `weight · delta` can still overflow float32 for absurd weights or
  * values; refuse to hand such a mean to the caller rather than poison the global model.
@@ -134,7 +163,7 @@ function assertFiniteMean(mean: Float32Array, strategy: string): void {
 }
 
 /** `acc += w · x`, 4-way unrolled; the hot loop of FedAvg (memory bound). */
-export function addScaled(acc: Float32Array, x: Float32Array, w: number): void {
+function addScaled(acc: Float32Array, x: Float32Array, w: number): void {
   const n = acc.length;
   const n4 = n - (n % 4);
   let i = 0;
@@ -148,7 +177,7 @@ export function addScaled(acc: Float32Array, x: Float32Array, w: number): void {
 }
 
 /** `acc *= s` in place. */
-export function scaleInPlace(acc: Float32Array, s: number): void {
+function scaleInPlace(acc: Float32Array, s: number): void {
   const n = acc.length;
   for (let i = 0; i < n; i++) acc[i] *= s;
 }

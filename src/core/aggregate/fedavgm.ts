@@ -1,7 +1,6 @@
-import { createMeanAccumulator } from "./fedavg.js";
+import { createMeanStrategy } from "./fedavg.js";
 import { checkServerState } from "./state.js";
-import type { AggregateResult, ClientUpdate, ServerState, Strategy } from "./types.js";
-import { validateUpdates } from "./validate.js";
+import type { AggregateResult, ServerState, Strategy } from "./types.js";
 
 /** Parameters of FedAvgM (Hsu et al. 2019, "Measuring the Effects of Non-Identical Data…"). */
 export interface FedAvgMOptions {
@@ -37,22 +36,8 @@ export function applyFedAvgM(
 
 /** FedAvgM as a streaming `Strategy` (weighted mean, then `applyFedAvgM`). */
 export function createFedAvgMStrategy(options: FedAvgMOptions): Strategy {
-  return {
-    name: "fedavgm",
-    params: { "server-lr": options.serverLr, momentum: options.momentum },
-    streaming: true,
-    minUpdates: () => 1,
-    aggregate(updates: readonly ClientUpdate[], state?: ServerState): AggregateResult {
-      const acc = this.createAccumulator(validateUpdates(updates, 1, "fedavgm"), state);
-      for (const u of updates) acc.add(u);
-      return acc.finish();
-    },
-    createAccumulator(length: number, state?: ServerState) {
-      checkServerState(state, "fedavgm", length, ["m"]);
-      return createMeanAccumulator(length, "fedavgm", (mean, ids) => ({
-        ...applyFedAvgM(mean, state, options),
-        selected: [...ids],
-      }));
-    },
-  };
+  return createMeanStrategy("fedavgm", { "server-lr": options.serverLr, momentum: options.momentum }, {
+    moments: ["m"],
+    apply: (mean, state) => applyFedAvgM(mean, state, options),
+  });
 }

@@ -1,6 +1,5 @@
-import { aggregateFedAvg, createMeanAccumulator } from "./fedavg.js";
-import type { AggregateResult, ClientUpdate, Strategy } from "./types.js";
-import { validateUpdates } from "./validate.js";
+import { createMeanStrategy } from "./fedavg.js";
+import type { Strategy } from "./types.js";
 
 /** Parameters of FedProx. */
 export interface FedProxOptions {
@@ -18,17 +17,5 @@ export interface FedProxOptions {
  * The μ proximal term lives in the client's training loss; see `FedProxOptions.mu`.
  */
 export function createFedProxStrategy(options: FedProxOptions): Strategy {
-  return {
-    name: "fedprox",
-    params: { mu: options.mu },
-    streaming: true,
-    minUpdates: () => 1,
-    aggregate(updates: readonly ClientUpdate[]): AggregateResult {
-      validateUpdates(updates, 1, "fedprox");
-      return { delta: aggregateFedAvg(updates), selected: updates.map((u) => u.id) };
-    },
-    createAccumulator(length: number) {
-      return createMeanAccumulator(length, "fedprox", (mean, ids) => ({ delta: mean, selected: [...ids] }));
-    },
-  };
+  return createMeanStrategy("fedprox", { mu: options.mu });
 }

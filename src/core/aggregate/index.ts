@@ -12,17 +12,16 @@
 import { UserError } from "../errors.js";
 import { createFedAdamStrategy } from "./fedadam.js";
 import { createBufferedAccumulator } from "./buffered.js";
-import { aggregateFedAvg, createMeanAccumulator } from "./fedavg.js";
+import { createFedAvgStrategy } from "./fedavg.js";
 import { createFedAvgMStrategy } from "./fedavgm.js";
 import { createFedProxStrategy } from "./fedprox.js";
 import { createKrumStrategy, createMultiKrumStrategy } from "./krum.js";
 import { createMedianStrategy } from "./median.js";
 import { createTrimmedMeanStrategy } from "./trimmedMean.js";
-import { STRATEGY_NAMES, type AggregateResult, type ClientUpdate, type Strategy, type StrategyName } from "./types.js";
-import { validateUpdates } from "./validate.js";
+import { STRATEGY_NAMES, type Strategy, type StrategyName } from "./types.js";
 
 export * from "./types.js";
-export { aggregateFedAvg, createFedAvgAccumulator, addScaled, type FedAvgAccumulator } from "./fedavg.js";
+export { aggregateFedAvg, createFedAvgAccumulator, createFedAvgStrategy, type FedAvgAccumulator } from "./fedavg.js";
 export { createFedProxStrategy, type FedProxOptions } from "./fedprox.js";
 export { applyFedAvgM, createFedAvgMStrategy, type FedAvgMOptions } from "./fedavgm.js";
 export { applyFedAdam, createFedAdamStrategy, type FedAdamOptions } from "./fedadam.js";
@@ -191,23 +190,6 @@ export function resolveStrategyParams(name: StrategyName, params: StrategyParams
     out[key] = value;
   }
   return out;
-}
-
-/** FedAvg as a streaming `Strategy`. */
-export function createFedAvgStrategy(): Strategy {
-  return {
-    name: "fedavg",
-    params: {},
-    streaming: true,
-    minUpdates: () => 1,
-    aggregate(updates: readonly ClientUpdate[]): AggregateResult {
-      validateUpdates(updates, 1, "fedavg");
-      return { delta: aggregateFedAvg(updates), selected: updates.map((u) => u.id) };
-    },
-    createAccumulator(length: number) {
-      return createMeanAccumulator(length, "fedavg", (mean, ids) => ({ delta: mean, selected: [...ids] }));
-    },
-  };
 }
 
 function normaliseKey(key: string): string {

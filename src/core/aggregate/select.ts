@@ -35,7 +35,7 @@ export function selectKth(a: Float64Array, lo: number, hi: number, k: number): v
 }
 
 /** Sorts `a[lo..hi)` ascending in place (for the short ranges where it beats anything else). */
-export function insertionSort(a: Float64Array, lo: number, hi: number): void {
+function insertionSort(a: Float64Array, lo: number, hi: number): void {
   for (let i = lo + 1; i < hi; i++) {
     const x = a[i];
     let j = i - 1;

@@ -2,7 +2,17 @@ import { MalformedInputError } from "../errors.js";
 import { encodingKindOf } from "./encoding.js";
 import { modelFingerprintBytes, toHex } from "./fingerprint.js";
 import { float16Table } from "./float16.js";
-import { alignUp, DELTA_MAGIC, DELTA_VERSION, HEADER_BYTES, MAX_RANK, type Delta, type ParsedEncoding } from "./format.js";
+import {
+  alignUp,
+  DELTA_MAGIC,
+  DELTA_VERSION,
+  HEADER_BYTES,
+  LITTLE_ENDIAN,
+  MAX_RANK,
+  payloadSize,
+  type Delta,
+  type ParsedEncoding,
+} from "./format.js";
 
 export interface DecodeDeltaOptions {
   /** The job's model fingerprint (0x hex); a delta for another model is rejected. */
@@ -36,7 +46,6 @@ export interface DecodedDelta extends Delta {
 
 const DEFAULT_MAX_ELEMENTS = 2 ** 28;
 const DTYPE_RE = /^[a-z0-9]{1,32}$/;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function fail(code: string, message: string, hint?: string): MalformedInputError {
   return new MalformedInputError(message, {
@@ -157,28 +166,13 @@ export function decodeDelta(bytes: Uint8Array, options: DecodeDeltaOptions = {})
     const start = alignUp(off);
     if (start > len) throw fail("DELTA_TRUNCATED", `Delta is truncated before tensor ${e.name}.`);
     for (let p = off; p < start; p++) if (bytes[p] !== 0) throw fail("DELTA_MALFORMED", "Delta has non-zero padding.");
-    let size: number;
-    switch (encoding.kind) {
-      case "float32":
-        size = 4 * e.n;
-        break;
-      case "float16":
-        size = 2 * e.n;
-        break;
-      case "int8":
-        size = 4 + e.n;
-        break;
-      case "int8Block":
-        size = 4 * Math.ceil(e.n / encoding.blockSize) + e.n;
-        break;
-      case "topk": {
-        if (start + 4 > len) throw fail("DELTA_TRUNCATED", `Delta is truncated in tensor ${e.name}.`);
-        const k = view.getUint32(start, true);
-        if (k > e.n) throw fail("DELTA_SIZE_MISMATCH", `Tensor ${e.name} declares ${k} kept values out of ${e.n}.`);
-        size = 4 + 8 * k;
-        break;
-      }
+    let k = 0;
+    if (encoding.kind === "topk") {
+      if (start + 4 > len) throw fail("DELTA_TRUNCATED", `Delta is truncated in tensor ${e.name}.`);
+      k = view.getUint32(start, true);
+      if (k > e.n) throw fail("DELTA_SIZE_MISMATCH", `Tensor ${e.name} declares ${k} kept values out of ${e.n}.`);
     }
+    const size = payloadSize(encoding, e.n, k);
     if (start + size > len) throw fail("DELTA_TRUNCATED", `Delta is truncated in tensor ${e.name} (needs ${size} bytes).`);
     payloadOffsets.push(start);
     off = start + size;

@@ -8,9 +8,10 @@ import {
   DELTA_VERSION,
   elementCount,
   HEADER_BYTES,
+  LITTLE_ENDIAN,
   MAX_RANK,
+  payloadSize,
   type DeltaTensor,
-  type ParsedEncoding,
 } from "./format.js";
 
 /** What encodeDelta needs: the tensors in model order and the number of training samples. */
@@ -37,8 +38,6 @@ export interface EncodeDeltaResult {
   /** New residual (top-k only): the part of delta + old residual that was not sent. */
   residual?: Float32Array[];
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function malformed(code: string, message: string, hint?: string): MalformedInputError {
   return new MalformedInputError(message, { code, hint });
@@ -182,22 +181,6 @@ export function encodeDelta(delta: DeltaInput, options: EncodeDeltaOptions = {})
     off += payloadSizes[i];
   }
   return residualOut ? { bytes: out, residual: residualOut } : { bytes: out };
-}
-
-/** Payload bytes of one tensor of n elements (k kept elements for top-k). */
-export function payloadSize(encoding: ParsedEncoding, n: number, k: number): number {
-  switch (encoding.kind) {
-    case "float32":
-      return 4 * n;
-    case "float16":
-      return 2 * n;
-    case "int8":
-      return 4 + n;
-    case "int8Block":
-      return 4 * Math.ceil(n / encoding.blockSize) + n;
-    case "topk":
-      return 4 + 8 * k;
-  }
 }
 
 function assertFinite(data: Float32Array, name: string): void {

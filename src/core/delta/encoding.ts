@@ -1,8 +1,6 @@
 import { MalformedInputError, UsageError } from "../errors.js";
 import { EncodingId, type EncodingIdValue, type ParsedEncoding } from "./format.js";
 
-export const DEFAULT_INT8_BLOCK = 1024;
-
 /**
  * Parses an encoding spec ("float32", "float16", "int8", "int8:<block>", "topk:<fraction>").
  * Throws UsageError with code DELTA_BAD_ENCODING on anything else.

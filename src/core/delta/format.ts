@@ -44,7 +44,9 @@ export const DELTA_MAGIC = new Uint8Array([0x44, 0x41, 0x54, 0x44]);
 export const DELTA_VERSION = 1;
 export const HEADER_BYTES = 64;
 export const MAX_RANK = 8;
-export const PAYLOAD_ALIGN = 8;
+const PAYLOAD_ALIGN = 8;
+/** True on little-endian hosts, where float payloads can be copied (or viewed) byte for byte. */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export const EncodingId = {
   float32: 0,
@@ -56,12 +58,10 @@ export const EncodingId = {
 export type EncodingIdValue = (typeof EncodingId)[keyof typeof EncodingId];
 
 /**
- * A delta encoding as written on the command line and in job config:
+ * A delta encoding as written on the command line and in job config (see parseEncoding):
  * "float32", "float16", "int8" (one scale per tensor), "int8:<block>" (one scale per block of
  * <block> elements), "topk:<fraction>" (keep that fraction of the largest-magnitude elements).
  */
-export type DeltaEncodingSpec = string;
-
 export type ParsedEncoding =
   | { kind: "float32" }
   | { kind: "float16" }
@@ -101,4 +101,20 @@ export function elementCount(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+/** Payload bytes of one tensor of n elements (k kept elements for top-k). */
+export function payloadSize(encoding: ParsedEncoding, n: number, k: number): number {
+  switch (encoding.kind) {
+    case "float32":
+      return 4 * n;
+    case "float16":
+      return 2 * n;
+    case "int8":
+      return 4 + n;
+    case "int8Block":
+      return 4 * Math.ceil(n / encoding.blockSize) + n;
+    case "topk":
+      return 4 + 8 * k;
+  }
 }
