@@ -76,23 +76,8 @@ export function getSettlement(db: Database.Database, jobId: string, round: numbe
   return row ? fromRow(row) : undefined;
 }
 
-/** Settlements of a job (or all), oldest round first. */
-export function listSettlements(db: Database.Database, jobId?: string): Settlement[] {
-  const rows = (jobId === undefined
-    ? db.prepare("SELECT * FROM settlements ORDER BY job_id, round").all()
-    : db.prepare("SELECT * FROM settlements WHERE job_id = ? ORDER BY round").all(jobId)) as Row[];
-  return rows.map(fromRow);
-}
-
-export interface NewSettlement {
-  jobId: string;
-  round: number;
-  modelCid: string;
-  rewardTotal: bigint;
-  rewardRoot: `0x${string}`;
-  treeCid: string;
-  amounts: { address: string; amount: bigint }[];
-}
+/** What a close records: the split, before any attempt to publish it. */
+export type NewSettlement = Pick<Settlement, "jobId" | "round" | "modelCid" | "rewardTotal" | "rewardRoot" | "treeCid" | "amounts">;
 
 /** Record a round's split as pending; a row already there is kept as is (the first split wins). */
 export function insertPendingSettlement(db: Database.Database, s: NewSettlement, now = Date.now()): Settlement {

@@ -55,11 +55,6 @@ export function insertSubmission(db: Database.Database, s: NewSubmission, now = 
   return r && fromRaw(r);
 }
 
-export function getSubmissionById(db: Database.Database, id: number): SubmissionRow | undefined {
-  const r = prepared(db, "SELECT * FROM submissions WHERE id = ?").get(id) as RawSubmission | undefined;
-  return r && fromRaw(r);
-}
-
 /** The submission of `address` in a round, or undefined. */
 export function getSubmission(db: Database.Database, jobId: number, round: number, address: string): SubmissionRow | undefined {
   const r = prepared(db, "SELECT * FROM submissions WHERE job_id = ? AND round = ? AND address = ?")

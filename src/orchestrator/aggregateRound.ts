@@ -13,13 +13,12 @@ import * as subsDb from "../db/submissions.js";
 import { getServerState, saveServerState } from "../db/serverState.js";
 import type { OrchestratorDeps, RoundRecipientKey } from "./deps.js";
 import { readModelBlob, repackModelBlob, tensorOffsets, type ModelBlobView } from "./modelBlob.js";
-import type { BlobStoreLike } from "./store.js";
+import type { BlobStore } from "../store/index.js";
 import type { ContributionScore, Hex } from "./types.js";
-import { normBound } from "./embedded.js";
 
 export interface AggregateRoundOptions {
   db: Database.Database;
-  store: BlobStoreLike;
+  store: BlobStore;
   deps: OrchestratorDeps;
   job: JobRow;
   /** The round, in state "aggregating". */
@@ -47,7 +46,7 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
   const { db, store, deps, job, round } = options;
   const { createStrategy } = await import("../core/aggregate/index.js");
   const base = await readModelBlob(await store.get(round.baseModelCid));
-  const strategy = createStrategy(job.strategy, Object.fromEntries(Object.entries(job.strategyParams).map(([k, v]) => [k, String(v)])));
+  const strategy = createStrategy(job.strategy, strategyParamStrings(job.strategyParams));
   const saved = getServerState(db, job.id);
   const state = saved && saved.strategy === job.strategy && (!saved.m || saved.m.length === base.length)
     ? { strategy: strategy.name, step: saved.step, m: saved.m ?? undefined, v: saved.v ?? undefined }
@@ -204,6 +203,19 @@ function flatten(
   return out;
 }
 
+/** Clipped deltas may exceed the bound by float rounding and by the added noise; allow for it. */
+export function normBound(dpClip: number | null, dpNoise: number | null): number | undefined {
+  // With noise the norm is dominated by it (≈ σ·C·√d), so only a noise-free job gets a hard bound
+  // (decodeDelta allows for the rounding of quantized encodings itself).
+  if (dpClip === null || (dpNoise ?? 0) > 0) return undefined;
+  return dpClip;
+}
+
+/** Strategy parameters as the strategies parse them (the strings of `--strategy-param`). */
+export function strategyParamStrings(params: Record<string, number | string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+}
+
 function isStoreFault(error: unknown): boolean {
   const code = (error as { code?: string })?.code;
   // A missing or unreadable blob of an acknowledged submission is a fault to retry, not a bad delta.
@@ -252,7 +264,7 @@ async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint
  * Publishes the encrypted copy of a job's model for consumers (src/inference/modelKeys.ts), once
  * per plain model: a close redone after a crash reuses the copy it already made.
  */
-export async function publishEncrypted(db: Database.Database, store: BlobStoreLike, jobId: number, plain: Uint8Array, plainCid: string): Promise<string> {
+export async function publishEncrypted(db: Database.Database, store: BlobStore, jobId: number, plain: Uint8Array, plainCid: string): Promise<string> {
   const { getEncryptedCopy } = await import("../db/challenges.js");
   const existing = getEncryptedCopy(db, String(jobId), plainCid);
   if (existing) return existing;

@@ -15,7 +15,7 @@ export async function connectOrchestrator(ctx: Pick<CliContext, "home" | "env" |
     return createHttpOrchestrator({ url, operatorToken: ctx.env.DAT_OPERATOR_TOKEN ?? config.operator.token });
   }
   const { createEmbeddedOrchestrator } = await import("./embedded.js");
-  if (!config.orchestrator.requireOnchain) return createEmbeddedOrchestrator({ home: ctx.home });
+  if (!config.orchestrator.requireOnchain) return createEmbeddedOrchestrator({ home: ctx.home, config });
   const { onchainRegistrationCheck } = await import("./onchain.js");
-  return createEmbeddedOrchestrator({ home: ctx.home, isRegistered: await onchainRegistrationCheck(config) });
+  return createEmbeddedOrchestrator({ home: ctx.home, config, isRegistered: await onchainRegistrationCheck(config) });
 }

@@ -3,7 +3,7 @@
  * EIP-712 verification and delta decoding. Loaded lazily so `dat job list` does not pay for them.
  */
 import type { RoundRecipientKey } from "../crypto/hpke.js";
-import type { BlobStoreLike } from "./store.js";
+import type { BlobStore, StoreConfig } from "../store/index.js";
 import type { Hex, NodeRegistration, SignedSubmission } from "./types.js";
 
 export type { RoundRecipientKey } from "../crypto/hpke.js";
@@ -16,7 +16,8 @@ export interface DecodedDelta {
 }
 
 export interface OrchestratorDeps {
-  openStore(home: string): Promise<BlobStoreLike>;
+  /** The configured blob store of a home; `config` when the caller already loaded it, else read from the home. */
+  openStore(home: string, config?: StoreConfig): Promise<BlobStore>;
   /** Round key pair as 0x hex (32 raw bytes each). */
   generateRoundKeyPair(): Promise<{ publicKey: Hex; privateKey: Hex }>;
   /** A round's private key (0x hex) imported once, for opening that round's deltas. */
@@ -49,15 +50,9 @@ export function loadDeps(): Promise<OrchestratorDeps> {
       import("../config/index.js"),
     ]);
     return {
-      async openStore(home: string) {
-        const resolved = await config.loadConfig({ home, env: process.env });
-        // The store's entry point (local or Lighthouse per config) when present, else the local store.
-        const entry = (await import("../store/index.js" as string).catch(() => undefined)) as
-          | { openStore?: (home: string, config: unknown) => BlobStoreLike | Promise<BlobStoreLike> }
-          | undefined;
-        if (entry?.openStore) return entry.openStore(home, resolved.values);
-        const { openLocalStore } = await import("../store/local.js");
-        return openLocalStore(home);
+      async openStore(home: string, storeConfig?: StoreConfig) {
+        const { openStore } = await import("../store/index.js");
+        return openStore(home, storeConfig ?? (await config.loadConfig({ home, env: process.env })).values);
       },
       async generateRoundKeyPair() {
         const kp = await hpke.generateRoundKeyPair();

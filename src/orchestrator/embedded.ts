@@ -10,7 +10,7 @@
  */
 import type Database from "better-sqlite3";
 import { DeniedError, ExitCode, MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
-import { acceptsSubmissions, isActive, type RoundState } from "../core/round.js";
+import { acceptsSubmissions, isActive } from "../core/round.js";
 import { openDatabase } from "../db/index.js";
 import * as jobsDb from "../db/jobs.js";
 import * as nodesDb from "../db/nodes.js";
@@ -20,18 +20,20 @@ import { loadDeps, type OrchestratorDeps, type RoundRecipientKey } from "./deps.
 import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
 import { privacySpent } from "./privacy.js";
-import { aggregateRound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
-import type { BlobStoreLike } from "./store.js";
+import { aggregateRound, normBound, publishEncrypted, strategyParamStrings, type AggregateRoundOutcome } from "./aggregateRound.js";
+import type { BlobStore, StoreConfig } from "../store/index.js";
 import {
   createJobInputSchema, nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
 } from "./schemas.js";
 import type {
-  CloseRoundResult, CreateJobInput, Hex, JobInfo, NodeInfo, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
+  CloseRoundResult, CreateJobInput, Hex, HyperParams, JobInfo, NodeInfo, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
   SignedSubmission, SubmissionReceipt,
 } from "./types.js";
 
 export interface EmbeddedOrchestratorOptions {
   home: string;
+  /** The resolved config when the caller already loaded it (it names the store); else read from the home. */
+  config?: StoreConfig;
   /** Clock, ms since the epoch (tests move time forward). */
   now?: () => number;
   /** Largest sealed delta accepted, bytes. */
@@ -59,7 +61,7 @@ export async function createEmbeddedOrchestrator(options: EmbeddedOrchestratorOp
   const deps = await loadDeps();
   const db = openDatabase(options.home);
   try {
-    const store = await deps.openStore(options.home);
+    const store = await deps.openStore(options.home, options.config);
     return new EmbeddedOrchestrator(db, store, deps, options);
   } catch (error) {
     db.close();
@@ -82,7 +84,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
 
   constructor(
     readonly db: Database.Database,
-    readonly store: BlobStoreLike,
+    readonly store: BlobStore,
     private readonly deps: OrchestratorDeps,
     readonly options: EmbeddedOrchestratorOptions,
   ) {
@@ -128,7 +130,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     const { createStrategy, resolveStrategyParams, isStrategyName } = await import("../core/aggregate/index.js");
     const { parseEncoding, formatEncoding } = await import("../core/delta/encoding.js");
     if (!isStrategyName(spec.strategy)) createStrategy(spec.strategy); // throws the typed error
-    const params = resolveStrategyParams(spec.strategy as never, stringify(spec.strategyParams ?? {}));
+    const params = resolveStrategyParams(spec.strategy as never, strategyParamStrings(spec.strategyParams ?? {}));
     const encoding = formatEncoding(parseEncoding(spec.encoding));
     if ((spec.dpNoise ?? 0) > 0 && spec.dpClip === undefined) {
       throw new UserError("--dp-noise needs --dp-clip: the noise is scaled to the clipping bound.", { code: "JOB_DP_NOISE_WITHOUT_CLIP" });
@@ -138,7 +140,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
         code: "JOB_BAD_CONTRIBUTORS",
       });
     }
-    if ((spec.validationPath === undefined) !== (spec.labelColumn === undefined) && spec.validationPath !== undefined) {
+    if (spec.validationPath !== undefined && spec.labelColumn === undefined) {
       // A label column alone is harmless (ignored); a validation file needs to know its label.
       throw new UserError("--validation needs --label-column.", { code: "JOB_VALIDATION_LABEL" });
     }
@@ -320,12 +322,13 @@ export class EmbeddedOrchestrator implements Orchestrator {
       });
     }
     const subs = subsDb.listSubmissions(this.db, jobId, row.round);
+    const dp = dpOf(job);
     return {
       jobId, round: row.round, state: row.state, publicKey: row.publicKey as Hex, baseModelCid: row.baseModelCid,
       modelCid: row.modelCid, deadline: row.deadline, openedAt: row.openedAt, closedAt: row.closedAt,
       failureReason: row.failureReason, metrics: row.metrics, minContributors: job.minContributors,
       accepted: subs.filter((x) => x.status !== "rejected").length,
-      privacy: job.dpClip !== null ? privacySpent({ clip: job.dpClip, noise: job.dpNoise ?? 0 }, row.round) : null,
+      privacy: dp ? privacySpent(dp, row.round) : null,
       submissions: subs.map((x) => ({
         address: x.address as Hex, blobCid: x.blobCid, sampleCount: x.sampleCount, status: x.status,
         rejectReason: x.rejectReason, score: x.score, receivedAt: x.receivedAt,
@@ -481,24 +484,23 @@ export class EmbeddedOrchestrator implements Orchestrator {
   private jobInfo(j: jobsDb.JobRow): JobInfo {
     const rounds = roundsDb.listRounds(this.db, j.id);
     const published = rounds.filter((r) => r.state === "published");
+    const dp = dpOf(j);
     return {
       id: j.id, name: j.name, initialModelCid: j.initialModelCid, modelCid: published.at(-1)?.modelCid ?? j.initialModelCid,
       fingerprint: j.fingerprint as Hex, rounds: j.rounds, minContributors: j.minContributors, maxContributors: j.maxContributors,
       deadlineSeconds: j.deadlineSeconds,
-      hyper: { epochs: j.epochs, batchSize: j.batchSize, lr: j.lr, optimizer: j.optimizer as "sgd" | "adam" },
-      strategy: j.strategy, strategyParams: j.strategyParams,
-      dp: j.dpClip !== null ? { clip: j.dpClip, noise: j.dpNoise ?? 0 } : null,
+      hyper: hyperOf(j), strategy: j.strategy, strategyParams: j.strategyParams, dp,
       encoding: j.encoding, rewardPerRound: j.rewardPerRound,
       validation: j.validationPath && j.labelColumn ? { path: j.validationPath, labelColumn: j.labelColumn } : null,
       gate: { token: j.gateToken as Hex | null, min: j.gateMin }, encryptModel: j.encryptModel, createdAt: j.createdAt,
       publishedRounds: published.length,
       history: rounds.map((r) => ({
-        round: r.round, state: r.state as RoundState, modelCid: r.modelCid,
+        round: r.round, state: r.state, modelCid: r.modelCid,
         loss: typeof r.metrics?.loss === "number" ? r.metrics.loss : undefined,
         accuracy: typeof r.metrics?.accuracy === "number" ? r.metrics.accuracy : undefined,
         accepted: typeof r.metrics?.accepted === "number" ? r.metrics.accepted : undefined,
         failureReason: r.failureReason,
-        ...(j.dpClip !== null ? { epsilon: privacySpent({ clip: j.dpClip, noise: j.dpNoise ?? 0 }, r.round).epsilon } : {}),
+        ...(dp ? { epsilon: privacySpent(dp, r.round).epsilon } : {}),
       })),
     };
   }
@@ -507,20 +509,19 @@ export class EmbeddedOrchestrator implements Orchestrator {
     return {
       jobId: j.id, round: r.round, state: r.state, publicKey: r.publicKey as Hex, modelCid: r.baseModelCid,
       fingerprint: j.fingerprint as Hex, deadline: r.deadline,
-      hyper: { epochs: j.epochs, batchSize: j.batchSize, lr: j.lr, optimizer: j.optimizer as "sgd" | "adam" },
-      strategy: j.strategy, strategyParams: j.strategyParams, encoding: j.encoding,
-      dp: j.dpClip !== null ? { clip: j.dpClip, noise: j.dpNoise ?? 0 } : null,
+      hyper: hyperOf(j), strategy: j.strategy, strategyParams: j.strategyParams, encoding: j.encoding, dp: dpOf(j),
       minContributors: j.minContributors, maxContributors: j.maxContributors,
     };
   }
 }
 
-/** Clipped deltas may exceed the bound by float rounding and by the added noise; allow for it. */
-export function normBound(dpClip: number | null, dpNoise: number | null): number | undefined {
-  // With noise the norm is dominated by it (≈ σ·C·√d), so only a noise-free job gets a hard bound
-  // (decodeDelta allows for the rounding of quantized encodings itself).
-  if (dpClip === null || (dpNoise ?? 0) > 0) return undefined;
-  return dpClip;
+function hyperOf(j: jobsDb.JobRow): HyperParams {
+  return { epochs: j.epochs, batchSize: j.batchSize, lr: j.lr, optimizer: j.optimizer as HyperParams["optimizer"] };
+}
+
+/** The job's DP settings (a job that clips without noise has noise 0), or null without DP. */
+function dpOf(j: jobsDb.JobRow): { clip: number; noise: number } | null {
+  return j.dpClip !== null ? { clip: j.dpClip, noise: j.dpNoise ?? 0 } : null;
 }
 
 /**
@@ -546,8 +547,3 @@ function duplicate(s: SignedSubmission): UserError {
     data: { jobId: s.jobId, round: s.round, address: s.address },
   });
 }
-
-function stringify(params: Record<string, number | string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
-}
-

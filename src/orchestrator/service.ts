@@ -5,7 +5,7 @@
  * settlement is reported as skipped.
  */
 import type { CliContext } from "../cli/context.js";
-import { decideClose } from "../core/round.js";
+import { decideClose, isActive } from "../core/round.js";
 import { connectOrchestrator } from "./connect.js";
 import type { CloseRoundResult, Hex, Orchestrator } from "./types.js";
 
@@ -29,15 +29,16 @@ export async function runRound(ctx: CliContext, options: RunRoundOptions, orches
   try {
     const existing = await orch.roundStatus(options.jobId).catch(() => undefined);
     let roundNumber: number;
-    if (existing && (existing.state === "collecting" || existing.state === "aggregating" || existing.state === "open")) {
+    if (existing && isActive(existing.state)) {
       roundNumber = existing.round; // resume the active round (after a crash or a Ctrl-C)
     } else {
       roundNumber = (await orch.openRound(options.jobId, { deadlineSeconds: options.deadlineSeconds })).round;
     }
+    // A job's settings never change: read them once, not on every poll.
+    const job = await orch.getJob(options.jobId);
     let result: CloseRoundResult;
     for (;;) {
       const status = await orch.roundStatus(options.jobId, roundNumber);
-      const job = await orch.getJob(options.jobId);
       const decision = decideClose({
         state: status.state, accepted: status.accepted, minContributors: status.minContributors,
         maxContributors: job.maxContributors, deadline: status.deadline, now: now(),
@@ -82,10 +83,10 @@ async function settle(ctx: CliContext, result: CloseRoundResult): Promise<RunRou
     const { unlockAccount } = await import("../cli/unlock.js");
     const { connectConfiguredChain } = await import("../chain/clients.js");
     const { settleRound } = await import("../chain/settle.js");
-    const { loadDeps } = await import("./deps.js");
+    const { openStore } = await import("../store/index.js");
     const account = await unlockAccount(ctx);
     const chain = await connectConfiguredChain(config, { account });
-    const store = await (await loadDeps()).openStore(ctx.home);
+    const store = await openStore(ctx.home, config);
     const db = openDatabase(ctx.home);
     try {
       const job = getJob(db, result.jobId)!;

@@ -21,15 +21,13 @@
  * (config key operator.token or DAT_OPERATOR_TOKEN). Without a configured token the operator routes
  * are refused: run those commands in the server's home (embedded) instead.
  */
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { DeniedError, MalformedInputError, isDatError } from "../../core/errors.js";
 import type { CreateJobInput, Orchestrator } from "../types.js";
 import { errorBody, statusFor } from "./errors.js";
 import { createJobInputSchema, parseOrThrow } from "../schemas.js";
+import { SUBMISSION_HEADER } from "./constants.js";
 import { z } from "zod";
 
 export interface ServerOptions {
@@ -47,8 +45,6 @@ export interface ServerOptions {
   logger?: boolean;
 }
 
-export { SUBMISSION_HEADER } from "./constants.js";
-import { SUBMISSION_HEADER } from "./constants.js";
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const roundParam = z.object({ id: z.coerce.number().int().positive(), round: z.coerce.number().int().positive() });
@@ -147,12 +143,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return reply.type("application/octet-stream").send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 
-  // The inference engineer's routes (token-gated /jobs/:id/infer), when that module exists.
-  const here = path.dirname(fileURLToPath(import.meta.url));
+  // The inference routes (token-gated /jobs/:id/infer) over the served home.
   const home = options.home ?? (orch as { options?: { home?: string } }).options?.home;
-  if (home && ["http.js", "http.ts"].some((f) => fs.existsSync(path.join(here, "../../inference", f)))) {
-    const inference = (await import("../../inference/http.js" as string)) as { inferRoutes?: (app: FastifyInstance, deps: unknown) => Promise<void> };
-    if (inference.inferRoutes) await app.register(inference.inferRoutes as never, { home, orchestrator: orch, ...(options.pluginDeps ?? {}) } as never);
+  if (home) {
+    const { inferRoutes } = await import("../../inference/http.js");
+    await app.register(inferRoutes as never, { home, orchestrator: orch, ...(options.pluginDeps ?? {}) } as never);
   }
   return app;
 }

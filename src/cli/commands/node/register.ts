@@ -44,7 +44,7 @@ async function registerOnchain(
 ): Promise<{ registry: string; metadataCid: string; txHash: string; chainId: number }> {
   const { connectConfiguredChain, assertContractCode } = await import("../../../chain/clients.js");
   const { registerNode } = await import("../../../chain/registry.js");
-  const { loadDeps } = await import("../../../orchestrator/deps.js");
+  const { openStore } = await import("../../../store/index.js");
   const chain = await connectConfiguredChain(config, { account });
   const registry = chain.deployment.registry as `0x${string}`;
   await assertContractCode(chain.publicClient, registry, "NodeRegistry");
@@ -56,7 +56,7 @@ async function registerOnchain(
       data: { address: account.address, chainId: chain.chainId },
     });
   }
-  const store = await (await loadDeps()).openStore(ctx.home);
+  const store = await openStore(ctx.home, config);
   const metadataCid = await store.put(new TextEncoder().encode(JSON.stringify(metadata)));
   const txHash = await registerNode(chain.publicClient, chain.walletClient!, registry, metadataCid);
   return { registry, metadataCid, txHash, chainId: chain.chainId };

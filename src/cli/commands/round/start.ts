@@ -1,6 +1,6 @@
 /** `dat round start`: one whole round; exit code 7 unless it published. */
 import type { CliContext } from "../../context.js";
-import { OperationFailedError, UsageError } from "../../../core/errors.js";
+import { ExitCode, UsageError } from "../../../core/errors.js";
 import { parseDurationSeconds } from "../../../core/round.js";
 import { parseJobId } from "../job/show.js";
 
@@ -40,9 +40,9 @@ export async function roundStart(ctx: CliContext, opts: { job: string; deadline?
     `settlement: ${r.settlement.status}${r.settlement.reason ? ` (${r.settlement.reason})` : ""}${r.settlement.error ? ` (${r.settlement.error})` : ""}${r.settlement.txHash ? ` tx ${r.settlement.txHash}` : ""}`,
   ]);
   if (result.state !== "published") {
-    process.exitCode = new OperationFailedError("round not published").exitCode;
+    process.exitCode = ExitCode.failed;
   } else if (result.settlement.status === "failed") {
     ctx.out.warn(`the round published locally but its settlement failed; retry: dat round publish --job ${jobId} --round ${result.round}`);
-    process.exitCode = new OperationFailedError("settlement failed").exitCode;
+    process.exitCode = ExitCode.failed;
   }
 }

@@ -19,7 +19,7 @@ export async function serve(ctx: CliContext, opts: { host?: string; port?: strin
   const isRegistered = onchain
     ? await (await import("../../../orchestrator/onchain.js")).onchainRegistrationCheck(config)
     : undefined;
-  const orch = await createEmbeddedOrchestrator({ home: ctx.home, isRegistered });
+  const orch = await createEmbeddedOrchestrator({ home: ctx.home, config, isRegistered });
   const options = serverOptions(ctx, orch, config);
   const { operatorToken } = options;
   const app = await buildServer(options);

@@ -116,10 +116,8 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
   const parsed = parseTrainOptions(opts);
   if (parsed.jobId !== undefined) {
     // The orchestrator part pulls the job's model, calls runTraining and pushes the delta.
-    const contributor = (await import("../../../orchestrator/contributor.js" as string)) as {
-      trainForJob: (ctx: CliContext, opts: ParsedTrainOptions) => Promise<void>;
-    };
-    await contributor.trainForJob(ctx, parsed);
+    const { trainForJob } = await import("../../../orchestrator/contributor.js");
+    await trainForJob(ctx, parsed);
     return;
   }
   let backend = parsed.backend;
