@@ -29,13 +29,8 @@ export interface InitHomeResult {
 
 /** Refuse (WALLET_EXISTS) when the home already holds a wallet and `force` is not set. */
 export async function refuseExistingWallet(home: string, force: boolean | undefined): Promise<void> {
-  const { keystoreExists, keystorePath } = await import("../crypto/keystore.js");
-  if (!force && keystoreExists(home)) {
-    throw new UserError(`A wallet already exists at ${keystorePath(home)}.`, {
-      code: "WALLET_EXISTS",
-      hint: "Keep it, or replace it with --force (the old keystore is kept as a .bak file).",
-    });
-  }
+  const { keystoreExists, keystorePath, walletExists } = await import("../crypto/keystore.js");
+  if (!force && keystoreExists(home)) throw walletExists(keystorePath(home));
 }
 
 /**

@@ -111,7 +111,8 @@ export async function createKeystore(home: string, options: CreateKeystoreOption
   return { address: getAddress(wallet.getAddressString()), path: file, backup };
 }
 
-function walletExists(file: string): UserError {
+/** The refusal to replace an existing wallet without --force. */
+export function walletExists(file: string): UserError {
   return new UserError(`A wallet already exists at ${file}.`, {
     code: "WALLET_EXISTS",
     hint: "Keep it, or replace it with --force (the old keystore is kept as a .bak file).",

@@ -8,12 +8,11 @@ import type Database from "better-sqlite3";
 import { z } from "zod";
 import { getAddress, recoverTypedDataAddress, type Address, type Hex, type LocalAccount } from "viem";
 import { DeniedError, MalformedInputError } from "../core/errors.js";
+import { datDomain } from "../crypto/eip712.js";
 import { consumeChallenge, getChallenge, insertChallenge, pruneChallenges, type ChallengePurpose } from "../db/challenges.js";
 
 export type { ChallengePurpose } from "../db/challenges.js";
 
-export const CHALLENGE_DOMAIN_NAME = "dat";
-export const CHALLENGE_DOMAIN_VERSION = "1";
 /** Default lifetime of a challenge: long enough to sign, short enough that a leak is useless. */
 export const DEFAULT_CHALLENGE_TTL_SECONDS = 120;
 
@@ -109,7 +108,7 @@ export function issueChallenge(db: Database.Database, options: IssueChallengeOpt
 /** The typed data for a message under dat's domain on `chainId`. */
 export function challengeTypedData(chainId: number, message: ChallengeMessage): ChallengeTypedData {
   return {
-    domain: { name: CHALLENGE_DOMAIN_NAME, version: CHALLENGE_DOMAIN_VERSION, chainId },
+    domain: { ...datDomain(), chainId },
     types: CHALLENGE_TYPES,
     primaryType: "InferenceChallenge",
     message,

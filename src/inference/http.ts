@@ -43,7 +43,7 @@ async function engineOptions(options: InferRoutesOptions): Promise<{ engine: Inf
 }
 
 async function openHomeStore(home: string, config: DatConfig): Promise<BlobGet> {
-  const { openStore } = (await import("../store/index.js" as string)) as { openStore(home: string, config: DatConfig): Promise<BlobGet> };
+  const { openStore } = await import("../store/index.js");
   return openStore(home, config);
 }
 

@@ -4,11 +4,14 @@
  * DAT_OPERATOR_TOKEN; otherwise the embedded orchestrator of the home.
  */
 import type { CliContext } from "../cli/context.js";
+import type { DatConfig } from "../config/schema.js";
 import type { Orchestrator } from "./types.js";
 
-export async function connectOrchestrator(ctx: Pick<CliContext, "home" | "env" | "orchestrator" | "rpcUrl">): Promise<Orchestrator> {
-  const { loadConfig } = await import("../config/index.js");
-  const config = (await loadConfig(ctx)).values;
+export async function connectOrchestrator(
+  ctx: Pick<CliContext, "home" | "env" | "orchestrator" | "rpcUrl">,
+  loaded?: DatConfig,
+): Promise<Orchestrator> {
+  const config = loaded ?? (await (await import("../config/index.js")).loadConfig(ctx)).values;
   const url = ctx.orchestrator ?? config.orchestrator.url;
   if (url) {
     const { createHttpOrchestrator } = await import("./http/client.js");

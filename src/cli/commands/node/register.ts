@@ -20,7 +20,7 @@ export async function nodeRegister(ctx: CliContext, opts: { backend?: string; on
   const registration = await buildRegistration(account, backend, metadata);
   // On-chain first: an orchestrator that requires it checks the registry when it sees the registration.
   const onchain = opts.onchain ? await registerOnchain(ctx, config, account, metadata) : undefined;
-  const orch = await connectOrchestrator(ctx);
+  const orch = await connectOrchestrator(ctx, config);
   try {
     const node = await orch.registerNode(registration);
     ctx.out.result({ ...node, ...(onchain ? { onchain } : {}) }, (n) => [

@@ -13,6 +13,6 @@ export async function openRewardsStore(ctx: CliContext, config: ResolvedConfig):
   const url = ctx.orchestrator ?? config.values.orchestrator.url;
   if (!url) return local;
   const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const orchestrator = await connectOrchestrator(ctx);
+  const orchestrator = await connectOrchestrator(ctx, config.values);
   return readThroughStore(local, (cid) => orchestrator.getModel(cid));
 }
