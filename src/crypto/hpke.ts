@@ -33,7 +33,7 @@
  * test/crypto/hpke.test.ts checks the derivation against RFC 9180's test vectors).
  */
 import { createCipheriv, createDecipheriv, createHmac, createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from "node:crypto";
-import { MalformedInputError, UsageError } from "../core/errors.js";
+import { MalformedInputError, UsageError, type ErrorCode } from "../core/errors.js";
 
 export interface SealAad {
   jobId: number | bigint;
@@ -297,7 +297,7 @@ function writeHeader(out: Uint8Array, chunkSize: number, length: number, enc: Ui
   return out.subarray(0, HEADER);
 }
 
-function malformed(code: string, message: string): MalformedInputError {
+function malformed(code: ErrorCode, message: string): MalformedInputError {
   return new MalformedInputError(message, {
     code,
     hint: "The sealed delta is damaged, was sealed for another round, job or address, or to another key.",

@@ -8,7 +8,7 @@ import type Database from "better-sqlite3";
 import type * as tfTypes from "@tensorflow/tfjs";
 import { getAddress, type Address } from "viem";
 import type { DatConfig } from "../config/schema.js";
-import { DeniedError, MalformedInputError, UserError } from "../core/errors.js";
+import { DeniedError, MalformedInputError, UserError, type ErrorCode } from "../core/errors.js";
 import { issueChallenge, verifyChallenge, type ChallengePurpose, type ChallengeTypedData } from "./challenge.js";
 import { checkGate, createBalanceReader, type BalanceReader, type GateResult } from "./gate.js";
 import { concatInputs, detectFormat, INPUT_FORMATS, parseInputs, parseJsonValue, toPredictions, type InputFormat, type InputSpec, type ParsedInputs, type Prediction } from "./inputs.js";
@@ -162,7 +162,7 @@ export class InferenceEngine {
 
   /** The address's session token claims, checked (HMAC, job, expiry). */
   verifySession(token: string, jobId: string): Address {
-    const bad = (why: string, code = "SESSION_INVALID") =>
+    const bad = (why: string, code: ErrorCode = "SESSION_INVALID") =>
       new DeniedError(`The session token ${why}.`, { code, hint: "Open a new session with a fresh signed challenge." });
     if (typeof token !== "string" || token.length > 400) throw bad("is malformed");
     let session = this.verifiedSessions.get(token);

@@ -1,4 +1,4 @@
-import { MalformedInputError } from "../errors.js";
+import { MalformedInputError, type ErrorCode } from "../errors.js";
 import { encodingKindOf } from "./encoding.js";
 import { modelFingerprintBytes, toHex } from "./fingerprint.js";
 import { float16Table } from "./float16.js";
@@ -47,7 +47,7 @@ export interface DecodedDelta extends Delta {
 const DEFAULT_MAX_ELEMENTS = 2 ** 28;
 const DTYPE_RE = /^[a-z0-9]{1,32}$/;
 
-function fail(code: string, message: string, hint?: string): MalformedInputError {
+function fail(code: ErrorCode, message: string, hint?: string): MalformedInputError {
   return new MalformedInputError(message, {
     code,
     hint: hint ?? "The delta blob is damaged or was not written by dat; ask the contributor to push it again.",

@@ -1,4 +1,4 @@
-import { MalformedInputError } from "../errors.js";
+import { MalformedInputError, type ErrorCode } from "../errors.js";
 import { encodingIdOf, formatEncoding, parseEncoding } from "./encoding.js";
 import { modelFingerprintBytes, toHex } from "./fingerprint.js";
 import { floatToHalf } from "./float16.js";
@@ -39,7 +39,7 @@ export interface EncodeDeltaResult {
   residual?: Float32Array[];
 }
 
-function malformed(code: string, message: string, hint?: string): MalformedInputError {
+function malformed(code: ErrorCode, message: string, hint?: string): MalformedInputError {
   return new MalformedInputError(message, { code, hint });
 }
 

@@ -5,7 +5,7 @@
  */
 import {
   DatError, DeniedError, ExitCode, MalformedInputError, NetworkError, NotFoundError, OperationFailedError, UsageError, UserError,
-  type DatErrorOptions,
+  type DatErrorOptions, type ErrorCode,
 } from "../../core/errors.js";
 
 export interface ErrorBody {
@@ -42,7 +42,8 @@ export function errorFromBody(status: number, body: unknown, url: string): DatEr
   if (!e || typeof e.message !== "string" || typeof e.code !== "string") {
     return new NetworkError(`The orchestrator answered ${status} without a dat error (${url}).`, { code: "ORCHESTRATOR_BAD_ANSWER" });
   }
-  const options: DatErrorOptions & { code: string } = { code: e.code, hint: e.hint, details: e.details, data: e.data };
+  // A peer of another dat version may send a code this catalogue lacks; it is carried as is.
+  const options: DatErrorOptions & { code: ErrorCode } = { code: e.code as ErrorCode, hint: e.hint, details: e.details, data: e.data };
   switch (e.kind) {
     case "MalformedInputError": return new MalformedInputError(e.message, options);
     case "UsageError": return new UsageError(e.message, options);

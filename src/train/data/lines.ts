@@ -3,10 +3,10 @@ import fs from "node:fs";
 import readline from "node:readline";
 import zlib from "node:zlib";
 import type { Readable } from "node:stream";
-import { MalformedInputError, NotFoundError } from "../../core/errors.js";
+import { MalformedInputError, NotFoundError, type ErrorCode } from "../../core/errors.js";
 
 /** An error in a data file, naming the file and, where known, the line and field. */
-export function dataError(file: string, message: string, where: { line?: number; field?: string; code?: string; hint?: string } = {}): MalformedInputError {
+export function dataError(file: string, message: string, where: { line?: number; field?: string; code?: ErrorCode; hint?: string } = {}): MalformedInputError {
   const location = [file, where.line !== undefined ? `line ${where.line}` : undefined, where.field !== undefined ? `field "${where.field}"` : undefined]
     .filter(Boolean)
     .join(", ");
