@@ -2,10 +2,10 @@
  * What every command receives: the resolved global flags and the output. Command files parse
  * their own options, call one service function and render its result through `ctx.out`.
  */
-import os from "node:os";
-import path from "node:path";
 import type { Command } from "commander";
 import { Output } from "./output.js";
+import { resolveHome } from "../config/home.js";
+import type { LoadConfigOptions } from "../config/load.js";
 
 /** The global flags, as commander parsed them. */
 export interface GlobalOptions {
@@ -30,10 +30,11 @@ export interface CliContext {
   out: Output;
 }
 
-/** The home folder from the flag, the environment or the default. */
-export function resolveHome(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const chosen = flag ?? env.DAT_HOME ?? path.join(os.homedir(), ".dat");
-  return path.resolve(chosen);
+export { resolveHome };
+
+/** What loadConfig needs from the context: the home, the environment and the config-naming flags. */
+export function configOptions(ctx: Pick<CliContext, "home" | "env" | "orchestrator" | "rpcUrl">): LoadConfigOptions {
+  return { home: ctx.home, env: ctx.env, flags: { orchestrator: ctx.orchestrator, rpcUrl: ctx.rpcUrl } };
 }
 
 export function createContext(globals: GlobalOptions, env: NodeJS.ProcessEnv = process.env): CliContext {

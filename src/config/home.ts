@@ -2,11 +2,18 @@
  * The dat home folder ($DAT_HOME, ~/.dat) and safe writes inside it.
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import crypto from "node:crypto";
 import { UserError } from "../core/errors.js";
 
 export const CONFIG_FILE = "config.json";
+
+/** The home folder from the flag, the environment ($DAT_HOME) or the default (~/.dat), absolute. */
+export function resolveHome(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = flag ?? env.DAT_HOME ?? path.join(os.homedir(), ".dat");
+  return path.resolve(chosen);
+}
 export const KEYSTORE_FILE = "keystore.json";
 export const DATABASE_FILE = "dat.db";
 

@@ -46,7 +46,7 @@ describe("loadConfig precedence", () => {
     const env = { DAT_CHAIN_RPC_URL: "http://env:2", DAT_SERVE_PORT: "2222" };
 
     const fileAndEnv = await loadConfig({ home, env });
-    const withFlag = await loadConfig({ home, env, rpcUrl: "http://flag:3" });
+    const withFlag = await loadConfig({ home, env, flags: { rpcUrl: "http://flag:3" } });
 
     expect(fileAndEnv.values.chain.rpcUrl).toBe("http://env:2");
     expect(fileAndEnv.sources["chain.rpcUrl"]).toBe("env:DAT_CHAIN_RPC_URL");
@@ -66,7 +66,7 @@ describe("loadConfig precedence", () => {
     const short = await loadConfig({ home, env: { DAT_RPC_URL: "http://short:1", DAT_ORCHESTRATOR: "http://orch:2" } });
     const both = await loadConfig({ home, env: { DAT_RPC_URL: "http://short:1", DAT_CHAIN_RPC_URL: "http://long:1" } });
     // The CLI context folds DAT_RPC_URL into ctx.rpcUrl; that is still the environment, not a flag.
-    const folded = await loadConfig({ home, env: { DAT_RPC_URL: "http://short:1" }, rpcUrl: "http://short:1" });
+    const folded = await loadConfig({ home, env: { DAT_RPC_URL: "http://short:1" }, flags: { rpcUrl: "http://short:1" } });
 
     expect(short.values.chain.rpcUrl).toBe("http://short:1");
     expect(short.sources["chain.rpcUrl"]).toBe("env:DAT_RPC_URL");
@@ -109,7 +109,7 @@ describe("bad configuration input", () => {
   it("rejects an invalid flag value as a usage error", async () => {
     const home = tempHome();
 
-    const err = await loadConfig({ home, env: {}, orchestrator: "ftp://nope" }).catch((e) => e);
+    const err = await loadConfig({ home, env: {}, flags: { orchestrator: "ftp://nope" } }).catch((e) => e);
 
     expect(err.code).toBe("USAGE");
     expect(err.message).toContain("--orchestrator");

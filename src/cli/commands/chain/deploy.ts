@@ -1,5 +1,5 @@
 import type { Chain } from "viem";
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { UsageError } from "../../../core/errors.js";
 import { loadConfig } from "../../../config/index.js";
 import { unlockAccount } from "../../unlock.js";
@@ -26,7 +26,7 @@ export async function resolveChainOption(value: string): Promise<{ id: number; c
 }
 
 export async function chainDeploy(ctx: CliContext, opts: { chain?: string }): Promise<void> {
-  const config = await loadConfig(ctx);
+  const config = await loadConfig(configOptions(ctx));
   const rpcUrl = config.values.chain.rpcUrl;
   const expected = opts.chain === undefined ? undefined : await resolveChainOption(opts.chain);
   const account = await unlockAccount(ctx);

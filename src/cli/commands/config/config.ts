@@ -1,5 +1,5 @@
 import { NotFoundError } from "../../../core/errors.js";
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { formatTable } from "../../output.js";
 import { getConfigEntry, loadConfig, SECRET_KEYS, setConfigValue, unsetConfigValue, type ConfigEntry } from "../../../config/index.js";
 
@@ -13,7 +13,7 @@ function masked(entry: ConfigEntry): unknown {
 }
 
 export async function configGet(ctx: CliContext, key: string): Promise<void> {
-  const config = await loadConfig(ctx);
+  const config = await loadConfig(configOptions(ctx));
   const entry = getConfigEntry(config, key);
   if (entry.source === "unset") {
     throw new NotFoundError(`${key} is not set.`, { code: "CONFIG_UNSET", hint: `Set it with: dat config set ${key} <value>` });
@@ -23,7 +23,7 @@ export async function configGet(ctx: CliContext, key: string): Promise<void> {
 
 export async function configSet(ctx: CliContext, key: string, value: string): Promise<void> {
   const stored = await setConfigValue(ctx.home, key, value);
-  const config = await loadConfig(ctx);
+  const config = await loadConfig(configOptions(ctx));
   const entry = getConfigEntry(config, key);
   if (entry.source !== "file") {
     ctx.out.warn(`${key} is saved, but ${entry.source.replace(/^env:/, "the environment variable ")} overrides it here.`);
@@ -34,13 +34,13 @@ export async function configSet(ctx: CliContext, key: string, value: string): Pr
 
 export async function configUnset(ctx: CliContext, key: string): Promise<void> {
   await unsetConfigValue(ctx.home, key);
-  const config = await loadConfig(ctx);
+  const config = await loadConfig(configOptions(ctx));
   const entry = getConfigEntry(config, key);
   ctx.out.result({ key, value: masked(entry), source: entry.source }, (r) => `${r.key} is now ${r.source === "unset" ? "unset" : `${show(r.value)} (${r.source})`}`);
 }
 
 export async function configList(ctx: CliContext): Promise<void> {
-  const config = await loadConfig(ctx);
+  const config = await loadConfig(configOptions(ctx));
   const entries = config.entries.map((e) => ({ key: e.key, value: masked(e), source: e.source }));
   ctx.out.result({ file: config.file, entries }, (r, c) => [
     ...formatTable(

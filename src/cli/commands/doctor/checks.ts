@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import { execFile } from "node:child_process";
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { inspectHome } from "../../../config/home.js";
 
 export type CheckStatus = "ok" | "warn" | "fail" | "skip";
@@ -237,7 +237,7 @@ export async function runDoctor(ctx: Pick<CliContext, "home" | "env" | "orchestr
   const { loadConfig } = await import("../../../config/index.js");
   let config: Awaited<ReturnType<typeof loadConfig>> | undefined;
   try {
-    config = await loadConfig(ctx);
+    config = await loadConfig(configOptions(ctx));
     checks.push({ name: "config", status: "ok", summary: config.file + (fs.existsSync(config.file) ? "" : " (not created; defaults apply)") });
   } catch (error) {
     checks.push({ name: "config", status: "fail", summary: errorText(error) });

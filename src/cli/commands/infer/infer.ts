@@ -1,4 +1,4 @@
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { formatTable } from "../../output.js";
 import { UsageError } from "../../../core/errors.js";
 import type { InferResult } from "../../../inference/engine.js";
@@ -17,7 +17,7 @@ export async function infer(ctx: CliContext, opts: InferCommandOptions): Promise
   const { loadConfig } = await import("../../../config/index.js");
   const { readInputFiles, inferLocal, inferRemote } = await import("../../../inference/service.js");
   const { unlockAccount } = await import("../../unlock.js");
-  const config = (await loadConfig(ctx)).values;
+  const config = (await loadConfig(configOptions(ctx))).values;
   const files = readInputFiles(opts.input, opts.format as never);
   const getAccount = () => unlockAccount(ctx);
   const url = config.orchestrator.url;

@@ -1,7 +1,7 @@
 /** `dat node register`. */
 import os from "node:os";
 import type { PrivateKeyAccount } from "viem";
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import type { DatConfig } from "../../../config/schema.js";
 import { UserError } from "../../../core/errors.js";
 
@@ -10,7 +10,7 @@ export async function nodeRegister(ctx: CliContext, opts: { backend?: string; on
   const { unlockAccount } = await import("../../unlock.js");
   const { buildRegistration } = await import("../../../orchestrator/submission.js");
   const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const config = (await loadConfig(ctx)).values;
+  const config = (await loadConfig(configOptions(ctx))).values;
   const backend = opts.backend ?? config.train.backend;
   const account = await unlockAccount(ctx);
   const metadata = {

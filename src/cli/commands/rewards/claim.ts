@@ -1,5 +1,5 @@
 import { formatUnits, type Address } from "viem";
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { loadConfig } from "../../../config/index.js";
 import { unlockAccount } from "../../unlock.js";
 import { connectConfiguredChain } from "../../../chain/clients.js";
@@ -9,7 +9,7 @@ import { parseJobOption } from "./show.js";
 
 export async function rewardsClaim(ctx: CliContext, opts: { job?: string }): Promise<void> {
   const job = parseJobOption(opts.job);
-  const config = await loadConfig(ctx);
+  const config = await loadConfig(configOptions(ctx));
   const account = await unlockAccount(ctx);
   const chain = await connectConfiguredChain(config.values, { account });
   const store = await openRewardsStore(ctx, config);

@@ -1,5 +1,5 @@
 import { formatUnits, isAddress, type Address } from "viem";
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { formatTable } from "../../output.js";
 import { UsageError } from "../../../core/errors.js";
 import { loadConfig } from "../../../config/index.js";
@@ -23,7 +23,7 @@ export async function rewardsShow(ctx: CliContext, opts: { address?: string; job
     throw new UsageError(`--address must be a 0x-prefixed 20-byte address, got "${opts.address}".`, { code: "BAD_ADDRESS" });
   }
   const address = (opts.address as Address | undefined) ?? (await readAddress(ctx.home));
-  const config = await loadConfig(ctx);
+  const config = await loadConfig(configOptions(ctx));
   const chain = await connectConfiguredChain(config.values);
   const store = await openRewardsStore(ctx, config);
   const report = await getRewards({

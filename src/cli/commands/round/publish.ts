@@ -3,7 +3,7 @@
  * Registered by the round group (src/cli/commands/round/index.ts).
  */
 import type { Address } from "viem";
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { NotFoundError, UsageError } from "../../../core/errors.js";
 import { loadConfig } from "../../../config/index.js";
 import { openDatabase } from "../../../db/index.js";
@@ -27,7 +27,7 @@ export async function roundPublish(ctx: CliContext, opts: { job: string; round: 
         hint: `A round is settled when it closes: dat round start --job ${job}`,
       });
     }
-    const config = await loadConfig(ctx);
+    const config = await loadConfig(configOptions(ctx));
     const account = await unlockAccount(ctx);
     const chain = await connectConfiguredChain(config.values, { account });
     const spinner = await ctx.out.spinner(`Publishing round ${round} of job ${job}…`);

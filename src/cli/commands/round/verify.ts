@@ -1,5 +1,5 @@
 /** `dat round verify`: the round's model and every aggregated blob are in the store under their CIDs. */
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { ExitCode } from "../../../core/errors.js";
 import { parseJobId } from "../job/show.js";
 import type { Orchestrator } from "../../../orchestrator/types.js";
@@ -38,7 +38,7 @@ export async function roundVerify(ctx: CliContext, opts: { job: string; round?: 
 /** The chain part: skipped with a note when no deployment is configured; a chain fault is a failed check. */
 async function verifyChain(ctx: CliContext, orch: Orchestrator, jobId: number, round: number, modelCid: string | null): Promise<ChainVerification> {
   const { loadConfig } = await import("../../../config/index.js");
-  const config = (await loadConfig(ctx)).values;
+  const config = (await loadConfig(configOptions(ctx))).values;
   if (Object.keys(config.chain.deployments).length === 0) {
     return { status: "skipped", note: "no chain deployment configured (dat devnet or dat chain deploy); only the store was checked", checks: [] };
   }

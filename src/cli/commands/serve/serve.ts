@@ -2,14 +2,14 @@
  * `dat serve`: prints one ready line (and a `{"event":"ready","url":…}` JSON line on stderr under
  * --json) once listening, so scripts can wait for it; stops cleanly on SIGINT / SIGTERM.
  */
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { UsageError } from "../../../core/errors.js";
 import type { DatConfig } from "../../../config/schema.js";
 import type { ServerOptions } from "../../../orchestrator/http/server.js";
 
 export async function serve(ctx: CliContext, opts: { host?: string; port?: string; onchain?: boolean }): Promise<void> {
   const { loadConfig } = await import("../../../config/index.js");
-  const config = (await loadConfig(ctx)).values;
+  const config = (await loadConfig(configOptions(ctx))).values;
   const host = opts.host ?? config.serve.host;
   const port = opts.port === undefined ? config.serve.port : Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${opts.port}".`);

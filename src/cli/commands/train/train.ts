@@ -1,5 +1,5 @@
 /** `dat train`: parse and check the flags, run one training service, render progress and result. */
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { UsageError } from "../../../core/errors.js";
 import type { ProgressBar } from "../../output.js";
 
@@ -123,7 +123,7 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
   let backend = parsed.backend;
   if (!backend) {
     const { loadConfig } = await import("../../../config/index.js");
-    backend = (await loadConfig(ctx)).values.train.backend;
+    backend = (await loadConfig(configOptions(ctx))).values.train.backend;
   }
   const { runTraining } = await import("../../../train/run.js");
   const interrupt = stopOnInterrupt(ctx);
