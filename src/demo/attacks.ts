@@ -5,7 +5,8 @@
  * strategies and the contribution scores can.
  */
 import { UsageError } from "../core/errors.js";
-import type { AttackKind } from "./types.js";
+
+export type AttackKind = "sign-flip" | "scale";
 
 export interface AttackSpec {
   kind: AttackKind;

@@ -70,7 +70,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
   const cleanups: (() => Promise<void> | void)[] = [];
   const emit = (stage: DemoStage, detail: Record<string, unknown> = {}) => hooks.stage?.(stage, detail);
   try {
-    const { initHome } = await import("../config/initHome.js");
+    const { initHome } = await import("../crypto/initHome.js");
     const { updateConfig } = await import("../config/index.js");
     const { loadAccount } = await import("../crypto/keystore.js");
     const env = { ...process.env, DAT_SCRYPT_N: DEMO_SCRYPT_N };

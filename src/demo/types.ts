@@ -2,9 +2,10 @@
  * The demo's result: everything `dat demo --json` prints and the HTML report draws. Amounts are
  * token base units as decimal strings (bigints do not survive JSON).
  */
+import type { AttackKind } from "./attacks.js";
 import type { DemoOptions } from "./options.js";
 
-export type AttackKind = "sign-flip" | "scale";
+export type { AttackKind };
 
 export interface DemoContributor {
   /** "c1", "c2", … in creation order. */

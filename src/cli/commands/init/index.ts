@@ -1,10 +1,7 @@
 import type { Command } from "commander";
 import { action, examples } from "../../context.js";
+import type { InitOptions } from "./init.js";
 
-export interface InitOptions {
-  import?: boolean;
-  force?: boolean;
-}
 
 export function registerInit(program: Command): void {
   program

@@ -1,7 +1,11 @@
 import { UserError } from "../../../core/errors.js";
 import type { CliContext } from "../../context.js";
 import { canPrompt, promptSecret, readPassphrase } from "../../unlock.js";
-import type { InitOptions } from "./index.js";
+
+export interface InitOptions {
+  import?: boolean;
+  force?: boolean;
+}
 
 const MAX_KEY_INPUT = 4096;
 
@@ -34,7 +38,7 @@ async function readPrivateKey(ctx: CliContext): Promise<string> {
 }
 
 export async function init(ctx: CliContext, opts: InitOptions): Promise<void> {
-  const { initHome, refuseExistingWallet } = await import("../../../config/initHome.js");
+  const { initHome, refuseExistingWallet } = await import("../../../crypto/initHome.js");
   const { parsePrivateKey } = await import("../../../crypto/keystore.js");
   const { inspectHome } = await import("../../../config/home.js");
   // Refuse before asking for anything the user would have typed in vain.

@@ -4,8 +4,8 @@
  */
 import fs from "node:fs";
 import { UserError } from "../core/errors.js";
-import { ensureHome, inspectHome } from "./home.js";
-import { configPath, readConfigFile, updateConfig } from "./index.js";
+import { ensureHome, inspectHome } from "../config/home.js";
+import { configPath, readConfigFile, updateConfig } from "../config/index.js";
 
 export interface InitHomeOptions {
   passphrase: string;
@@ -29,7 +29,7 @@ export interface InitHomeResult {
 
 /** Refuse (WALLET_EXISTS) when the home already holds a wallet and `force` is not set. */
 export async function refuseExistingWallet(home: string, force: boolean | undefined): Promise<void> {
-  const { keystoreExists, keystorePath, walletExists } = await import("../crypto/keystore.js");
+  const { keystoreExists, keystorePath, walletExists } = await import("./keystore.js");
   if (!force && keystoreExists(home)) throw walletExists(keystorePath(home));
 }
 
@@ -38,7 +38,7 @@ export async function refuseExistingWallet(home: string, force: boolean | undefi
  * and refuses a corrupt config file or a too-new database, in each case changing nothing.
  */
 export async function initHome(home: string, options: InitHomeOptions): Promise<InitHomeResult> {
-  const { createKeystore, parsePrivateKey, scryptCost } = await import("../crypto/keystore.js");
+  const { createKeystore, parsePrivateKey, scryptCost } = await import("./keystore.js");
   if (options.privateKey !== undefined) parsePrivateKey(options.privateKey);
   if (!options.passphrase) throw new UserError("The passphrase must not be empty.", { code: "EMPTY_PASSPHRASE" });
   scryptCost(options.env);
