@@ -5,6 +5,7 @@
  */
 import { PNG } from "pngjs";
 import { MalformedInputError, UsageError } from "../core/errors.js";
+import { splitCsvCells } from "../train/data/csv.js";
 
 export type InputFormat = "json" | "jsonl" | "csv" | "png";
 export const INPUT_FORMATS: readonly InputFormat[] = ["json", "jsonl", "csv", "png"];
@@ -203,22 +204,9 @@ function joinRows(rows: Float32Array[], sources: string[], spec: InputSpec, name
 }
 
 function splitCsvLine(line: string, where: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') { cur += '"'; i++; }
-      else if (ch === '"') quoted = false;
-      else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") { out.push(cur); cur = ""; }
-    else cur += ch;
-  }
-  if (quoted) throw new MalformedInputError(`${where}: unterminated quoted field.`, { code: "INPUT_MALFORMED" });
-  out.push(cur);
-  return out;
+  const { cells, unterminated } = splitCsvCells(line);
+  if (unterminated) throw new MalformedInputError(`${where}: unterminated quoted field.`, { code: "INPUT_MALFORMED" });
+  return cells;
 }
 
 function parsePng(bytes: Uint8Array, spec: InputSpec, name: string): ParsedInputs {

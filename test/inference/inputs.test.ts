@@ -152,3 +152,30 @@ describe("formats, batches and predictions", () => {
     expect(sigmoid[0].probabilities[0]).toBeCloseTo(0.2, 5);
   });
 });
+
+describe("one CSV splitter for training data and inference inputs", () => {
+  it("parses quotes, escaped quotes, CRLF and a trailing newline the same way on both paths", async () => {
+    const { splitCsvLine } = await import("../../src/train/data/csv.js");
+    const header = 'id,"x,1","x ""2"""';
+    const line = '"row, one", 1.5 ,"-2"';
+    const text = `${header}\r\n${line}\r\n`;
+
+    // Training's splitter, line by line (a CR left over from a CRLF ending included).
+    const trainHeader = splitCsvLine(header + "\r");
+    const trainCells = splitCsvLine(line + "\r");
+    expect(trainHeader).toEqual(["id", "x,1", 'x "2"']);
+    expect(trainCells).toEqual(["row, one", "1.5", "-2"]);
+
+    // Inference's parser picks the same columns by the names training's splitter read.
+    const parsed = parseInputs(bytes(text), "csv", { shape: [2], columns: trainHeader.slice(1) });
+    expect(parsed.count).toBe(1);
+    expect([...parsed.values]).toEqual(trainCells.slice(1).map(Number));
+    expect(parsed.sources).toEqual(["line 2"]);
+  });
+
+  it("refuses an unterminated quoted field in an inference input", () => {
+    const error = fails(() => parseInputs(bytes('a,b\n"1,2\n'), "csv", { shape: [2] }));
+    expect(error.code).toBe("INPUT_MALFORMED");
+    expect(error.message).toContain("unterminated quoted field");
+  });
+});

@@ -13,16 +13,28 @@ export interface CsvOptions {
   normalize?: Normalization;
 }
 
-/** Split one CSV line; supports double-quoted fields with "" escapes. */
-export function splitCsvLine(text: string): string[] {
-  if (!text.includes('"')) return text.split(",").map((c) => c.trim());
+/** The cells of one CSV line, trimmed, and whether a quoted field was left open at its end. */
+export interface CsvCells {
+  cells: string[];
+  unterminated: boolean;
+}
+
+/**
+ * Split one CSV line (without its line ending) into trimmed cells: double-quoted fields may hold
+ * commas and "" escapes. The one CSV splitter of dat: training data and inference inputs both use
+ * it, so a file that trains also predicts.
+ */
+export function splitCsvCells(text: string): CsvCells {
+  // A trailing \r is the rest of a CRLF ending when the caller split on \n only.
+  const line = text.endsWith("\r") ? text.slice(0, -1) : text;
+  if (!line.includes('"')) return { cells: line.split(",").map((c) => c.trim()), unterminated: false };
   const cells: string[] = [];
   let cell = "";
   let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
+      if (ch === '"' && line[i + 1] === '"') {
         cell += '"';
         i++;
       } else if (ch === '"') quoted = false;
@@ -34,7 +46,12 @@ export function splitCsvLine(text: string): string[] {
     } else cell += ch;
   }
   cells.push(cell.trim());
-  return cells;
+  return { cells, unterminated: quoted };
+}
+
+/** Split one CSV line; supports double-quoted fields with "" escapes. */
+export function splitCsvLine(text: string): string[] {
+  return splitCsvCells(text).cells;
 }
 
 function parseNumber(cell: string): number {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseJobCreateOptions, type JobCreateOptions } from "../../src/cli/commands/job/create.js";
-import { effectiveHyper } from "../../src/orchestrator/contributor.js";
-import type { RoundInfo } from "../../src/orchestrator/types.js";
+import { parseJobCreateOptions, type JobCreateOptions } from "../../../../src/cli/commands/job/create.js";
+import { effectiveHyper } from "../../../../src/orchestrator/contributor.js";
+import type { RoundInfo } from "../../../../src/orchestrator/types.js";
 
 const base: JobCreateOptions = {
   model: "m", rounds: "2", minContributors: "3", deadline: "10m", epochs: "2", batchSize: "32", lr: "0.01", optimizer: "sgd",
@@ -51,7 +51,7 @@ describe("contributor hyper-parameters", () => {
 
 describe("token amounts", () => {
   it("reads whole tokens with 18 decimals and base units with a wei suffix", async () => {
-    const { parseTokenAmount } = await import("../../src/cli/commands/job/create.js");
+    const { parseTokenAmount } = await import("../../../../src/cli/commands/job/create.js");
     expect(parseTokenAmount("--reward", "100")).toBe((100n * 10n ** 18n).toString());
     expect(parseTokenAmount("--reward", "2.5")).toBe((25n * 10n ** 17n).toString());
     expect(parseTokenAmount("--gate-min", "1000wei")).toBe("1000");
@@ -64,9 +64,9 @@ describe("token amounts", () => {
 describe("dat serve options", () => {
   it("hands the inference routes the config loaded with this invocation's --rpc-url", async () => {
     const fs = await import("node:fs");
-    const { tempHome } = await import("./helpers.js");
-    const { loadConfig } = await import("../../src/config/index.js");
-    const { serverOptions } = await import("../../src/cli/commands/serve/serve.js");
+    const { tempHome } = await import("../../../orchestrator/helpers.js");
+    const { loadConfig } = await import("../../../../src/config/index.js");
+    const { serverOptions } = await import("../../../../src/cli/commands/serve/serve.js");
     const home = tempHome();
     try {
       const ctx = { home, env: { DAT_OPERATOR_TOKEN: "tok-from-env-0123456789" }, rpcUrl: "http://127.0.0.1:9999" } as never;
