@@ -1,3 +1,4 @@
+/* global module */
 /**
  * The layering of src/ (DESIGN.md, "Parts"), enforced by `npm run lint`:
  *
