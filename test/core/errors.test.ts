@@ -36,7 +36,7 @@ describe("error code catalogue", () => {
     // Prepare: every `code: "X"`, `code = "X"` default and helper call `fail("X", …)` / `malformed("X", …)` in src.
     const found = new Map<string, string>();
     const patterns = [
-      /\bcode\??:\s*(?:[^"\n]*\?\s*)?"([A-Z][A-Z0-9_]+)"(?:\s*:\s*"([A-Z][A-Z0-9_]+)")?/g,
+      /\bcode\??:\s*(?:[^"\n]*\?\s*)?"([A-Z][A-Z0-9_]+)"(?!\s*\+)(?:\s*:\s*"([A-Z][A-Z0-9_]+)")?/g,
       /\bcode(?::\s*ErrorCode)?\s*=\s*"([A-Z][A-Z0-9_]+)"/g,
       /\?\?\s*"([A-Z][A-Z0-9_]+)"(?!\s*\+)/g, // not "HTTP_" + status: fastify's own codes pass through as they are
       /\b(?:fail|malformed|bad)\(\s*"([A-Z][A-Z0-9_]+)"/g,
