@@ -174,7 +174,12 @@ export function scoreContributions(
   );
 }
 
-function validationValues(stats: readonly ContributionStats[], validation: ValidationEffect): number[] {
+/**
+ * Each contributor's validation gain (`ValidationEffect`), normalised by the largest gain to [0, 1]
+ * (all 0 when nobody improved the loss), in the order of `stats`.
+ * @throws UserError SCORES_BAD_OPTION for a non-finite reference loss, an unknown kind or a missing loss.
+ */
+export function validationValues(stats: readonly { id: string }[], validation: ValidationEffect): number[] {
   if (!Number.isFinite(validation.referenceLoss)) {
     throw new UserError(`Reference validation loss must be finite, got ${String(validation.referenceLoss)}.`, {
       code: "SCORES_BAD_OPTION",

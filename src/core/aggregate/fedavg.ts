@@ -1,6 +1,7 @@
 import { UserError } from "../errors.js";
 import { checkServerState } from "./state.js";
-import type { AggregateResult, ClientUpdate, ServerState, Strategy, StrategyAccumulator, StrategyName } from "./types.js";
+import { boundedWeights } from "./boundedWeights.js";
+import type { AggregateResult, ClientUpdate, ServerState, Strategy, StrategyAccumulator, StrategyName, WeightOptions } from "./types.js";
 import { assertEnough, assertLength, isFiniteVector, markSeen, validateUpdate, validateUpdates } from "./validate.js";
 
 /**
@@ -68,12 +69,14 @@ export function aggregateFedAvg(updates: readonly ClientUpdate[]): Float32Array 
 /**
  * Adapts a FedAvg accumulator to the generic `StrategyAccumulator` (ids checked for duplicates),
  * with `finalize` turning the weighted mean into the strategy's result. Shared by FedAvg, FedProx,
- * FedAvgM and FedAdam, which all stream.
+ * FedAvgM and FedAdam, which all stream. Each added weight is clamped to `weightCap` (the cap of
+ * `boundedWeights`; Infinity leaves weights as claimed).
  */
 export function createMeanAccumulator(
   length: number,
   strategy: string,
   finalize: (mean: Float32Array, ids: string[]) => AggregateResult,
+  weightCap = Infinity,
 ): StrategyAccumulator {
   assertLength(length);
   let sum: Float32Array | undefined = new Float32Array(length);
@@ -87,8 +90,9 @@ export function createMeanAccumulator(
       if (sum === undefined) throw closed();
       validateUpdate(update, length);
       markSeen(seen, update.id);
-      addScaled(sum, update.delta, update.weight);
-      totalWeight += update.weight;
+      const weight = Math.min(update.weight, weightCap);
+      addScaled(sum, update.delta, weight);
+      totalWeight += weight;
       ids.push(update.id);
     },
     get count() {
@@ -116,7 +120,8 @@ export interface ServerStep {
 /**
  * A streaming `Strategy` over the sample-count weighted mean: FedAvg and FedProx as they are,
  * FedAvgM and FedAdam with their `serverStep` applied to the mean. `aggregate` runs the same
- * accumulator as `createAccumulator`, so both give bit-identical results.
+ * accumulator as `createAccumulator`, so both give bit-identical results. Weights are bounded by
+ * `boundedWeights` (see `WeightOptions`): a claimed count cannot buy more weight than the cap.
  */
 export function createMeanStrategy(
   name: StrategyName,
@@ -128,17 +133,23 @@ export function createMeanStrategy(
     params,
     streaming: true,
     minUpdates: () => 1,
-    aggregate(updates: readonly ClientUpdate[], state?: ServerState): AggregateResult {
-      const acc = this.createAccumulator(validateUpdates(updates, 1, name), state);
+    aggregate(updates: readonly ClientUpdate[], state?: ServerState, options: WeightOptions = {}): AggregateResult {
+      const length = validateUpdates(updates, 1, name);
+      const acc = this.createAccumulator(length, state, { ...options, claims: options.claims ?? updates.map((u) => u.weight) });
       for (const u of updates) acc.add(u);
       return acc.finish();
     },
-    createAccumulator(length: number, state?: ServerState) {
+    createAccumulator(length: number, state?: ServerState, options: WeightOptions = {}) {
       if (serverStep !== undefined) checkServerState(state, name, length, serverStep.moments);
+      const cap = options.claims !== undefined && options.claims.length > 0
+        ? boundedWeights(options.claims, { maxSamples: options.maxSamples }).cap
+        : options.maxSamples !== undefined
+          ? boundedWeights([options.maxSamples], { maxSamples: options.maxSamples }).cap
+          : Infinity;
       return createMeanAccumulator(length, name, (mean, ids) => ({
         ...(serverStep === undefined ? { delta: mean } : serverStep.apply(mean, state)),
         selected: [...ids],
-      }));
+      }), cap);
     },
   };
 }

@@ -10,6 +10,7 @@
  * ```
  */
 import { UserError } from "../errors.js";
+import { createCenteredClipStrategy } from "./centeredClip.js";
 import { createFedAdamStrategy } from "./fedadam.js";
 import { createBufferedAccumulator } from "./buffered.js";
 import { createFedAvgStrategy } from "./fedavg.js";
@@ -38,6 +39,18 @@ export {
   type KrumResult,
 } from "./krum.js";
 export { isFiniteVector, validateUpdate, validateUpdates } from "./validate.js";
+export {
+  boundedWeights,
+  DEFAULT_WEIGHT_MULTIPLE,
+  type BoundedWeightsOptions,
+  type BoundedWeightsResult,
+} from "./boundedWeights.js";
+export {
+  aggregateCenteredClip,
+  createCenteredClipStrategy,
+  type CenteredClipOptions,
+  type CenteredClipResult,
+} from "./centeredClip.js";
 export { createBufferedAccumulator };
 
 /**
@@ -86,6 +99,12 @@ export const STRATEGY_PARAMS: Readonly<Record<StrategyName, Readonly<Record<stri
   "multi-krum": {
     f: { description: "Byzantine updates tolerated (default ⌊(n−3)/2⌋)", integer: true, min: 0, minInclusive: true },
     m: { description: "updates selected and averaged (default n − f)", integer: true, min: 1, minInclusive: true },
+  },
+  "centered-clip": {
+    tau: { description: "clipping radius τ (default: median distance of the bucket means, per iteration)", min: 0, minInclusive: false },
+    iterations: { description: "centered-clipping iterations", default: 3, integer: true, min: 1, minInclusive: true, max: 100, maxInclusive: true },
+    bucket: { description: "bucket size s (updates averaged per bucket; 1 = no bucketing)", default: 1, integer: true, min: 1, minInclusive: true },
+    seed: { description: "seed of the bucket permutation", default: 0, integer: true, min: 0, minInclusive: true, max: 4294967295, maxInclusive: true },
   },
 };
 
@@ -147,6 +166,8 @@ export function createStrategy(name: string, params: StrategyParamsInput = {}): 
       return createKrumStrategy({ f: p.f });
     case "multi-krum":
       return createMultiKrumStrategy({ f: p.f, m: p.m });
+    case "centered-clip":
+      return createCenteredClipStrategy({ tau: p.tau, iterations: p.iterations, bucket: p.bucket, seed: p.seed });
   }
 }
 

@@ -17,6 +17,7 @@ export const STRATEGY_NAMES = [
   "trimmed-mean",
   "krum",
   "multi-krum",
+  "centered-clip",
 ] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
@@ -71,6 +72,22 @@ export interface StrategyAccumulator {
   finish(): AggregateResult;
 }
 
+/**
+ * How the FedAvg-family strategies (fedavg, fedprox, fedavgm, fedadam) bound self-reported sample
+ * counts (see `boundedWeights`). Robust strategies weigh every update equally and ignore this.
+ */
+export interface WeightOptions {
+  /**
+   * Every claimed sample count of the round, when the caller knows them before aggregating (the
+   * orchestrator does: they are in the signed submissions). A streaming accumulator needs them up
+   * front to compute the cap `min(maxSamples, 2 × median(claims))`; `aggregate` defaults them to
+   * the updates' weights.
+   */
+  claims?: readonly number[];
+  /** The job's `--max-samples` cap. */
+  maxSamples?: number;
+}
+
 /** One aggregation strategy, built by `createStrategy(name, params)`. */
 export interface Strategy {
   readonly name: StrategyName;
@@ -80,8 +97,15 @@ export interface Strategy {
   readonly streaming: boolean;
   /** Smallest number of updates this strategy can aggregate (Krum needs n ≥ 2f + 3). */
   minUpdates(): number;
-  /** Aggregates all updates at once. `state` is the previous round's `result.state`, if any. */
-  aggregate(updates: readonly ClientUpdate[], state?: ServerState): AggregateResult;
-  /** Starts an incremental aggregation of vectors of `length` values. */
-  createAccumulator(length: number, state?: ServerState): StrategyAccumulator;
+  /**
+   * Aggregates all updates at once. `state` is the previous round's `result.state`, if any.
+   * Weighted strategies bound the weights with `boundedWeights(options.claims ?? weights, options)`.
+   */
+  aggregate(updates: readonly ClientUpdate[], state?: ServerState, options?: WeightOptions): AggregateResult;
+  /**
+   * Starts an incremental aggregation of vectors of `length` values. Weighted strategies clamp each
+   * added weight to the cap of `boundedWeights(options.claims, options)`; without `claims` only
+   * `maxSamples` bounds them, so a caller that streams must pass the round's claims.
+   */
+  createAccumulator(length: number, state?: ServerState, options?: WeightOptions): StrategyAccumulator;
 }

@@ -15,7 +15,7 @@ function codeAndParam(fn: () => unknown): { code?: string; param?: unknown; mess
 
 describe("createStrategy", () => {
   it("builds every documented strategy with its defaults", () => {
-    expect(STRATEGY_NAMES).toEqual(["fedavg", "fedprox", "fedavgm", "fedadam", "median", "trimmed-mean", "krum", "multi-krum"]);
+    expect(STRATEGY_NAMES).toEqual(["fedavg", "fedprox", "fedavgm", "fedadam", "median", "trimmed-mean", "krum", "multi-krum", "centered-clip"]);
     for (const name of STRATEGY_NAMES) expect(createStrategy(name).name).toBe(name);
     expect(createStrategy("fedadam").params).toEqual({ "server-lr": 0.01, beta1: 0.9, beta2: 0.99, tau: 0.001 });
     expect(createStrategy("trimmed-mean").params).toEqual({ beta: 0.1 });

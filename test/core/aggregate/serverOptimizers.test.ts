@@ -7,18 +7,18 @@ describe("FedAvgM", () => {
     // Prepare: β = 0.5, η = 2
     const strategy = createStrategy("fedavgm", { "server-lr": "2", momentum: "0.5" });
 
-    // Execute: round 1 mean [2.5, 5, −1.5]; round 2 mean [1, 1, 1]
-    const r1 = strategy.aggregate([update("a", 1, [1, 2, 3]), update("b", 3, [3, 6, -3])]);
+    // Execute: round 1 mean (weights 1, 1, 2 — within the 2 × median cap) [2.5, 4, −0.5]; round 2 mean [1, 1, 1]
+    const r1 = strategy.aggregate([update("a", 1, [1, 2, 3]), update("b", 1, [3, 2, 1]), update("c", 2, [3, 6, -3])]);
     const r2 = strategy.aggregate([update("a", 1, [1, 1, 1])], r1.state);
 
-    // Assert: m₁ = Δ̄₁, delta₁ = 2·m₁; m₂ = 0.5·m₁ + [1,1,1] = [2.25, 3.5, 0.25], delta₂ = 2·m₂
-    expect(Array.from(r1.delta)).toEqual([5, 10, -3]);
-    expect(Array.from(r1.state!.m!)).toEqual([2.5, 5, -1.5]);
+    // Assert: m₁ = Δ̄₁, delta₁ = 2·m₁; m₂ = 0.5·m₁ + [1,1,1] = [2.25, 3, 0.75], delta₂ = 2·m₂
+    expect(Array.from(r1.delta)).toEqual([5, 8, -1]);
+    expect(Array.from(r1.state!.m!)).toEqual([2.5, 4, -0.5]);
     expect(r1.state!.step).toBe(1);
-    expect(Array.from(r2.delta)).toEqual([4.5, 7, 0.5]);
+    expect(Array.from(r2.delta)).toEqual([4.5, 6, 1.5]);
     expect(r2.state!.step).toBe(2);
     // Pure: the previous state is not modified.
-    expect(Array.from(r1.state!.m!)).toEqual([2.5, 5, -1.5]);
+    expect(Array.from(r1.state!.m!)).toEqual([2.5, 4, -0.5]);
   });
 
   it("defaults to η = 0.1, β = 0.9", () => {

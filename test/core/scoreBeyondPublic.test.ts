@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import { MalformedInputError } from "../../src/core/errors.js";
+import { gramMatrix, scoreBeyondPublic } from "../../src/core/scoreBeyondPublic.js";
+import { scoreContributions } from "../../src/core/scores.js";
+import { seededRandom } from "../../src/core/privacy/index.js";
+
+const D = 2000;
+
+function gaussian(next: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+}
+
+function randn(length: number, next: () => number, scale = 1): Float32Array {
+  return Float32Array.from({ length }, () => scale * gaussian(next));
+}
+
+function norm(x: Float32Array): number {
+  return Math.hypot(...x);
+}
+
+/**
+ * Honest non-IID clients: this round's common direction c plus a client-specific direction of the
+ * same size (pairwise cosine ≈ 0.5, different but positively correlated); the public previous
+ * update u shares about half of c's direction (consecutive rounds' updates are correlated).
+ */
+function honestRound(seed: number, clients = 8) {
+  const next = seededRandom(seed);
+  const common = randn(D, next);
+  const previous = common.map((c) => 0.6 * c).map((x) => x + 0.8 * gaussian(next));
+  const honest = Array.from({ length: clients }, (_, h) => {
+    const own = randn(D, next);
+    return { id: `honest-${h}`, delta: common.map((c, i) => c + own[i]) };
+  });
+  return { honest, previous, next };
+}
+
+function mean(vectors: Float32Array[]): Float32Array {
+  const out = new Float32Array(vectors[0].length);
+  for (const v of vectors) for (let i = 0; i < v.length; i++) out[i] += v[i] / vectors.length;
+  return out;
+}
+
+describe("scoreBeyondPublic", () => {
+  it("pays nothing for free-riding, zero or noise, and one share to a group of copies", () => {
+    // Prepare
+    const { honest, previous, next } = honestRound(1);
+    const honestNorm = norm(honest[0].delta);
+    const attacker = honest[0].delta.map((x, i) => x * 0.9 + 0.3 * honest[1].delta[i]); // its own trained delta
+    const copies = Array.from({ length: 5 }, (_, k) => ({
+      id: `copy-${k}`,
+      delta: attacker.map((x) => x + 1e-3 * gaussian(next)),
+    }));
+    const attacks = [
+      { id: "free-ride", delta: Float32Array.from(previous) },
+      { id: "free-ride-half", delta: previous.map((x) => 0.5 * x) },
+      { id: "zero", delta: new Float32Array(D) },
+      { id: "noise", delta: randn(D, next, honestNorm / Math.sqrt(D)) },
+      ...copies,
+    ];
+    const updates = [...honest.slice(1), ...attacks];
+
+    // Execute
+    const { scores, evidence } = scoreBeyondPublic(updates, { previousUpdate: previous });
+
+    // Assert
+    const byId = new Map(scores.map((s) => [s.id, s]));
+    const total = scores.reduce((s, x) => s + x.score, 0);
+    for (const id of ["free-ride", "free-ride-half", "zero", "noise"]) expect(byId.get(id)!.score / total).toBeLessThan(0.01);
+    expect(byId.get("free-ride")!.flag).toBe("free-ride");
+    expect(byId.get("free-ride-half")!.flag).toBe("free-ride");
+    expect(byId.get("zero")!.flag).toBe("zero");
+    expect(byId.get("noise")!.flag).toBe("noise");
+    const honestScores = honest.slice(1).map((h) => byId.get(h.id)!.score);
+    const groupTotal = copies.reduce((s, c) => s + byId.get(c.id)!.score, 0);
+    const sorted = [...honestScores].sort((a, b) => a - b);
+    expect(groupTotal).toBeLessThanOrEqual(sorted[3] + 1e-12); // the median of the 7 honest shares
+    for (const c of copies) expect(byId.get(c.id)!.flag).toBe("duplicate");
+    for (const h of honest.slice(1)) expect(byId.get(h.id)!.flag).toBeNull();
+    expect(Math.min(...honestScores)).toBeGreaterThan(0.3);
+    expect(evidence).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: "duplicate", ids: copies.map((c) => c.id), slashable: true }),
+        expect.objectContaining({ kind: "free-ride", ids: ["free-ride"], slashable: true }),
+        expect.objectContaining({ kind: "zero", ids: ["zero"], slashable: true }),
+        expect.objectContaining({ kind: "noise", ids: ["noise"], slashable: false }),
+      ]),
+    );
+    // Honest contributors never appear in the evidence (nothing to slash them for).
+    for (const e of evidence) for (const h of honest) expect(e.ids).not.toContain(h.id);
+  });
+
+  it("does not starve honest non-IID contributors (and scores them no lower than the old rule, on average)", () => {
+    for (const seed of [2, 3, 4]) {
+      const { honest, previous } = honestRound(seed);
+      const after = scoreBeyondPublic(honest, { previousUpdate: previous }).scores;
+      const before = scoreContributions(honest, mean(honest.map((h) => h.delta)));
+      for (const s of after) {
+        expect(s.flag).toBeNull();
+        expect(s.score).toBeGreaterThan(0.3);
+      }
+      const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      // Old rule: agreement with an aggregate that contains the contributor itself (inflated by self-overlap).
+      expect(avg(after.map((s) => s.score))).toBeGreaterThan(0.6 * avg(before.map((s) => s.score)));
+    }
+  });
+
+  it("gives a scaled-up delta a score divided by its scale and a sign-flipped one nothing", () => {
+    const { honest, previous } = honestRound(5);
+    const scaled = { id: "scaled", delta: honest[0].delta.map((x) => 10 * x) };
+    const flipped = { id: "flipped", delta: honest[1].delta.map((x) => -x) };
+    const { scores } = scoreBeyondPublic([...honest.slice(2), scaled, flipped], { previousUpdate: previous });
+    const byId = new Map(scores.map((s) => [s.id, s]));
+    expect(byId.get("flipped")!.score).toBe(0);
+    expect(byId.get("scaled")!.score).toBeLessThan(0.15 * byId.get("honest-2")!.score + 0.1);
+  });
+
+  it("works without a previous update (first round) and for a single contributor", () => {
+    const { honest } = honestRound(6, 4);
+    const { scores } = scoreBeyondPublic([...honest, { id: "copy", delta: Float32Array.from(honest[0].delta) }]);
+    expect(scores.find((s) => s.id === "copy")!.flag).toBe("duplicate");
+    expect(scores.find((s) => s.id === "honest-0")!.flag).toBe("duplicate");
+    expect(scores.filter((s) => s.flag === null)).toHaveLength(3);
+    expect(scoreBeyondPublic([honest[0]]).scores[0].score).toBe(1);
+    expect(scoreBeyondPublic([])).toEqual({ scores: [], evidence: [] });
+  });
+
+  it("refuses malformed input", () => {
+    const ok = { id: "a", delta: new Float32Array([1, 2]) };
+    const cases: [unknown[], unknown][] = [
+      [[ok, { id: "a", delta: new Float32Array([1, 2]) }], undefined],
+      [[ok, { id: "b", delta: new Float32Array([1]) }], undefined],
+      [[ok, { id: "b", delta: new Float32Array([1, Number.NaN]) }], undefined],
+      [[{ id: "", delta: new Float32Array([1, 2]) }], undefined],
+      [[ok], new Float32Array([1])],
+      [[ok], new Float32Array([1, Infinity])],
+    ];
+    for (const [updates, previousUpdate] of cases) {
+      expect(() => scoreBeyondPublic(updates as never, { previousUpdate: previousUpdate as Float32Array | undefined })).toThrow(MalformedInputError);
+    }
+    expect(() => scoreBeyondPublic([ok], { duplicateCosine: 2 })).toThrow(expect.objectContaining({ code: "SCORES_BAD_OPTION" }));
+  });
+
+  it("computes the Gram matrix exactly (hand-computed)", () => {
+    const g = gramMatrix([new Float32Array([1, 2]), new Float32Array([3, -1])]);
+    expect(Array.from(g.values)).toEqual([5, 1, 1, 10]);
+  });
+});
