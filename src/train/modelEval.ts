@@ -78,11 +78,12 @@ function logitsFunction(model: tf.LayersModel, fromLogits: boolean): (xs: tf.Ten
   if (fromLogits) return (xs) => model.predict(xs) as tf.Tensor2D;
   const last = model.layers[model.layers.length - 1];
   const config = last.getConfig() as { activation?: string; useBias?: boolean };
-  if (last.getClassName() === "Dense" && config.activation === "softmax" && model.layers.length >= 2) {
-    const body = tf.model({ inputs: model.inputs, outputs: model.layers[model.layers.length - 2].output as tf.SymbolicTensor });
+  if (last.getClassName() === "Dense" && config.activation === "softmax") {
+    // The layers before the last one (none: the Dense layer reads the input itself).
+    const body = model.layers.length >= 2 ? tf.model({ inputs: model.inputs, outputs: model.layers[model.layers.length - 2].output as tf.SymbolicTensor }) : undefined;
     const [kernel, bias] = last.getWeights();
     return (xs) => {
-      const h = body.predict(xs) as tf.Tensor;
+      const h = body ? (body.predict(xs) as tf.Tensor) : xs;
       const flat = h.reshape([h.shape[0], -1]) as tf.Tensor2D;
       const z = tf.matMul(flat, kernel as tf.Tensor2D);
       return (config.useBias === false || !bias ? z : tf.add(z, bias)) as tf.Tensor2D;
