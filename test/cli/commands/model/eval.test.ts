@@ -131,3 +131,41 @@ describe("dat model eval", () => {
     expect(run.code).toBe(4);
   });
 });
+
+describe("dat model eval --job", () => {
+  it("pulls the job's current global model (as dat model pull does) and evaluates it", async () => {
+    const { dat, ROOT, writeTabularCsv } = await import("../../../orchestrator/cli.js");
+    const { dir } = tempDir();
+    const operator = path.join(dir, "operator");
+    const valCsv = path.join(dir, "val.csv");
+    await writeTabularCsv(valCsv, 60, 5);
+    expect((await dat(operator, ["init", "--json"])).code).toBe(0);
+    const created = await dat(operator, [
+      "--json", "job", "create", "--model", path.join(ROOT, "fixtures", "mlp-tabular"), "--rounds", "1", "--min-contributors", "1",
+      "--validation", valCsv, "--label-column", "label",
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+
+    const byJob = await dat(operator, ["--json", "model", "eval", "--job", String(created.json.id), "--data", valCsv, "--label-column", "label"]);
+    const byDir = await runDat(["--json", "model", "eval", "--model", path.join(ROOT, "fixtures", "mlp-tabular"), "--data", valCsv, "--label-column", "label"]);
+
+    expect(byJob.code, byJob.stderr).toBe(0);
+    expect(byJob.json).toMatchObject({ jobId: created.json.id, cid: expect.any(String), count: 60 });
+    // The job's round-0 model is the fixture it was created from: the same metrics either way.
+    expect(byJob.json.accuracy).toBe(jsonOf(byDir).accuracy);
+    expect(byJob.json.loss).toBeCloseTo(jsonOf(byDir).loss, 6);
+  });
+
+  it("says when the job does not exist (exit 4)", async () => {
+    const { dat } = await import("../../../orchestrator/cli.js");
+    const { dir } = tempDir();
+    const operator = path.join(dir, "operator");
+    expect((await dat(operator, ["init", "--json"])).code).toBe(0);
+    const csv = path.join(dir, "blobs.csv");
+    blobsCsv(csv, 3);
+
+    const run = await dat(operator, ["--json", "model", "eval", "--job", "42", "--data", csv]);
+
+    expect(run.code).toBe(4);
+  });
+});
