@@ -76,7 +76,7 @@ export async function verifyCarFile(chunks: AsyncIterable<Uint8Array>, root: CID
       if (!digest.equals(cid.multihash.digest)) {
         throw fail("CAR_BLOCK_MISMATCH", `Block ${cid} in the CAR for ${rootText} does not hash to its CID (its bytes were altered).`, undefined, { block: String(cid) });
       }
-      blocks.set(cid.multihash.toString(), block.bytes);
+      blocks.set(blockKey(cid), block.bytes);
     }
   } catch (error) {
     if (error instanceof MalformedInputError) throw error;
@@ -100,7 +100,7 @@ export async function verifyCarFile(chunks: AsyncIterable<Uint8Array>, root: CID
 
   const walk = (cid: CID, depth: number): void => {
     if (depth > MAX_DEPTH) throw fail("CAR_INVALID", `The DAG of ${rootText} is deeper than ${MAX_DEPTH} levels.`);
-    const bytes = blocks.get(cid.multihash.toString());
+    const bytes = blocks.get(blockKey(cid));
     if (!bytes) throw fail("CAR_MISSING_BLOCK", `The CAR served for ${rootText} lacks block ${cid}.`, undefined, { block: String(cid) });
     if (cid.code === RAW_CODEC) return append(bytes);
     if (cid.code !== DAG_PB_CODEC || cid.multihash.code !== SHA2_256) {
@@ -135,6 +135,11 @@ export async function verifyCarFile(chunks: AsyncIterable<Uint8Array>, root: CID
     offset += part.byteLength;
   }
   return out;
+}
+
+/** Blocks are found by their hash: a CIDv0 link and a CIDv1 name the same dag-pb bytes. */
+function blockKey(cid: CID): string {
+  return Buffer.from(cid.multihash.bytes).toString("base64");
 }
 
 function isCarDecodeError(error: unknown): boolean {

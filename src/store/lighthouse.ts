@@ -192,8 +192,7 @@ export class LighthouseBlobStore implements BlobStore {
     const source = `The gateway ${this.opts.gatewayUrl}`;
     const dispatcher = await this.gatewayDispatcher();
     return this.withRetries(`Fetching ${cid} from ${this.opts.gatewayUrl}`, async () => {
-      const { request } = await import("undici");
-      const res = await request(url, {
+      const res = await gatewayRequest(url, this.opts.gatewayUrl, {
         method: "GET",
         dispatcher,
         headers: asCar ? { accept: `${CAR_TYPE};version=1;order=dfs;dups=n, ${CAR_TYPE}` } : { accept: "application/octet-stream, */*" },
@@ -236,12 +235,24 @@ export class LighthouseBlobStore implements BlobStore {
     const url = `${this.opts.gatewayUrl}/ipfs/${parseCid(cid).toString()}`;
     const dispatcher = await this.gatewayDispatcher();
     return this.withRetries(`Checking ${cid} on ${this.opts.gatewayUrl}`, async () => {
-      const { request } = await import("undici");
-      const res = await request(url, { method: "HEAD", dispatcher, headersTimeout: this.opts.timeoutMs });
+      const res = await gatewayRequest(url, this.opts.gatewayUrl, { method: "HEAD", dispatcher, headersTimeout: this.opts.timeoutMs });
       await res.body.dump();
       if (res.statusCode >= 500 || res.statusCode === 429 || res.statusCode === 408) throw new Transient(`HTTP ${res.statusCode}`);
       return res.statusCode === 200;
     });
+  }
+}
+
+async function gatewayRequest(url: string, gatewayUrl: string, options: Parameters<typeof import("undici").request>[1]) {
+  const { request } = await import("undici");
+  try {
+    return await request(url, options);
+  } catch (error) {
+    // undici's redirect handler refuses a loop before reaching its bound.
+    if ((error as { code?: string }).code === "UND_ERR_INVALID_ARG" && /redirect/i.test((error as Error).message)) {
+      throw new NetworkError(`The gateway ${gatewayUrl} redirects in a loop (${(error as Error).message}).`, { code: "GATEWAY_REDIRECT_LOOP", cause: error, hint: "Check store.lighthouse.gatewayUrl." });
+    }
+    throw error;
   }
 }
 
