@@ -168,7 +168,9 @@ export async function startFakeLighthouse(apiKeys: string[]): Promise<FakeLighth
     const m = /^\/ipfs\/([A-Za-z0-9]+)$/.exec(url.pathname);
     if ((req.method === "GET" || req.method === "HEAD") && m) {
       if (fake.redirectTo) {
-        res.writeHead(302, { location: `${fake.redirectTo}${req.url}` });
+        // Each hop gets a new URL, so only the client's bound (not loop detection) can stop a chain.
+        url.searchParams.set("hop", String(Number(url.searchParams.get("hop") ?? 0) + 1));
+        res.writeHead(302, { location: `${fake.redirectTo}${url.pathname}${url.search}` });
         return res.end();
       }
       const scripted = fake.gatewayScript.shift();
