@@ -7,6 +7,11 @@ export interface BlobStore {
   /** Stores bytes and returns their CID (idempotent: the same bytes give the same CID). */
   put(bytes: Uint8Array): Promise<string>;
   /** Returns the bytes of a CID, verified; NotFoundError when absent, MalformedInputError when corrupt. */
-  get(cid: string): Promise<Uint8Array>;
+  get(cid: string, options?: GetOptions): Promise<Uint8Array>;
   has(cid: string): Promise<boolean>;
+}
+
+export interface GetOptions {
+  /** Largest blob the caller expects, in bytes: a remote store stops reading (BLOB_TOO_LARGE) beyond it. */
+  maxBytes?: number;
 }

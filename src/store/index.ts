@@ -1,13 +1,13 @@
 /** Blob storage: pick the configured store. Heavy modules load only for the store in use. */
 import type { BlobStore } from "./blobStore.js";
 
-export type { BlobStore } from "./blobStore.js";
+export type { BlobStore, GetOptions } from "./blobStore.js";
 
 /** The part of the resolved config (DatConfig) that chooses and configures the store. */
 export interface StoreConfig {
   store: {
     kind: "local" | "lighthouse";
-    lighthouse: { uploadUrl: string; gatewayUrl: string; apiKey?: string };
+    lighthouse: { uploadUrl: string; gatewayUrl: string; apiKey?: string; timeoutMs?: number };
   };
 }
 
@@ -28,6 +28,7 @@ export async function openStore(home: string, config: StoreConfig, options: Open
       uploadUrl: config.store.lighthouse.uploadUrl,
       gatewayUrl: config.store.lighthouse.gatewayUrl,
       apiKey: config.store.lighthouse.apiKey ?? env.DAT_LIGHTHOUSE_API_KEY,
+      timeoutMs: config.store.lighthouse.timeoutMs,
     });
   }
   const { LocalBlobStore } = await import("./local.js");
