@@ -9,7 +9,7 @@
  * from the same inputs; nothing is ever aggregated into two models.
  */
 import type Database from "better-sqlite3";
-import { DeniedError, ExitCode, MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
+import { DeniedError, MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
 import { acceptsSubmissions, isActive } from "../core/round.js";
 import { openDatabase } from "../db/index.js";
 import * as jobsDb from "../db/jobs.js";
@@ -20,6 +20,7 @@ import { loadDeps, type OrchestratorDeps, type RoundRecipientKey } from "./deps.
 import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
 import { privacySpent } from "./privacy.js";
+import { isRetryable } from "./retry.js";
 import { aggregateRound, normBound, publishEncrypted, strategyParamStrings, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import {
@@ -387,7 +388,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
         opened: (blobCid) => this.opened.get(openedKey(jobId, round.round, blobCid)),
       });
     } catch (error) {
-      if (isTransientFault(error)) throw error;
+      if (isRetryable(error)) throw error;
       this.forgetRound(jobId, round.round);
       const current = roundsDb.getRound(this.db, jobId, round.round);
       if (!current || current.state !== "aggregating") throw error;
@@ -522,18 +523,6 @@ function hyperOf(j: jobsDb.JobRow): HyperParams {
 /** The job's DP settings (a job that clips without noise has noise 0), or null without DP. */
 function dpOf(j: jobsDb.JobRow): { clip: number; noise: number } | null {
   return j.dpClip !== null ? { clip: j.dpClip, noise: j.dpNoise ?? 0 } : null;
-}
-
-/**
- * Faults worth retrying the close for: the store or the disk failed, the database was busy, the
- * network dropped. Everything else the close throws comes from its inputs and would recur.
- */
-export function isTransientFault(error: unknown): boolean {
-  if ((error as { exitCode?: unknown })?.exitCode === ExitCode.network) return true;
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code !== "string") return false;
-  return /^(ENOENT|EIO|EACCES|EPERM|ENOSPC|EMFILE|EBUSY|ECONNRESET|ECONNREFUSED|ETIMEDOUT)$/.test(code)
-    || /^STORE_|^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)|^NETWORK|^UND_ERR/.test(code);
 }
 
 function openedKey(jobId: number, round: number, blobCid: string): string {
