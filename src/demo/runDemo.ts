@@ -21,7 +21,7 @@ import type {
   DemoClaim, DemoContributor, DemoInferenceOutcome, DemoResult, DemoRound, DemoScore, DemoSubmission,
 } from "./types.js";
 import { OperationFailedError } from "../core/errors.js";
-import { privacySpent } from "../orchestrator/privacy.js";
+import { privacySpent } from "../core/privacy/spent.js";
 
 export type DemoStage =
   | "homes"
@@ -173,12 +173,13 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks = {}): Prom
     const jobId = job.id;
     emit("job", { jobId, strategy: job.strategy, encoding: job.encoding });
 
-    const { createContributorClient } = await import("./contribute.js");
+    const { createDemoContributor } = await import("./contributor.js");
     const demoContributors: DemoContributor[] = [];
     const clients = [];
     for (const [i, p] of contributors.entries()) {
       const attacker = i >= options.contributors - options.attackers;
-      const client = await createContributorClient({
+      const client = await createDemoContributor({
+        home: p.home,
         account: p.account,
         orchestrator,
         data: data.shards[i],

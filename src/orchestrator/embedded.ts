@@ -19,7 +19,7 @@ import * as subsDb from "../db/submissions.js";
 import { loadDeps, type OrchestratorDeps, type RoundRecipientKey } from "./deps.js";
 import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
-import { privacySpent } from "./privacy.js";
+import { privacySpent } from "../core/privacy/spent.js";
 import { isRetryable } from "./retry.js";
 import { aggregateRound, normBound, publishEncrypted, strategyParamStrings, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";

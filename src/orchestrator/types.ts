@@ -7,7 +7,7 @@
  * operator calls (createJob, openRound, closeRound, failRound) are trusted in-process and, over
  * HTTP, need the operator token as `Authorization: Bearer <token>`.
  */
-import type { PrivacyReport } from "./privacy.js";
+import type { PrivacyReport } from "../core/privacy/spent.js";
 import type { RoundState } from "../core/round.js";
 
 export type Hex = `0x${string}`;

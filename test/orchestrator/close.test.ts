@@ -6,7 +6,7 @@ import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
 import { isRetryable } from "../../src/orchestrator/retry.js";
-import { buildRegistration, buildSubmission } from "../../src/orchestrator/submission.js";
+import { buildRegistration, buildSubmission } from "../../src/contributor/submission.js";
 import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
 
 describe("close with an aggregation error", () => {

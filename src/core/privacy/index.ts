@@ -3,3 +3,4 @@ export { clipToNorm, l2Norm, type ClipResult } from "./clip.js";
 export { addGaussianNoise, seededRandom, secureRandom, type UniformRandom } from "./noise.js";
 export { computeEpsilon, rdpSampledGaussian, rdpToEpsilon, RdpAccountant, DEFAULT_ORDERS, type PrivacySpent, type SampledGaussianParams } from "./rdp.js";
 export { privatizeDelta, type PrivatizeOptions, type PrivatizeResult } from "./privatize.js";
+export { privacySpent, PRIVACY_DELTA, PRIVACY_SAMPLE_RATE, type PrivacyReport } from "./spent.js";
