@@ -9,7 +9,7 @@
  * from the same inputs; nothing is ever aggregated into two models.
  */
 import type Database from "better-sqlite3";
-import { DeniedError, MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
+import { DatError, DeniedError, MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
 import { acceptsSubmissions, isActive } from "../core/round.js";
 import { openDatabase } from "../db/index.js";
 import * as jobsDb from "../db/jobs.js";
@@ -21,6 +21,7 @@ import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
 import { privacySpent } from "../core/privacy/spent.js";
 import { isRetryable } from "./retry.js";
+import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, duplicateSubmission, notOnchain } from "./intake.js";
 import { aggregateRound, normBound, publishEncrypted, strategyParamStrings, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import {
@@ -115,11 +116,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
 
   private async requireOnchain(address: Hex): Promise<void> {
     if (!this.options.isRegistered || (await this.options.isRegistered(address))) return;
-    throw new DeniedError(`${address} is not registered in the on-chain node registry.`, {
-      code: "NODE_NOT_ONCHAIN",
-      hint: "Register on-chain first: dat node register --onchain",
-      data: { address },
-    });
+    throw notOnchain(address);
   }
 
   async listNodes(): Promise<NodeInfo[]> {
@@ -238,47 +235,24 @@ export class EmbeddedOrchestrator implements Orchestrator {
 
   async submit(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
     const s = parseOrThrow(signedSubmissionSchema, submission, "submission");
-    if (!(sealed instanceof Uint8Array) || sealed.length === 0) {
-      throw new MalformedInputError("The submission carries no sealed delta.", { code: "SUBMISSION_EMPTY_BLOB" });
-    }
-    if (sealed.length > this.maxBlobBytes) {
-      throw new MalformedInputError(`The sealed delta is ${sealed.length} bytes, above the limit of ${this.maxBlobBytes}.`, {
-        code: "SUBMISSION_TOO_LARGE",
-      });
-    }
+    // The checks are intake.ts's; this binds them to the database, the store and the round key,
+    // gathering each fact only once the cheaper checks before it passed.
+    const sealedBytes = sealed instanceof Uint8Array ? sealed.length : 0;
+    rejectIf(checkBlobSize({ sealedBytes, maxBlobBytes: this.maxBlobBytes }));
     const job = this.requireJob(s.jobId);
     // One query in the usual case: the submission is for the job's latest round, which collects.
     const round = roundsDb.latestRound(this.db, s.jobId);
-    if (!round || round.round !== s.round || !acceptsSubmissions(round.state)) {
-      const asked = round?.round === s.round ? round : roundsDb.getRound(this.db, s.jobId, s.round);
-      throw new UserError(
-        asked
-          ? `Round ${s.round} of job ${s.jobId} is ${asked.state}, not collecting submissions.`
-          : `Job ${s.jobId} has no round ${s.round}.`,
-        {
-          code: "SUBMISSION_WRONG_ROUND",
-          hint: `Pull the current round and train again: dat train --job ${s.jobId}`,
-          data: { jobId: s.jobId, round: s.round, current: round && acceptsSubmissions(round.state) ? round.round : null },
-        },
-      );
-    }
-    if (!nodesDb.isNodeRegistered(this.db, s.address)) {
-      throw new DeniedError(`${s.address} is not a registered node.`, {
-        code: "NODE_NOT_REGISTERED",
-        hint: "Register first: dat node register",
-      });
-    }
+    const asked = () => (round?.round === s.round ? round : roundsDb.getRound(this.db, s.jobId, s.round));
+    const needsAsked = !round || round.round !== s.round || !acceptsSubmissions(round.state);
+    rejectIf(checkEnvelope(s, {
+      sealedBytes, maxBlobBytes: this.maxBlobBytes, latest: round ?? null, asked: needsAsked ? asked() ?? null : round,
+      registered: nodesDb.isNodeRegistered(this.db, s.address),
+    }));
     await this.deps.verifySubmission(s);
     await this.requireOnchain(s.address);
-    if (s.fingerprint.toLowerCase() !== job.fingerprint.toLowerCase()) {
-      throw new MalformedInputError("The delta was trained on another model (fingerprint mismatch).", {
-        code: "FINGERPRINT_MISMATCH",
-        hint: `Pull the job's model again: dat model pull --job ${s.jobId}`,
-      });
-    }
-    if (subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) throw duplicate(s);
+    rejectIf(checkIdentity(s, { fingerprint: job.fingerprint, duplicate: Boolean(subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) }));
     // Reject garbage now rather than at close: the contributor hears about it while it can still retry.
-    const plain = await this.checkSealedDelta(job, round, s, sealed);
+    const plain = await this.checkSealedDelta(job, round!, s, sealed);
     // The blob first, then the row; acknowledge only after both: a crash after this line loses nothing.
     const cid = await this.store.put(sealed);
     if (cid !== s.blobCid) {
@@ -289,21 +263,12 @@ export class EmbeddedOrchestrator implements Orchestrator {
     const now = this.now();
     const row = this.db.transaction(() => {
       const current = roundsDb.getRound(this.db, s.jobId, s.round)!;
-      if (!acceptsSubmissions(current.state)) {
-        throw new UserError(`Round ${s.round} of job ${s.jobId} closed while the submission arrived.`, {
-          code: "SUBMISSION_WRONG_ROUND",
-        });
-      }
-      if (job.maxContributors !== null && subsDb.countSubmissions(this.db, s.jobId, s.round) >= job.maxContributors) {
-        throw new UserError(`Round ${s.round} of job ${s.jobId} already has ${job.maxContributors} submissions.`, {
-          code: "ROUND_FULL",
-        });
-      }
+      rejectIf(checkCommit(s, { state: current.state, count: subsDb.countSubmissions(this.db, s.jobId, s.round), maxContributors: job.maxContributors }));
       const inserted = subsDb.insertSubmission(this.db, {
         jobId: s.jobId, round: s.round, address: s.address, blobCid: s.blobCid, sampleCount: s.sampleCount,
         metricsHash: s.metricsHash, fingerprint: s.fingerprint, signature: s.signature,
       }, now);
-      if (!inserted) throw duplicate(s);
+      if (!inserted) throw duplicateSubmission(s);
       return { inserted, accepted: subsDb.countSubmissions(this.db, s.jobId, s.round) };
     }).immediate();
     this.keepOpened(openedKey(s.jobId, s.round, cid), plain);
@@ -462,14 +427,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       });
     }
     const delta = this.deps.decodeDelta(plain, { fingerprint: job.fingerprint, maxNorm: normBound(job.dpClip, job.dpNoise) });
-    if (delta.sampleCount !== s.sampleCount) {
-      throw new MalformedInputError(`The delta says ${delta.sampleCount} samples, the signed submission ${s.sampleCount}.`, {
-        code: "SUBMISSION_SAMPLE_MISMATCH",
-      });
-    }
-    if (delta.sampleCount < 1) {
-      throw new MalformedInputError("A delta trained on zero samples carries nothing.", { code: "SUBMISSION_NO_SAMPLES" });
-    }
+    rejectIf(checkDelta(s, { sampleCount: delta.sampleCount }));
     return plain;
   }
 
@@ -529,10 +487,6 @@ function openedKey(jobId: number, round: number, blobCid: string): string {
   return `${jobId}/${round}/${blobCid}`;
 }
 
-function duplicate(s: SignedSubmission): UserError {
-  return new UserError(`${s.address} already submitted to round ${s.round} of job ${s.jobId}.`, {
-    code: "SUBMISSION_DUPLICATE",
-    hint: "One submission per address per round; a second one is rejected, not merged.",
-    data: { jobId: s.jobId, round: s.round, address: s.address },
-  });
+function rejectIf(rejection: DatError | null): void {
+  if (rejection) throw rejection;
 }
