@@ -16,6 +16,7 @@ import { readModelBlob, repackModelBlob, tensorOffsets, type ModelBlobView } fro
 import type { BlobStore } from "../store/index.js";
 import type { ContributionScore, Hex } from "./types.js";
 import { isRetryable } from "./retry.js";
+import { strategyParamStrings } from "./jobs.js";
 
 export interface AggregateRoundOptions {
   db: Database.Database;
@@ -211,11 +212,6 @@ export function normBound(dpClip: number | null, dpNoise: number | null): number
   // (decodeDelta allows for the rounding of quantized encodings itself).
   if (dpClip === null || (dpNoise ?? 0) > 0) return undefined;
   return dpClip;
-}
-
-/** Strategy parameters as the strategies parse them (the strings of `--strategy-param`). */
-export function strategyParamStrings(params: Record<string, number | string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
 }
 
 /**

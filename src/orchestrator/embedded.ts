@@ -21,11 +21,12 @@ import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
 import { privacySpent } from "../core/privacy/spent.js";
 import { isRetryable } from "./retry.js";
+import { resolveJobInput } from "./jobs.js";
 import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, duplicateSubmission, notOnchain } from "./intake.js";
-import { aggregateRound, normBound, publishEncrypted, strategyParamStrings, type AggregateRoundOutcome } from "./aggregateRound.js";
+import { aggregateRound, normBound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import {
-  createJobInputSchema, nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
+  nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
 } from "./schemas.js";
 import type {
   CloseRoundResult, CreateJobInput, Hex, HyperParams, JobInfo, NodeInfo, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
@@ -124,24 +125,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
   }
 
   async createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
-    const spec = parseOrThrow(createJobInputSchema, input, "job settings");
-    const { createStrategy, resolveStrategyParams, isStrategyName } = await import("../core/aggregate/index.js");
-    const { parseEncoding, formatEncoding } = await import("../core/delta/encoding.js");
-    if (!isStrategyName(spec.strategy)) createStrategy(spec.strategy); // throws the typed error
-    const params = resolveStrategyParams(spec.strategy as never, strategyParamStrings(spec.strategyParams ?? {}));
-    const encoding = formatEncoding(parseEncoding(spec.encoding));
-    if ((spec.dpNoise ?? 0) > 0 && spec.dpClip === undefined) {
-      throw new UserError("--dp-noise needs --dp-clip: the noise is scaled to the clipping bound.", { code: "JOB_DP_NOISE_WITHOUT_CLIP" });
-    }
-    if (spec.maxContributors !== undefined && spec.maxContributors < spec.minContributors) {
-      throw new UserError(`--max-contributors ${spec.maxContributors} is below --min-contributors ${spec.minContributors}.`, {
-        code: "JOB_BAD_CONTRIBUTORS",
-      });
-    }
-    if (spec.validationPath !== undefined && spec.labelColumn === undefined) {
-      // A label column alone is harmless (ignored); a validation file needs to know its label.
-      throw new UserError("--validation needs --label-column.", { code: "JOB_VALIDATION_LABEL" });
-    }
+    const { spec, strategyParams: params, encoding } = await resolveJobInput(input);
     const view = await readModelBlob(model);
     const cid = await this.store.put(model);
     const row = jobsDb.insertJob(this.db, {

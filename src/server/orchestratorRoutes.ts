@@ -26,7 +26,8 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { DeniedError, MalformedInputError } from "../core/errors.js";
 import type { CreateJobInput, Orchestrator } from "../orchestrator/types.js";
-import { createJobInputSchema, parseOrThrow } from "../orchestrator/schemas.js";
+import { parseOrThrow } from "../orchestrator/schemas.js";
+import { createJobInputSchema } from "../orchestrator/jobs.js";
 import { SUBMISSION_HEADER } from "../orchestrator/http/constants.js";
 
 export interface OrchestratorRoutesOptions {
