@@ -81,7 +81,7 @@ export async function fetchModelKey(url: string, jobId: string, account: LocalAc
 
 async function httpJson<T>(url: string, body: unknown, timeoutMs = 60_000): Promise<T> {
   const { request } = await import("undici");
-  const { errorFromBody } = await import("../orchestrator/http/errors.js");
+  const { errorFromBody } = await import("../core/errorBody.js");
   let res: Awaited<ReturnType<typeof request>>;
   try {
     res = await request(url, {
@@ -183,7 +183,7 @@ async function inferWithKeyService(options: InferLocalOptions, url: string): Pro
 
 async function httpBytes(url: string): Promise<Uint8Array> {
   const { request } = await import("undici");
-  const { errorFromBody } = await import("../orchestrator/http/errors.js");
+  const { errorFromBody } = await import("../core/errorBody.js");
   let res: Awaited<ReturnType<typeof request>>;
   try {
     res = await request(url, { headersTimeout: 60_000, bodyTimeout: 60_000 });

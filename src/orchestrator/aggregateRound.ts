@@ -5,7 +5,7 @@
  * contribution, and commit all of it in one SQLite transaction.
  */
 import type Database from "better-sqlite3";
-import { OperationFailedError } from "../core/errors.js";
+import { OperationFailedError, isRetryable } from "../core/errors.js";
 import { computeContributionScores, deltaAgreement, squaredNorm, type ContributionStats, type ValidationEffect } from "../core/scores.js";
 import type { JobRow } from "../db/jobs.js";
 import * as roundsDb from "../db/rounds.js";
@@ -15,6 +15,7 @@ import type { OrchestratorDeps, RoundRecipientKey } from "./deps.js";
 import { readModelBlob, repackModelBlob, tensorOffsets, type ModelBlobView } from "./modelBlob.js";
 import type { BlobStore } from "../store/index.js";
 import type { ContributionScore, Hex } from "./types.js";
+import { strategyParamStrings } from "./jobs.js";
 
 export interface AggregateRoundOptions {
   db: Database.Database;
@@ -81,7 +82,8 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
       if (keep) kept.set(s.id, flat);
       samples += s.sampleCount;
     } catch (error) {
-      if (isStoreFault(error)) throw error;
+      // A missing or unreadable blob of an acknowledged submission is a fault to retry, not a bad delta.
+      if (isRetryable(error)) throw error;
       rejected.set(s.id, (error as Error).message);
     }
   }
@@ -209,17 +211,6 @@ export function normBound(dpClip: number | null, dpNoise: number | null): number
   // (decodeDelta allows for the rounding of quantized encodings itself).
   if (dpClip === null || (dpNoise ?? 0) > 0) return undefined;
   return dpClip;
-}
-
-/** Strategy parameters as the strategies parse them (the strings of `--strategy-param`). */
-export function strategyParamStrings(params: Record<string, number | string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
-}
-
-function isStoreFault(error: unknown): boolean {
-  const code = (error as { code?: string })?.code;
-  // A missing or unreadable blob of an acknowledged submission is a fault to retry, not a bad delta.
-  return code === "ENOENT" || code === "EIO" || code === "EACCES" || /^STORE_/.test(code ?? "");
 }
 
 /**

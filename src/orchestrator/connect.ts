@@ -1,24 +1,30 @@
 /**
- * Which orchestrator a command talks to: `--orchestrator <url>` (or config orchestrator.url /
- * DAT_ORCHESTRATOR) gives the HTTP client, with the operator token from operator.token /
- * DAT_OPERATOR_TOKEN; otherwise the embedded orchestrator of the home.
+ * Which orchestrator a caller talks to: a URL (`--orchestrator`, config orchestrator.url,
+ * DAT_ORCHESTRATOR) gives the HTTP client, with the operator token; otherwise the embedded
+ * orchestrator of the home. Takes the loaded config: the caller resolved flags and environment.
  */
-import type { CliContext } from "../cli/context.js";
 import type { DatConfig } from "../config/schema.js";
 import type { Orchestrator } from "./types.js";
 
-export async function connectOrchestrator(
-  ctx: Pick<CliContext, "home" | "env" | "orchestrator" | "rpcUrl">,
-  loaded?: DatConfig,
-): Promise<Orchestrator> {
-  const config = loaded ?? (await (await import("../config/index.js")).loadConfig(ctx)).values;
-  const url = ctx.orchestrator ?? config.orchestrator.url;
+export interface ConnectOrchestratorOptions {
+  home: string;
+  config: DatConfig;
+  /** Overrides config orchestrator.url (the --orchestrator flag). */
+  url?: string;
+  /** Overrides config operator.token (DAT_OPERATOR_TOKEN). */
+  operatorToken?: string;
+}
+
+/** Opens the HTTP client when a URL is set, else the embedded orchestrator of `home`. */
+export async function connectOrchestrator(options: ConnectOrchestratorOptions): Promise<Orchestrator> {
+  const { config, home } = options;
+  const url = options.url ?? config.orchestrator.url;
   if (url) {
     const { createHttpOrchestrator } = await import("./http/client.js");
-    return createHttpOrchestrator({ url, operatorToken: ctx.env.DAT_OPERATOR_TOKEN ?? config.operator.token });
+    return createHttpOrchestrator({ url, operatorToken: options.operatorToken ?? config.operator.token });
   }
   const { createEmbeddedOrchestrator } = await import("./embedded.js");
-  if (!config.orchestrator.requireOnchain) return createEmbeddedOrchestrator({ home: ctx.home, config });
+  if (!config.orchestrator.requireOnchain) return createEmbeddedOrchestrator({ home, config });
   const { onchainRegistrationCheck } = await import("./onchain.js");
-  return createEmbeddedOrchestrator({ home: ctx.home, config, isRegistered: await onchainRegistrationCheck(config) });
+  return createEmbeddedOrchestrator({ home, config, isRegistered: await onchainRegistrationCheck(config) });
 }

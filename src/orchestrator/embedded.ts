@@ -9,7 +9,7 @@
  * from the same inputs; nothing is ever aggregated into two models.
  */
 import type Database from "better-sqlite3";
-import { DeniedError, ExitCode, MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
+import { DatError, DeniedError, MalformedInputError, NotFoundError, UserError, isRetryable } from "../core/errors.js";
 import { acceptsSubmissions, isActive } from "../core/round.js";
 import { openDatabase } from "../db/index.js";
 import * as jobsDb from "../db/jobs.js";
@@ -19,11 +19,13 @@ import * as subsDb from "../db/submissions.js";
 import { loadDeps, type OrchestratorDeps, type RoundRecipientKey } from "./deps.js";
 import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
-import { privacySpent } from "./privacy.js";
-import { aggregateRound, normBound, publishEncrypted, strategyParamStrings, type AggregateRoundOutcome } from "./aggregateRound.js";
+import { privacySpent } from "../core/privacy/spent.js";
+import { resolveJobInput } from "./jobs.js";
+import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, duplicateSubmission, notOnchain } from "./intake.js";
+import { aggregateRound, normBound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import {
-  createJobInputSchema, nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
+  nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
 } from "./schemas.js";
 import type {
   CloseRoundResult, CreateJobInput, Hex, HyperParams, JobInfo, NodeInfo, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
@@ -114,11 +116,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
 
   private async requireOnchain(address: Hex): Promise<void> {
     if (!this.options.isRegistered || (await this.options.isRegistered(address))) return;
-    throw new DeniedError(`${address} is not registered in the on-chain node registry.`, {
-      code: "NODE_NOT_ONCHAIN",
-      hint: "Register on-chain first: dat node register --onchain",
-      data: { address },
-    });
+    throw notOnchain(address);
   }
 
   async listNodes(): Promise<NodeInfo[]> {
@@ -126,24 +124,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
   }
 
   async createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
-    const spec = parseOrThrow(createJobInputSchema, input, "job settings");
-    const { createStrategy, resolveStrategyParams, isStrategyName } = await import("../core/aggregate/index.js");
-    const { parseEncoding, formatEncoding } = await import("../core/delta/encoding.js");
-    if (!isStrategyName(spec.strategy)) createStrategy(spec.strategy); // throws the typed error
-    const params = resolveStrategyParams(spec.strategy as never, strategyParamStrings(spec.strategyParams ?? {}));
-    const encoding = formatEncoding(parseEncoding(spec.encoding));
-    if ((spec.dpNoise ?? 0) > 0 && spec.dpClip === undefined) {
-      throw new UserError("--dp-noise needs --dp-clip: the noise is scaled to the clipping bound.", { code: "JOB_DP_NOISE_WITHOUT_CLIP" });
-    }
-    if (spec.maxContributors !== undefined && spec.maxContributors < spec.minContributors) {
-      throw new UserError(`--max-contributors ${spec.maxContributors} is below --min-contributors ${spec.minContributors}.`, {
-        code: "JOB_BAD_CONTRIBUTORS",
-      });
-    }
-    if (spec.validationPath !== undefined && spec.labelColumn === undefined) {
-      // A label column alone is harmless (ignored); a validation file needs to know its label.
-      throw new UserError("--validation needs --label-column.", { code: "JOB_VALIDATION_LABEL" });
-    }
+    const { spec, strategyParams: params, encoding } = await resolveJobInput(input);
     const view = await readModelBlob(model);
     const cid = await this.store.put(model);
     const row = jobsDb.insertJob(this.db, {
@@ -237,47 +218,24 @@ export class EmbeddedOrchestrator implements Orchestrator {
 
   async submit(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
     const s = parseOrThrow(signedSubmissionSchema, submission, "submission");
-    if (!(sealed instanceof Uint8Array) || sealed.length === 0) {
-      throw new MalformedInputError("The submission carries no sealed delta.", { code: "SUBMISSION_EMPTY_BLOB" });
-    }
-    if (sealed.length > this.maxBlobBytes) {
-      throw new MalformedInputError(`The sealed delta is ${sealed.length} bytes, above the limit of ${this.maxBlobBytes}.`, {
-        code: "SUBMISSION_TOO_LARGE",
-      });
-    }
+    // The checks are intake.ts's; this binds them to the database, the store and the round key,
+    // gathering each fact only once the cheaper checks before it passed.
+    const sealedBytes = sealed instanceof Uint8Array ? sealed.length : 0;
+    rejectIf(checkBlobSize({ sealedBytes, maxBlobBytes: this.maxBlobBytes }));
     const job = this.requireJob(s.jobId);
     // One query in the usual case: the submission is for the job's latest round, which collects.
     const round = roundsDb.latestRound(this.db, s.jobId);
-    if (!round || round.round !== s.round || !acceptsSubmissions(round.state)) {
-      const asked = round?.round === s.round ? round : roundsDb.getRound(this.db, s.jobId, s.round);
-      throw new UserError(
-        asked
-          ? `Round ${s.round} of job ${s.jobId} is ${asked.state}, not collecting submissions.`
-          : `Job ${s.jobId} has no round ${s.round}.`,
-        {
-          code: "SUBMISSION_WRONG_ROUND",
-          hint: `Pull the current round and train again: dat train --job ${s.jobId}`,
-          data: { jobId: s.jobId, round: s.round, current: round && acceptsSubmissions(round.state) ? round.round : null },
-        },
-      );
-    }
-    if (!nodesDb.isNodeRegistered(this.db, s.address)) {
-      throw new DeniedError(`${s.address} is not a registered node.`, {
-        code: "NODE_NOT_REGISTERED",
-        hint: "Register first: dat node register",
-      });
-    }
+    const asked = () => (round?.round === s.round ? round : roundsDb.getRound(this.db, s.jobId, s.round));
+    const needsAsked = !round || round.round !== s.round || !acceptsSubmissions(round.state);
+    rejectIf(checkEnvelope(s, {
+      sealedBytes, maxBlobBytes: this.maxBlobBytes, latest: round ?? null, asked: needsAsked ? asked() ?? null : round,
+      registered: nodesDb.isNodeRegistered(this.db, s.address),
+    }));
     await this.deps.verifySubmission(s);
     await this.requireOnchain(s.address);
-    if (s.fingerprint.toLowerCase() !== job.fingerprint.toLowerCase()) {
-      throw new MalformedInputError("The delta was trained on another model (fingerprint mismatch).", {
-        code: "FINGERPRINT_MISMATCH",
-        hint: `Pull the job's model again: dat model pull --job ${s.jobId}`,
-      });
-    }
-    if (subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) throw duplicate(s);
+    rejectIf(checkIdentity(s, { fingerprint: job.fingerprint, duplicate: Boolean(subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) }));
     // Reject garbage now rather than at close: the contributor hears about it while it can still retry.
-    const plain = await this.checkSealedDelta(job, round, s, sealed);
+    const plain = await this.checkSealedDelta(job, round!, s, sealed);
     // The blob first, then the row; acknowledge only after both: a crash after this line loses nothing.
     const cid = await this.store.put(sealed);
     if (cid !== s.blobCid) {
@@ -288,21 +246,12 @@ export class EmbeddedOrchestrator implements Orchestrator {
     const now = this.now();
     const row = this.db.transaction(() => {
       const current = roundsDb.getRound(this.db, s.jobId, s.round)!;
-      if (!acceptsSubmissions(current.state)) {
-        throw new UserError(`Round ${s.round} of job ${s.jobId} closed while the submission arrived.`, {
-          code: "SUBMISSION_WRONG_ROUND",
-        });
-      }
-      if (job.maxContributors !== null && subsDb.countSubmissions(this.db, s.jobId, s.round) >= job.maxContributors) {
-        throw new UserError(`Round ${s.round} of job ${s.jobId} already has ${job.maxContributors} submissions.`, {
-          code: "ROUND_FULL",
-        });
-      }
+      rejectIf(checkCommit(s, { state: current.state, count: subsDb.countSubmissions(this.db, s.jobId, s.round), maxContributors: job.maxContributors }));
       const inserted = subsDb.insertSubmission(this.db, {
         jobId: s.jobId, round: s.round, address: s.address, blobCid: s.blobCid, sampleCount: s.sampleCount,
         metricsHash: s.metricsHash, fingerprint: s.fingerprint, signature: s.signature,
       }, now);
-      if (!inserted) throw duplicate(s);
+      if (!inserted) throw duplicateSubmission(s);
       return { inserted, accepted: subsDb.countSubmissions(this.db, s.jobId, s.round) };
     }).immediate();
     this.keepOpened(openedKey(s.jobId, s.round, cid), plain);
@@ -387,7 +336,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
         opened: (blobCid) => this.opened.get(openedKey(jobId, round.round, blobCid)),
       });
     } catch (error) {
-      if (isTransientFault(error)) throw error;
+      if (isRetryable(error)) throw error;
       this.forgetRound(jobId, round.round);
       const current = roundsDb.getRound(this.db, jobId, round.round);
       if (!current || current.state !== "aggregating") throw error;
@@ -461,14 +410,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       });
     }
     const delta = this.deps.decodeDelta(plain, { fingerprint: job.fingerprint, maxNorm: normBound(job.dpClip, job.dpNoise) });
-    if (delta.sampleCount !== s.sampleCount) {
-      throw new MalformedInputError(`The delta says ${delta.sampleCount} samples, the signed submission ${s.sampleCount}.`, {
-        code: "SUBMISSION_SAMPLE_MISMATCH",
-      });
-    }
-    if (delta.sampleCount < 1) {
-      throw new MalformedInputError("A delta trained on zero samples carries nothing.", { code: "SUBMISSION_NO_SAMPLES" });
-    }
+    rejectIf(checkDelta(s, { sampleCount: delta.sampleCount }));
     return plain;
   }
 
@@ -524,26 +466,10 @@ function dpOf(j: jobsDb.JobRow): { clip: number; noise: number } | null {
   return j.dpClip !== null ? { clip: j.dpClip, noise: j.dpNoise ?? 0 } : null;
 }
 
-/**
- * Faults worth retrying the close for: the store or the disk failed, the database was busy, the
- * network dropped. Everything else the close throws comes from its inputs and would recur.
- */
-export function isTransientFault(error: unknown): boolean {
-  if ((error as { exitCode?: unknown })?.exitCode === ExitCode.network) return true;
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code !== "string") return false;
-  return /^(ENOENT|EIO|EACCES|EPERM|ENOSPC|EMFILE|EBUSY|ECONNRESET|ECONNREFUSED|ETIMEDOUT)$/.test(code)
-    || /^STORE_|^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)|^NETWORK|^UND_ERR/.test(code);
-}
-
 function openedKey(jobId: number, round: number, blobCid: string): string {
   return `${jobId}/${round}/${blobCid}`;
 }
 
-function duplicate(s: SignedSubmission): UserError {
-  return new UserError(`${s.address} already submitted to round ${s.round} of job ${s.jobId}.`, {
-    code: "SUBMISSION_DUPLICATE",
-    hint: "One submission per address per round; a second one is rejected, not merged.",
-    data: { jobId: s.jobId, round: s.round, address: s.address },
-  });
+function rejectIf(rejection: DatError | null): void {
+  if (rejection) throw rejection;
 }

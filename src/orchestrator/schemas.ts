@@ -5,38 +5,11 @@
 import { z } from "zod";
 import { MalformedInputError } from "../core/errors.js";
 
-const hex = (bytes?: number) =>
+export const hex = (bytes?: number) =>
   z.string().regex(bytes === undefined ? /^0x[0-9a-fA-F]*$/ : new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`), bytes ? `must be 0x + ${bytes * 2} hex digits` : "must be 0x-prefixed hex");
 export const addressSchema = hex(20).transform((a) => a.toLowerCase() as `0x${string}`);
-const positiveInt = z.number().int().positive();
+export const positiveInt = z.number().int().positive();
 const cidSchema = z.string().regex(/^[a-zA-Z0-9]{8,128}$/, "must be a CID");
-
-export const hyperSchema = z.object({
-  epochs: positiveInt.max(10_000),
-  batchSize: positiveInt.max(1_000_000),
-  lr: z.number().positive().finite(),
-  optimizer: z.enum(["sgd", "adam"]),
-});
-
-export const createJobInputSchema = z.object({
-  name: z.string().max(200).optional(),
-  rounds: positiveInt.max(1_000_000),
-  minContributors: positiveInt.max(1_000_000),
-  maxContributors: positiveInt.max(1_000_000).optional(),
-  deadlineSeconds: z.number().positive().finite(),
-  hyper: hyperSchema,
-  strategy: z.string().min(1).max(40),
-  strategyParams: z.record(z.string(), z.union([z.number(), z.string()])).optional(),
-  dpClip: z.number().positive().finite().optional(),
-  dpNoise: z.number().nonnegative().finite().optional(),
-  encoding: z.string().min(1).max(40),
-  rewardPerRound: z.string().regex(/^\d+$/, "must be a whole number of base units").optional(),
-  validationPath: z.string().min(1).max(4096).optional(),
-  labelColumn: z.string().min(1).max(200).optional(),
-  gateToken: hex(20).optional() as z.ZodOptional<z.ZodType<`0x${string}`>>,
-  gateMin: z.string().regex(/^\d+$/, "must be a whole number of base units").optional(),
-  encryptModel: z.boolean().optional(),
-}).strict();
 
 export const signedSubmissionSchema = z.object({
   jobId: positiveInt,

@@ -7,7 +7,7 @@
  * operator calls (createJob, openRound, closeRound, failRound) are trusted in-process and, over
  * HTTP, need the operator token as `Authorization: Bearer <token>`.
  */
-import type { PrivacyReport } from "./privacy.js";
+import type { PrivacyReport } from "../core/privacy/spent.js";
 import type { RoundState } from "../core/round.js";
 
 export type Hex = `0x${string}`;
@@ -51,7 +51,7 @@ export interface RoundSummary {
   accuracy?: number;
   accepted?: number;
   failureReason?: string | null;
-  /** DP jobs: ε at δ = 1e-5 after this round (worst case, see src/orchestrator/privacy.ts); null = no guarantee. */
+  /** DP jobs: ε at δ = 1e-5 after this round (worst case, see src/core/privacy/spent.ts); null = no guarantee. */
   epsilon?: number | null;
 }
 
@@ -176,7 +176,7 @@ export interface RoundStatus {
   submissions: SubmissionView[];
   /**
    * DP jobs: ε (δ = 1e-5) spent by a contributor who took part in every round up to this one,
-   * sampling rate 1 (see src/orchestrator/privacy.ts); null for jobs without DP.
+   * sampling rate 1 (see src/core/privacy/spent.ts); null for jobs without DP.
    */
   privacy?: PrivacyReport | null;
 }

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { CID } from "multiformats/cid";
-import { MalformedInputError } from "../core/errors.js";
+import { MalformedInputError, type ErrorCode } from "../core/errors.js";
 
 const RAW_CODEC = 0x55;
 const DAG_PB_CODEC = 0x70;
@@ -36,7 +36,7 @@ export function carByteLimit(maxBytes: number): number {
  */
 export async function verifyCarFile(chunks: AsyncIterable<Uint8Array>, root: CID, options: VerifyCarOptions): Promise<Uint8Array> {
   const rootText = root.toString();
-  const fail = (code: string, message: string, cause?: unknown, data: Record<string, unknown> = {}) =>
+  const fail = (code: ErrorCode, message: string, cause?: unknown, data: Record<string, unknown> = {}) =>
     new MalformedInputError(message, {
       code,
       cause,

@@ -27,7 +27,7 @@ import { deployContracts, mined } from "../../src/chain/deploy.js";
 import { DatToken } from "../../src/chain/artifacts/index.js";
 import { setConfigValue } from "../../src/config/index.js";
 import { createEmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
-import { buildServer } from "../../src/orchestrator/http/server.js";
+import { buildServer } from "../../src/server/app.js";
 import { packModelDir, unpackModel } from "../../src/train/modelIo.js";
 import { modelInputShape } from "../../src/inference/predict.js";
 import { signChallenge, type ChallengeTypedData } from "../../src/inference/challenge.js";

@@ -85,7 +85,7 @@ export default async function run(args: string[]): Promise<void> {
   const env = { ...process.env, DAT_OPERATOR_TOKEN: TOKEN, DAT_SCRYPT_N: "1024" };
   const { buildFixtureModel, packModel, syntheticTabular, trainLocal } = await import("../../src/train/index.js");
   const { createHttpOrchestrator } = await import("../../src/orchestrator/http/client.js");
-  const { buildRegistration, buildSubmission } = await import("../../src/orchestrator/submission.js");
+  const { buildRegistration, buildSubmission } = await import("../../src/contributor/submission.js");
   const { generateRoundKeyPair } = await import("../../src/crypto/hpke.js");
   const { bytesToHex } = await import("../../src/orchestrator/deps.js");
   type RoundInfo = import("../../src/orchestrator/types.js").RoundInfo;

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { privateKeyToAccount } from "viem/accounts";
 import { createHttpOrchestrator } from "../../src/orchestrator/http/client.js";
-import { buildSubmission } from "../../src/orchestrator/submission.js";
+import { buildSubmission } from "../../src/contributor/submission.js";
 import type { RoundInfo } from "../../src/orchestrator/types.js";
 
 const { url, round, delta, keys } = workerData as {

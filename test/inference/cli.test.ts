@@ -22,7 +22,7 @@ import { openDatabase } from "../../src/db/index.js";
 import { insertRound, transitionRound } from "../../src/db/rounds.js";
 import { openStore } from "../../src/store/index.js";
 import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
-import { buildServer } from "../../src/orchestrator/http/server.js";
+import { buildServer } from "../../src/server/app.js";
 import { packModel } from "../../src/train/modelIo.js";
 import { publishEncryptedModel, modelsCacheDir } from "../../src/inference/modelKeys.js";
 import type { CreateJobInput } from "../../src/orchestrator/types.js";

@@ -4,8 +4,9 @@
  */
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { createEmbeddedOrchestrator, isTransientFault, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
-import { buildRegistration, buildSubmission } from "../../src/orchestrator/submission.js";
+import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
+import { isRetryable } from "../../src/core/errors.js";
+import { buildRegistration, buildSubmission } from "../../src/contributor/submission.js";
 import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
 
 describe("close with an aggregation error", () => {
@@ -43,12 +44,12 @@ describe("close with an aggregation error", () => {
   });
 
   it("tells transient faults from decided failures", () => {
-    expect(isTransientFault(Object.assign(new Error("gone"), { code: "ENOENT" }))).toBe(true);
-    expect(isTransientFault(Object.assign(new Error("busy"), { code: "SQLITE_BUSY" }))).toBe(true);
-    expect(isTransientFault(Object.assign(new Error("x"), { code: "STORE_UNREACHABLE" }))).toBe(true);
-    expect(isTransientFault(Object.assign(new Error("x"), { code: "AGGREGATE_OVERFLOW" }))).toBe(false);
-    expect(isTransientFault(new Error("plain"))).toBe(false);
-    expect(isTransientFault(undefined)).toBe(false);
+    expect(isRetryable(Object.assign(new Error("gone"), { code: "ENOENT" }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error("busy"), { code: "SQLITE_BUSY" }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error("x"), { code: "STORE_UNREACHABLE" }))).toBe(true);
+    expect(isRetryable(Object.assign(new Error("x"), { code: "AGGREGATE_OVERFLOW" }))).toBe(false);
+    expect(isRetryable(new Error("plain"))).toBe(false);
+    expect(isRetryable(undefined)).toBe(false);
   });
 });
 

@@ -5,9 +5,9 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
-import { buildServer } from "../../src/orchestrator/http/server.js";
+import { buildServer } from "../../src/server/app.js";
 import { createHttpOrchestrator } from "../../src/orchestrator/http/client.js";
-import { buildRegistration, buildSubmission } from "../../src/orchestrator/submission.js";
+import { buildRegistration, buildSubmission } from "../../src/contributor/submission.js";
 import { readModelBlob } from "../../src/orchestrator/modelBlob.js";
 import { cidForBytes } from "../../src/store/cid.js";
 import type { Orchestrator } from "../../src/orchestrator/types.js";

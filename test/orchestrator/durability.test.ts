@@ -8,7 +8,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { createHttpOrchestrator } from "../../src/orchestrator/http/client.js";
-import { buildRegistration, buildSubmission } from "../../src/orchestrator/submission.js";
+import { buildRegistration, buildSubmission } from "../../src/contributor/submission.js";
 import { readModelBlob } from "../../src/orchestrator/modelBlob.js";
 import { ROOT, TEST_ENV, dat, exited, startServe } from "./cli.js";
 import { account, constantDelta, tempHome } from "./helpers.js";

@@ -13,7 +13,7 @@ import { loadConfig } from "../../src/config/index.js";
 import { DeniedError } from "../../src/core/errors.js";
 import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
 import { onchainRegistrationCheck } from "../../src/orchestrator/onchain.js";
-import { buildRegistration, buildSubmission } from "../../src/orchestrator/submission.js";
+import { buildRegistration, buildSubmission } from "../../src/contributor/submission.js";
 import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
 
 let devnet: Devnet;

@@ -3,8 +3,9 @@ import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { computeEpsilon } from "../../src/core/privacy/index.js";
 import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
-import { PRIVACY_DELTA, privacySpent, readPrivacyLedger, recordPrivacyRound } from "../../src/orchestrator/privacy.js";
-import { privacyLines } from "../../src/orchestrator/contributor.js";
+import { PRIVACY_DELTA, privacySpent } from "../../src/core/privacy/spent.js";
+import { readPrivacyLedger, recordPrivacyRound } from "../../src/contributor/privacyLedger.js";
+import { privacyLines } from "../../src/cli/privacyLines.js";
 import { jobInput, tempHome, tinyModel } from "./helpers.js";
 
 describe("privacySpent", () => {

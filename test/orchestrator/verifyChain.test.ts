@@ -13,7 +13,7 @@ import { DatToken } from "../../src/chain/artifacts/index.js";
 import { settleRound } from "../../src/chain/settle.js";
 import { cidsHashOf } from "../../src/chain/rounds.js";
 import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
-import { buildRegistration, buildSubmission } from "../../src/orchestrator/submission.js";
+import { buildRegistration, buildSubmission } from "../../src/contributor/submission.js";
 import { compareChainRound, verifyRoundOnChain } from "../../src/orchestrator/verifyChain.js";
 import type { CloseRoundResult } from "../../src/orchestrator/types.js";
 import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";

@@ -17,3 +17,4 @@ export {
 } from "./localDp.js";
 export { coarsenSampleCount, type CoarsenOptions } from "./coarsenSampleCount.js";
 export { canonicalJson, saltedMetricsHash, type MetricsValue } from "./saltedMetricsHash.js";
+export { privacySpent, PRIVACY_DELTA, PRIVACY_SAMPLE_RATE, type PrivacyReport } from "./spent.js";

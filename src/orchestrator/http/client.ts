@@ -9,7 +9,7 @@ import type {
   CloseRoundResult, CreateJobInput, JobInfo, NodeInfo, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
   SignedSubmission, SubmissionReceipt,
 } from "../types.js";
-import { errorFromBody } from "./errors.js";
+import { errorFromBody } from "../../core/errorBody.js";
 import { SUBMISSION_HEADER } from "./constants.js";
 
 export interface HttpOrchestratorOptions {

@@ -1,5 +1,5 @@
 import { formatEther, formatUnits, isAddress, parseUnits, type Address } from "viem";
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { UsageError } from "../../../core/errors.js";
 import { loadConfig } from "../../../config/index.js";
 import { unlockAccount } from "../../unlock.js";
@@ -22,7 +22,7 @@ export async function devnetFund(ctx: CliContext, opts: { address: string; eth: 
   const address = opts.address as Address;
   const eth = parseAmountOption("--eth", opts.eth);
   const tokens = parseAmountOption("--tokens", opts.tokens);
-  const config = await loadConfig(ctx);
+  const config = await loadConfig(configOptions(ctx));
   const rpcUrl = config.values.chain.rpcUrl;
   let minting: { token: Address; minter: Awaited<ReturnType<typeof unlockAccount>> } | undefined;
   if (tokens > 0n) {

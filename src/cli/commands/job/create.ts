@@ -74,8 +74,8 @@ export async function jobCreate(ctx: CliContext, opts: JobCreateOptions): Promis
   const input = await parseJobCreateOptions(opts);
   const { packModelDir } = await import("../../../train/modelIo.js");
   const model = await packModelDir(path.resolve(opts.model));
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const orch = await connectOrchestrator(ctx);
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const orch = await openOrchestrator(ctx);
   try {
     const job = await orch.createJob(input, model);
     ctx.out.result({ id: job.id, modelCid: job.modelCid, fingerprint: job.fingerprint }, (j) => [

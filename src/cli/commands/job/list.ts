@@ -3,8 +3,8 @@ import type { CliContext } from "../../context.js";
 import { formatTable } from "../../output.js";
 
 export async function jobList(ctx: CliContext): Promise<void> {
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const orch = await connectOrchestrator(ctx);
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const orch = await openOrchestrator(ctx);
   try {
     const jobs = await orch.listJobs();
     ctx.out.result(jobs, (list) => list.length === 0 ? ["No jobs yet: dat job create --model <dir> …"] : formatTable(

@@ -24,8 +24,8 @@ export function curveLines(history: RoundSummary[]): string[] {
 
 export async function jobShow(ctx: CliContext, rawId: string | undefined): Promise<void> {
   const id = parseJobId(rawId);
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const orch = await connectOrchestrator(ctx);
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const orch = await openOrchestrator(ctx);
   try {
     const job = await orch.getJob(id);
     ctx.out.result(job, (j) => [

@@ -52,8 +52,10 @@ export async function modelEval(ctx: CliContext, opts: ModelEvalCommandOptions):
   let cid: string | undefined;
   if (jobId !== undefined) {
     // The same pull (and CID check) as `dat model pull`; the model lands in the local model cache.
-    const { pullJobModel } = await import("../../../orchestrator/contributor.js");
-    const pulled = await pullJobModel(ctx, jobId);
+    const { openOrchestrator } = await import("../../orchestrator.js");
+    const { pullJobModel } = await import("../../../contributor/pull.js");
+    const orch = await openOrchestrator(ctx);
+    const pulled = await pullJobModel(orch, ctx.home, jobId).finally(() => orch.close());
     modelDir = pulled.dir;
     cid = pulled.cid;
     modelName = `job ${jobId}'s global model (${pulled.cid})`;

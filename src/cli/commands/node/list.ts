@@ -3,8 +3,8 @@ import type { CliContext } from "../../context.js";
 import { formatTable } from "../../output.js";
 
 export async function nodeList(ctx: CliContext): Promise<void> {
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const orch = await connectOrchestrator(ctx);
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const orch = await openOrchestrator(ctx);
   try {
     const nodes = await orch.listNodes();
     ctx.out.result(nodes, (list) => list.length === 0 ? ["No nodes registered."] : formatTable(["address", "backend", "cpus", "registered"],

@@ -8,8 +8,8 @@ import { UserError } from "../../../core/errors.js";
 export async function nodeRegister(ctx: CliContext, opts: { backend?: string; onchain?: boolean }): Promise<void> {
   const { loadConfig } = await import("../../../config/index.js");
   const { unlockAccount } = await import("../../unlock.js");
-  const { buildRegistration } = await import("../../../orchestrator/submission.js");
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
+  const { buildRegistration } = await import("../../../contributor/submission.js");
+  const { openOrchestrator } = await import("../../orchestrator.js");
   const config = (await loadConfig(configOptions(ctx))).values;
   const backend = opts.backend ?? config.train.backend;
   const account = await unlockAccount(ctx);
@@ -20,7 +20,7 @@ export async function nodeRegister(ctx: CliContext, opts: { backend?: string; on
   const registration = await buildRegistration(account, backend, metadata);
   // On-chain first: an orchestrator that requires it checks the registry when it sees the registration.
   const onchain = opts.onchain ? await registerOnchain(ctx, config, account, metadata) : undefined;
-  const orch = await connectOrchestrator(ctx, config);
+  const orch = await openOrchestrator(ctx, config);
   try {
     const node = await orch.registerNode(registration);
     ctx.out.result({ ...node, ...(onchain ? { onchain } : {}) }, (n) => [

@@ -12,7 +12,7 @@ export async function openRewardsStore(ctx: CliContext, config: ResolvedConfig):
   const local = await openStore(ctx.home, config.values);
   const url = ctx.orchestrator ?? config.values.orchestrator.url;
   if (!url) return local;
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const orchestrator = await connectOrchestrator(ctx, config.values);
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const orchestrator = await openOrchestrator(ctx, config.values);
   return readThroughStore(local, (cid) => orchestrator.getModel(cid));
 }

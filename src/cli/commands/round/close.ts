@@ -5,8 +5,8 @@ import { parseJobId } from "../job/show.js";
 
 export async function roundClose(ctx: CliContext, opts: { job: string }): Promise<void> {
   const jobId = parseJobId(opts.job, "--job");
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const orch = await connectOrchestrator(ctx);
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const orch = await openOrchestrator(ctx);
   try {
     const result = await orch.closeRound(jobId);
     ctx.out.result(result, (r) => [r.state === "published" ? `round ${r.round} published: model ${r.modelCid}` : `round ${r.round} ${r.state}: ${r.failureReason ?? ""}`]);

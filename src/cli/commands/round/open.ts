@@ -5,8 +5,8 @@ import { parseDeadline } from "./start.js";
 
 export async function roundOpen(ctx: CliContext, opts: { job: string; deadline?: string }): Promise<void> {
   const jobId = parseJobId(opts.job, "--job");
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const orch = await connectOrchestrator(ctx);
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const orch = await openOrchestrator(ctx);
   try {
     const round = await orch.openRound(jobId, { deadlineSeconds: parseDeadline(opts.deadline) });
     ctx.out.result(round, (r) => [`round ${r.round} of job ${r.jobId} collecting until ${new Date(r.deadline).toISOString()}`, `round key ${r.publicKey}`, `model ${r.modelCid}`]);

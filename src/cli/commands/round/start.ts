@@ -1,8 +1,10 @@
 /** `dat round start`: one whole round; exit code 7 unless it published. */
-import type { CliContext } from "../../context.js";
+import { configOptions, type CliContext } from "../../context.js";
 import { ExitCode, UsageError } from "../../../core/errors.js";
 import { parseDurationSeconds } from "../../../core/round.js";
 import { parseJobId } from "../job/show.js";
+import type { DatConfig } from "../../../config/schema.js";
+import type { RoundSettler } from "../../../orchestrator/runRound.js";
 
 export function parseDeadline(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -14,11 +16,17 @@ export function parseDeadline(raw: string | undefined): number | undefined {
 export async function roundStart(ctx: CliContext, opts: { job: string; deadline?: string }): Promise<void> {
   const jobId = parseJobId(opts.job, "--job");
   const deadlineSeconds = parseDeadline(opts.deadline);
-  const { runRound } = await import("../../../orchestrator/service.js");
+  const { runRound } = await import("../../../orchestrator/runRound.js");
+  const { loadConfig } = await import("../../../config/index.js");
+  const config = (await loadConfig(configOptions(ctx))).values;
+  // Unlocked before the wait starts: a passphrase prompt must not appear after minutes of waiting.
+  const settle = await roundSettler(ctx, config);
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const orch = await openOrchestrator(ctx, config);
   const spinner = await ctx.out.spinner(`job ${jobId}: waiting for submissions…`);
   let lastCount = -1;
-  const result = await runRound(ctx, {
-    jobId, deadlineSeconds,
+  const result = await runRound(orch, {
+    jobId, deadlineSeconds, settle,
     onProgress: (p) => {
       spinner.text(`job ${jobId} round ${p.round}: ${p.accepted}/${p.minContributors} submissions, ${Math.ceil(p.remainingMs / 1000)}s left`);
       if (p.accepted !== lastCount) {
@@ -29,7 +37,7 @@ export async function roundStart(ctx: CliContext, opts: { job: string; deadline?
   }).catch((error) => {
     spinner.fail();
     throw error;
-  });
+  }).finally(() => orch.close());
   spinner.stop();
   ctx.out.result(result, (r) => [
     r.state === "published"
@@ -45,4 +53,22 @@ export async function roundStart(ctx: CliContext, opts: { job: string; deadline?
     ctx.out.warn(`the round published locally but its settlement failed; retry: dat round publish --job ${jobId} --round ${result.round}`);
     process.exitCode = ExitCode.failed;
   }
+}
+
+/** How a published round settles: on chain in this home when a deployment is configured, else skipped with the reason. */
+async function roundSettler(ctx: CliContext, config: DatConfig): Promise<RoundSettler> {
+  if (Object.keys(config.chain.deployments).length === 0) {
+    return async () => ({ status: "skipped", reason: "no chain deployment configured (dat devnet or dat chain deploy)" });
+  }
+  if (ctx.orchestrator) return async () => ({ status: "skipped", reason: "settlement runs in the orchestrator's home, not over --orchestrator" });
+  const { unlockAccount } = await import("../../unlock.js");
+  let account: Awaited<ReturnType<typeof unlockAccount>>;
+  try {
+    account = await unlockAccount(ctx);
+  } catch (error) {
+    // The round still runs and publishes locally; the settlement reports why it could not follow.
+    return async () => ({ status: "failed", error: (error as Error).message });
+  }
+  const { settleOnChain } = await import("../../../orchestrator/runRound.js");
+  return settleOnChain({ home: ctx.home, config, account });
 }

@@ -6,8 +6,8 @@ import { curveLines, parseJobId } from "../job/show.js";
 export async function roundStatus(ctx: CliContext, opts: { job: string; round?: string }): Promise<void> {
   const jobId = parseJobId(opts.job, "--job");
   const round = opts.round === undefined ? undefined : parseJobId(opts.round, "--round");
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
-  const orch = await connectOrchestrator(ctx);
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const orch = await openOrchestrator(ctx);
   try {
     const status = await orch.roundStatus(jobId, round);
     const job = await orch.getJob(jobId);

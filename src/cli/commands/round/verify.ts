@@ -8,9 +8,9 @@ import type { ChainVerification } from "../../../orchestrator/verifyChain.js";
 export async function roundVerify(ctx: CliContext, opts: { job: string; round?: string }): Promise<void> {
   const jobId = parseJobId(opts.job, "--job");
   const round = opts.round === undefined ? undefined : parseJobId(opts.round, "--round");
-  const { connectOrchestrator } = await import("../../../orchestrator/connect.js");
+  const { openOrchestrator } = await import("../../orchestrator.js");
   const { bytesMatchCid } = await import("../../../store/cid.js");
-  const orch = await connectOrchestrator(ctx);
+  const orch = await openOrchestrator(ctx);
   try {
     const status = await orch.roundStatus(jobId, round);
     const checks: { what: string; cid: string; ok: boolean; error?: string }[] = [];

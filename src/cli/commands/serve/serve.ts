@@ -5,7 +5,7 @@
 import { configOptions, type CliContext } from "../../context.js";
 import { UsageError } from "../../../core/errors.js";
 import type { DatConfig } from "../../../config/schema.js";
-import type { ServerOptions } from "../../../orchestrator/http/server.js";
+import type { ServerOptions } from "../../../server/app.js";
 
 export async function serve(ctx: CliContext, opts: { host?: string; port?: string; onchain?: boolean }): Promise<void> {
   const { loadConfig } = await import("../../../config/index.js");
@@ -14,7 +14,7 @@ export async function serve(ctx: CliContext, opts: { host?: string; port?: strin
   const port = opts.port === undefined ? config.serve.port : Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${opts.port}".`);
   const { createEmbeddedOrchestrator } = await import("../../../orchestrator/embedded.js");
-  const { buildServer } = await import("../../../orchestrator/http/server.js");
+  const { buildServer } = await import("../../../server/app.js");
   const onchain = opts.onchain === true || config.orchestrator.requireOnchain;
   const isRegistered = onchain
     ? await (await import("../../../orchestrator/onchain.js")).onchainRegistrationCheck(config)

@@ -1,6 +1,6 @@
 /** `dat train`: parse and check the flags, run one training service, render progress and result. */
 import { configOptions, type CliContext } from "../../context.js";
-import { UsageError } from "../../../core/errors.js";
+import { UsageError, UserError } from "../../../core/errors.js";
 import type { ProgressBar } from "../../output.js";
 
 export interface TrainCommandOptions {
@@ -115,9 +115,7 @@ function fmt(n: number | undefined, digits = 4): string {
 export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise<void> {
   const parsed = parseTrainOptions(opts);
   if (parsed.jobId !== undefined) {
-    // The orchestrator part pulls the job's model, calls runTraining and pushes the delta.
-    const { trainForJob } = await import("../../../orchestrator/contributor.js");
-    await trainForJob(ctx, parsed);
+    await trainJob(ctx, parsed, parsed.jobId);
     return;
   }
   let backend = parsed.backend;
@@ -186,5 +184,33 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
   } finally {
     bar?.stop();
     interrupt.dispose();
+  }
+}
+
+/** `dat train --job`: unlock first (before any training or wait), then the contributor's service. */
+async function trainJob(ctx: CliContext, parsed: ParsedTrainOptions, jobId: number): Promise<void> {
+  if (!parsed.dataPath) throw new UserError("Pass --data <path>: the local data to train on.", { code: "USAGE" });
+  const account = parsed.push ? await (await import("../../unlock.js")).unlockAccount(ctx) : undefined;
+  const [{ openOrchestrator }, { trainForJob }, { privacyLines }] = await Promise.all([
+    import("../../orchestrator.js"), import("../../../contributor/trainForJob.js"), import("../../privacyLines.js"),
+  ]);
+  const orch = await openOrchestrator(ctx);
+  try {
+    const result = await trainForJob(orch, {
+      home: ctx.home, jobId, dataPath: parsed.dataPath, labelColumn: parsed.labelColumn, normalize: parsed.normalize,
+      epochs: parsed.epochs, batchSize: parsed.batchSize, valSplit: parsed.valSplit, seed: parsed.seed, backend: parsed.backend, account,
+      onStart: (info) => ctx.out.event("train-start", info),
+      onEpoch: (m) => ctx.out.event("epoch", { ...m }),
+      onTrained: (t) => ctx.out.info(`trained ${t.sampleCount} samples on ${t.backend}: loss ${t.loss.toFixed(4)}`),
+    });
+    const receipt = result.receipt;
+    if (receipt) ctx.out.event("pushed", { jobId: receipt.jobId, round: receipt.round, blobCid: receipt.blobCid, accepted: receipt.accepted });
+    ctx.out.result(result, (r) => [
+      `job ${r.jobId} round ${r.round}: trained on ${r.sampleCount} samples (loss ${r.loss.toFixed(4)})`,
+      receipt ? `pushed ${receipt.blobCid} (${receipt.accepted} in the round)` : "not pushed (--no-push): dat push --job " + r.jobId,
+      ...privacyLines(r.privacy),
+    ]);
+  } finally {
+    await orch.close();
   }
 }

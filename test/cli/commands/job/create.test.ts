@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseJobCreateOptions, type JobCreateOptions } from "../../../../src/cli/commands/job/create.js";
-import { effectiveHyper } from "../../../../src/orchestrator/contributor.js";
+import { effectiveHyper } from "../../../../src/contributor/trainForJob.js";
 import type { RoundInfo } from "../../../../src/orchestrator/types.js";
 
 const base: JobCreateOptions = {

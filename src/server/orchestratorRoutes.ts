@@ -1,5 +1,5 @@
 /**
- * `dat serve`: the embedded orchestrator behind a fastify HTTP API.
+ * The orchestrator routes of `dat serve`: the Orchestrator interface behind HTTP.
  *
  * Routes (JSON unless said otherwise; errors are `{ error: { kind, code, message, hint } }`):
  *   GET  /health                                  liveness
@@ -22,56 +22,29 @@
  * are refused: run those commands in the server's home (embedded) instead.
  */
 import { timingSafeEqual } from "node:crypto";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { DeniedError, MalformedInputError, isDatError } from "../../core/errors.js";
-import type { CreateJobInput, Orchestrator } from "../types.js";
-import { errorBody, statusFor } from "./errors.js";
-import { createJobInputSchema, parseOrThrow } from "../schemas.js";
-import { SUBMISSION_HEADER } from "./constants.js";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { DeniedError, MalformedInputError } from "../core/errors.js";
+import type { CreateJobInput, Orchestrator } from "../orchestrator/types.js";
+import { parseOrThrow } from "../orchestrator/schemas.js";
+import { createJobInputSchema } from "../orchestrator/jobs.js";
+import { SUBMISSION_HEADER } from "../orchestrator/http/constants.js";
 
-export interface ServerOptions {
+export interface OrchestratorRoutesOptions {
   orchestrator: Orchestrator;
   /** Operator bearer token; operator routes are refused when unset. */
   operatorToken?: string;
-  /** Largest request body, bytes (sealed deltas, job models). */
-  bodyLimit?: number;
-  /** Requests per minute per client IP. */
-  rateLimitPerMinute?: number;
-  /** The home served (handed to the inference routes). */
-  home?: string;
-  /** Extra dependencies handed to plugin routes (inference). */
-  pluginDeps?: Record<string, unknown>;
-  logger?: boolean;
 }
-
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const roundParam = z.object({ id: z.coerce.number().int().positive(), round: z.coerce.number().int().positive() });
 
-/** Builds the fastify app (not listening yet). */
-export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const { default: Fastify } = await import("fastify");
+/**
+ * Adds the orchestrator routes to `app` (in its own context, so they share the app's error
+ * handler and its octet-stream parser).
+ */
+export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRoutesOptions): void {
   const orch = options.orchestrator;
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 256 * 1024 * 1024 });
-  const { default: rateLimit } = await import("@fastify/rate-limit");
-  await app.register(rateLimit, { max: options.rateLimitPerMinute ?? 6000, timeWindow: "1 minute" });
-  app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
-
-  app.setErrorHandler((error: unknown, _req: FastifyRequest, reply: FastifyReply) => {
-    if (isDatError(error)) return reply.status(statusFor(error)).send({ error: errorBody(error) });
-    const e = error as { statusCode?: number; code?: string; message?: string };
-    if (typeof e.statusCode === "number" && e.statusCode < 500) {
-      // fastify's own rejections: body too large, bad JSON, unsupported type, rate limit.
-      const kind = e.statusCode === 404 ? "NotFoundError" : e.statusCode === 429 ? "NetworkError" : "MalformedInputError";
-      return reply.status(e.statusCode).send({ error: { kind, code: e.code ?? "HTTP_" + e.statusCode, message: e.message ?? "bad request" } });
-    }
-    app.log.error(error);
-    return reply.status(500).send({ error: { kind: "Error", code: "INTERNAL", message: "internal error in the orchestrator" } });
-  });
-  app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ error: { kind: "NotFoundError", code: "ROUTE_NOT_FOUND", message: `No route ${req.method} ${req.url}.` } }));
-
   const operator = async (req: FastifyRequest): Promise<void> => {
     if (!options.operatorToken) {
       throw new DeniedError("This server has no operator token: operator calls are refused over HTTP.", {
@@ -143,11 +116,4 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return reply.type("application/octet-stream").send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 
-  // The inference routes (token-gated /jobs/:id/infer) over the served home.
-  const home = options.home ?? (orch as { options?: { home?: string } }).options?.home;
-  if (home) {
-    const { inferRoutes } = await import("../../inference/http.js");
-    await app.register(inferRoutes as never, { home, orchestrator: orch, ...(options.pluginDeps ?? {}) } as never);
-  }
-  return app;
 }

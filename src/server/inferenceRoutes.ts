@@ -13,9 +13,9 @@ import type { Address } from "viem";
 import { z } from "zod";
 import { DatError, DeniedError, ExitCode, MalformedInputError, OperationFailedError, isDatError } from "../core/errors.js";
 import type { DatConfig } from "../config/schema.js";
-import { errorBody } from "../orchestrator/http/errors.js";
-import { InferenceEngine, type BlobGet, type InferenceEngineOptions } from "./engine.js";
-import type { InferenceJob } from "./jobs.js";
+import { errorBody } from "../core/errorBody.js";
+import { InferenceEngine, type BlobGet, type InferenceEngineOptions } from "../inference/engine.js";
+import type { InferenceJob } from "../inference/jobs.js";
 
 export interface InferRoutesOptions extends Partial<InferenceEngineOptions> {
   /** A ready engine (shares its warm models and caches); else one is built from the options. */

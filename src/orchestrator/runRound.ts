@@ -4,9 +4,9 @@
  * deployment is configured. Without chain configuration the round publishes locally and the
  * settlement is reported as skipped.
  */
-import type { CliContext } from "../cli/context.js";
+import type { LocalAccount } from "viem";
+import type { DatConfig } from "../config/schema.js";
 import { decideClose, isActive } from "../core/round.js";
-import { connectOrchestrator } from "./connect.js";
 import type { CloseRoundResult, Hex, Orchestrator } from "./types.js";
 
 export interface RunRoundOptions {
@@ -16,17 +16,22 @@ export interface RunRoundOptions {
   pollMs?: number;
   onProgress?: (p: { round: number; accepted: number; minContributors: number; remainingMs: number }) => void;
   now?: () => number;
+  /** Settles a published round (see settleOnChain); without one the settlement is reported as skipped. */
+  settle?: RoundSettler;
 }
+
+export type RoundSettlement = RunRoundResult["settlement"];
+/** Settles one published round; reports a failure in its result rather than throwing. */
+export type RoundSettler = (result: CloseRoundResult) => Promise<RoundSettlement>;
 
 export interface RunRoundResult extends CloseRoundResult {
   settlement: { status: "published" | "skipped" | "failed"; reason?: string; txHash?: string | null; error?: string };
 }
 
 /** Runs one round to its end; never throws for a round that merely failed (see result.state). */
-export async function runRound(ctx: CliContext, options: RunRoundOptions, orchestrator?: Orchestrator): Promise<RunRoundResult> {
-  const orch = orchestrator ?? (await connectOrchestrator(ctx));
+export async function runRound(orch: Orchestrator, options: RunRoundOptions): Promise<RunRoundResult> {
   const now = options.now ?? Date.now;
-  try {
+  {
     const existing = await orch.roundStatus(options.jobId).catch(() => undefined);
     let roundNumber: number;
     if (existing && isActive(existing.state)) {
@@ -64,42 +69,44 @@ export async function runRound(ctx: CliContext, options: RunRoundOptions, orches
       break;
     }
     if (result.state !== "published") return { ...result, settlement: { status: "skipped", reason: "round not published" } };
-    return { ...result, settlement: await settle(ctx, result) };
-  } finally {
-    if (!orchestrator) await orch.close();
+    if (!options.settle) return { ...result, settlement: { status: "skipped", reason: "no settlement configured" } };
+    return { ...result, settlement: await options.settle(result) };
   }
 }
 
-async function settle(ctx: CliContext, result: CloseRoundResult): Promise<RunRoundResult["settlement"]> {
-  const { loadConfig } = await import("../config/index.js");
-  const config = (await loadConfig(ctx)).values;
-  if (Object.keys(config.chain.deployments).length === 0) {
-    return { status: "skipped", reason: "no chain deployment configured (dat devnet or dat chain deploy)" };
-  }
-  if (ctx.orchestrator) return { status: "skipped", reason: "settlement runs in the orchestrator's home, not over --orchestrator" };
-  try {
-    const { openDatabase } = await import("../db/index.js");
-    const { getJob } = await import("../db/jobs.js");
-    const { unlockAccount } = await import("../cli/unlock.js");
-    const { connectConfiguredChain } = await import("../chain/clients.js");
-    const { settleRound } = await import("../chain/settle.js");
-    const { openStore } = await import("../store/index.js");
-    const account = await unlockAccount(ctx);
-    const chain = await connectConfiguredChain(config, { account });
-    const store = await openStore(ctx.home, config);
-    const db = openDatabase(ctx.home);
+export interface SettleOnChainOptions {
+  /** The orchestrator's home: its database and store hold the round's scores and model. */
+  home: string;
+  config: DatConfig;
+  /** The operator's unlocked wallet, which sends the publish transaction. */
+  account: LocalAccount;
+}
+
+/** Publishes a closed round on chain (model CID, reward root, total) in one transaction. */
+export function settleOnChain(options: SettleOnChainOptions): RoundSettler {
+  return async (result) => {
     try {
-      const job = getJob(db, result.jobId)!;
-      const settled = await settleRound({
-        db, store, publicClient: chain.publicClient, walletClient: chain.walletClient!, distributor: chain.deployment.distributor as Hex,
-        jobId: result.jobId, round: result.round, modelCid: result.modelCid!, rewardTotal: BigInt(job.rewardPerRound),
-        scores: result.scores.map((s) => ({ address: s.address, score: s.score })),
-      });
-      return { status: "published", txHash: settled.txHash };
-    } finally {
-      db.close();
+      const { openDatabase } = await import("../db/index.js");
+      const { getJob } = await import("../db/jobs.js");
+      const { connectConfiguredChain } = await import("../chain/clients.js");
+      const { settleRound } = await import("../chain/settle.js");
+      const { openStore } = await import("../store/index.js");
+      const chain = await connectConfiguredChain(options.config, { account: options.account });
+      const store = await openStore(options.home, options.config);
+      const db = openDatabase(options.home);
+      try {
+        const job = getJob(db, result.jobId)!;
+        const settled = await settleRound({
+          db, store, publicClient: chain.publicClient, walletClient: chain.walletClient!, distributor: chain.deployment.distributor as Hex,
+          jobId: result.jobId, round: result.round, modelCid: result.modelCid!, rewardTotal: BigInt(job.rewardPerRound),
+          scores: result.scores.map((s) => ({ address: s.address, score: s.score })),
+        });
+        return { status: "published", txHash: settled.txHash };
+      } finally {
+        db.close();
+      }
+    } catch (error) {
+      return { status: "failed", error: (error as Error).message };
     }
-  } catch (error) {
-    return { status: "failed", error: (error as Error).message };
-  }
+  };
 }

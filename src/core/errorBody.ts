@@ -6,7 +6,7 @@
 import {
   DatError, DeniedError, ExitCode, MalformedInputError, NetworkError, NotFoundError, OperationFailedError, UsageError, UserError,
   type DatErrorOptions, type ErrorCode,
-} from "../../core/errors.js";
+} from "./errors.js";
 
 export interface ErrorBody {
   kind: string;

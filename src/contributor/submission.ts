@@ -4,9 +4,9 @@
  * message; and a signed node registration. Shared by `dat push`, `dat train --job` and tests.
  */
 import type { LocalAccount } from "viem";
-import type { Hex, NodeRegistration, RoundInfo, SignedSubmission } from "./types.js";
-import { hexToBytes } from "./deps.js";
-import { hashNodeMetadata } from "./nodeMetadata.js";
+import type { Hex, NodeRegistration, RoundInfo, SignedSubmission } from "../orchestrator/types.js";
+import { hexToBytes } from "../orchestrator/deps.js";
+import { hashNodeMetadata } from "../orchestrator/nodeMetadata.js";
 
 export interface BuildSubmissionOptions {
   account: LocalAccount;

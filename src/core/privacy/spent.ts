@@ -1,5 +1,5 @@
 /**
- * Privacy accounting of DP jobs (issue 4): the ε spent, at δ = 1e-5, by the Gaussian mechanism the
+ * Privacy spent by a DP job (issue 4), pure: the ε spent, at δ = 1e-5, by the Gaussian mechanism the
  * contributors apply to their deltas (src/core/privacy), per contributor and per round.
  *
  * Sampling-rate assumption: q = 1. Each contributor clips its WHOLE delta and adds noise once per
@@ -10,9 +10,7 @@
  * The per-round figure of a job is the worst case: a contributor who took part in every published
  * round up to it. A job that clips without noise has no ε guarantee (reported as null).
  */
-import fs from "node:fs";
-import path from "node:path";
-import { computeEpsilon } from "../core/privacy/index.js";
+import { computeEpsilon } from "./rdp.js";
 
 /** δ at which ε is reported. */
 export const PRIVACY_DELTA = 1e-5;
@@ -37,29 +35,4 @@ export function privacySpent(dp: { clip: number; noise: number }, rounds: number
   if (!(dp.noise > 0)) return { ...base, epsilon: null };
   const spent = computeEpsilon({ sampleRate: PRIVACY_SAMPLE_RATE, noiseMultiplier: dp.noise, steps: rounds }, PRIVACY_DELTA);
   return { ...base, epsilon: Number.isFinite(spent.epsilon) ? spent.epsilon : null };
-}
-
-/** A contributor's ledger of the rounds of a job it released a privatized delta to. */
-function ledgerFile(home: string, jobId: number): string {
-  return path.join(home, "privacy", `job-${jobId}.json`);
-}
-
-/** Rounds of `jobId` this home has pushed a privatized delta to (an unreadable ledger counts as empty). */
-export function readPrivacyLedger(home: string, jobId: number): number[] {
-  try {
-    const parsed = JSON.parse(fs.readFileSync(ledgerFile(home, jobId), "utf8")) as { rounds?: unknown };
-    return Array.isArray(parsed.rounds) ? parsed.rounds.filter((r): r is number => Number.isSafeInteger(r) && r > 0) : [];
-  } catch {
-    return [];
-  }
-}
-
-/** Records that round `round` of `jobId` received a privatized delta from this home; returns the rounds. */
-export function recordPrivacyRound(home: string, jobId: number, round: number): number[] {
-  const rounds = [...new Set([...readPrivacyLedger(home, jobId), round])].sort((a, b) => a - b);
-  const file = ledgerFile(home, jobId);
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ jobId, rounds }), { mode: 0o600 });
-  fs.renameSync(`${file}.tmp`, file);
-  return rounds;
 }

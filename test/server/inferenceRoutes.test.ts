@@ -23,7 +23,7 @@ import { loadConfig } from "../../src/config/index.js";
 import type { DatConfig } from "../../src/config/schema.js";
 import { openLocalStore } from "../../src/store/local.js";
 import { packModel } from "../../src/train/modelIo.js";
-import { inferRoutes } from "../../src/inference/http.js";
+import { inferRoutes } from "../../src/server/inferenceRoutes.js";
 import { signChallenge, type ChallengeTypedData } from "../../src/inference/challenge.js";
 import { decryptModelBlob, publishEncryptedModel } from "../../src/inference/modelKeys.js";
 

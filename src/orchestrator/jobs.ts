@@ -1,0 +1,78 @@
+/**
+ * The job rules in one place: the zod schema of a job's settings, shared by `dat job create`,
+ * `POST /jobs` and the demo, and the rules that tie fields together. Messages name the field,
+ * not a CLI flag: the caller may be HTTP; `dat job create` maps its flags onto these fields.
+ */
+import { z } from "zod";
+import { UserError } from "../core/errors.js";
+import { hex, parseOrThrow, positiveInt } from "./schemas.js";
+import type { CreateJobInput } from "./types.js";
+
+export const hyperSchema = z.object({
+  epochs: positiveInt.max(10_000),
+  batchSize: positiveInt.max(1_000_000),
+  lr: z.number().positive().finite(),
+  optimizer: z.enum(["sgd", "adam"]),
+});
+
+export const createJobInputSchema = z.object({
+  name: z.string().max(200).optional(),
+  rounds: positiveInt.max(1_000_000),
+  minContributors: positiveInt.max(1_000_000),
+  maxContributors: positiveInt.max(1_000_000).optional(),
+  deadlineSeconds: z.number().positive().finite(),
+  hyper: hyperSchema,
+  strategy: z.string().min(1).max(40),
+  strategyParams: z.record(z.string(), z.union([z.number(), z.string()])).optional(),
+  dpClip: z.number().positive().finite().optional(),
+  dpNoise: z.number().nonnegative().finite().optional(),
+  encoding: z.string().min(1).max(40),
+  rewardPerRound: z.string().regex(/^\d+$/, "must be a whole number of base units").optional(),
+  validationPath: z.string().min(1).max(4096).optional(),
+  labelColumn: z.string().min(1).max(200).optional(),
+  gateToken: hex(20).optional() as z.ZodOptional<z.ZodType<`0x${string}`>>,
+  gateMin: z.string().regex(/^\d+$/, "must be a whole number of base units").optional(),
+  encryptModel: z.boolean().optional(),
+}).strict();
+
+/** A job's settings, checked field by field and across fields; strategy and encoding resolved. */
+export interface ResolvedJobInput {
+  spec: z.infer<typeof createJobInputSchema>;
+  /** The strategy's parameters with their defaults filled in. */
+  strategyParams: Record<string, number>;
+  /** The encoding in its canonical spelling. */
+  encoding: string;
+}
+
+/**
+ * Checks a job's settings against the schema and the cross-field rules, resolving the strategy's
+ * parameters and the encoding; throws the typed error naming the field.
+ * @param input what the CLI, an HTTP client or the demo asks for
+ */
+export async function resolveJobInput(input: CreateJobInput | unknown): Promise<ResolvedJobInput> {
+  const spec = parseOrThrow(createJobInputSchema, input, "job settings");
+  const { createStrategy, resolveStrategyParams, isStrategyName } = await import("../core/aggregate/index.js");
+  const { parseEncoding, formatEncoding } = await import("../core/delta/encoding.js");
+  if (!isStrategyName(spec.strategy)) createStrategy(spec.strategy); // throws the typed error
+  const strategyParams = resolveStrategyParams(spec.strategy as never, strategyParamStrings(spec.strategyParams ?? {}));
+  const encoding = formatEncoding(parseEncoding(spec.encoding));
+  if ((spec.dpNoise ?? 0) > 0 && spec.dpClip === undefined) {
+    throw new UserError("dpNoise needs dpClip: the noise is scaled to the clipping bound.", { code: "JOB_DP_NOISE_WITHOUT_CLIP", data: { field: "dpNoise" } });
+  }
+  if (spec.maxContributors !== undefined && spec.maxContributors < spec.minContributors) {
+    throw new UserError(`maxContributors ${spec.maxContributors} is below minContributors ${spec.minContributors}.`, {
+      code: "JOB_BAD_CONTRIBUTORS",
+      data: { field: "maxContributors" },
+    });
+  }
+  if (spec.validationPath !== undefined && spec.labelColumn === undefined) {
+    // A label column alone is harmless (ignored); a validation file needs to know its label.
+    throw new UserError("validationPath needs labelColumn.", { code: "JOB_VALIDATION_LABEL", data: { field: "labelColumn" } });
+  }
+  return { spec, strategyParams, encoding };
+}
+
+/** Strategy parameters as the strategies parse them (the strings of `--strategy-param`). */
+export function strategyParamStrings(params: Record<string, number | string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+}
