@@ -291,3 +291,15 @@ export async function readSlashes(
     return events;
   });
 }
+
+/** The Staking contract of a recorded deployment, or a NotFoundError for deployments made before staking. */
+export function stakingAddress(deployment: { staking?: string }, chainId: number): Address {
+  if (!deployment.staking) {
+    throw new NotFoundError(`The dat contracts recorded for chain ${chainId} have no Staking contract.`, {
+      code: "NO_STAKING",
+      hint: "They were deployed before staking existed: deploy again (`dat chain deploy`, or restart `dat devnet`) and share the new addresses.",
+      data: { chainId },
+    });
+  }
+  return getAddress(deployment.staking);
+}
