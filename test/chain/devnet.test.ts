@@ -33,7 +33,7 @@ interface Running { child: ChildProcessWithoutNullStreams; exit: Promise<number 
 const operatorHome = tempDir().home;
 const contributorHome = tempDir().home;
 const cheaterHome = tempDir().home;
-const statePath = path.join(tempDir().home, "devnet.state");
+const statePath = path.join(tempDir().dir, "devnet.state");
 let running: Running | undefined;
 
 /** Start `dat --json devnet` and wait (with a deadline) for its one stdout line. */
@@ -168,7 +168,7 @@ describe("dat devnet --state", () => {
   });
 
   it("refuses a state file it did not write, and a malformed --state", async () => {
-    const bogus = path.join(tempDir().home, "bogus.state");
+    const bogus = path.join(tempDir().dir, "bogus.state");
     fs.writeFileSync(bogus, "{\"hello\":1}\n");
     const bad = await runDat(["--home", operatorHome, "--json", "devnet", "--port", "0", "--state", bogus], { env });
     expect(bad.code).toBe(3);
@@ -192,7 +192,7 @@ describe("dat devnet in the background", () => {
   // terminal: the devnet is a background process group with stderr on the terminal. Anything that
   // changes terminal modes (a spinner's raw stdin, say) stops it with SIGTTOU (state T).
   it.skipIf(!hasScript())("keeps running (not stopped by SIGTTOU) and serves the chain", () => {
-    const dir = tempDir().home;
+    const dir = tempDir().dir;
     const out = path.join(dir, "devnet.out");
     const shell = [
       "set -m",
