@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 
-export const CONTRACT_NAMES = ["DatToken", "NodeRegistry", "RewardDistributor"] as const;
+export const CONTRACT_NAMES = ["DatToken", "NodeRegistry", "RewardDistributor", "Staking"] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 export interface CompiledContract {

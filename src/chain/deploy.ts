@@ -1,8 +1,8 @@
 /**
- * Deploy dat's three contracts (token, node registry, reward distributor) with one wallet.
+ * Deploy dat's four contracts (token, node registry, reward distributor, staking) with one wallet.
  */
-import { getAddress, type Account, type Address, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
-import { DatToken, NodeRegistry, RewardDistributor } from "./artifacts/index.js";
+import { getAddress, getContractAddress, type Account, type Address, type Chain, type PublicClient, type Transport, type WalletClient } from "viem";
+import { DatToken, NodeRegistry, RewardDistributor, Staking } from "./artifacts/index.js";
 import { mined } from "./clients.js";
 import { updateConfig } from "../config/index.js";
 
@@ -14,12 +14,18 @@ export interface DeployContractsOptions {
   owner?: Address;
   /** Tokens to mint while the deployer still owns the token (e.g. to fund the operator). */
   mint?: { to: Address; amount: bigint }[];
+  /** Unstaking cooldown (seconds) of jobs that set none (default one day). */
+  defaultCooldown?: number;
 }
+
+/** Default unstaking cooldown: a day outlasts any round dat's defaults open. */
+export const DEFAULT_UNSTAKE_COOLDOWN = 86_400;
 
 export interface DeployedContracts {
   token: Address;
   registry: Address;
   distributor: Address;
+  staking: Address;
   /** Block of the first deployment: where log scans start. */
   blockNumber: number;
 }
@@ -46,9 +52,22 @@ export async function deployContracts(
   const registryReceipt = await mined(publicClient, await walletClient.deployContract({
     abi: NodeRegistry.abi, bytecode: NodeRegistry.bytecode, args: [], chain, account: walletClient.account,
   }), "deploy NodeRegistry");
+  // Distributor and staking refer to each other through immutables: the staking contract's address
+  // is known before it exists (the deployer's next nonce after the distributor).
+  const nonce = await publicClient.getTransactionCount({ address: deployer, blockTag: "pending" });
+  const predictedStaking = getContractAddress({ from: deployer, nonce: BigInt(nonce + 1) });
   const distributorReceipt = await mined(publicClient, await walletClient.deployContract({
-    abi: RewardDistributor.abi, bytecode: RewardDistributor.bytecode, args: [token, owner], chain, account: walletClient.account,
+    abi: RewardDistributor.abi, bytecode: RewardDistributor.bytecode, args: [token, predictedStaking, owner], chain, account: walletClient.account,
+    nonce,
   }), "deploy RewardDistributor");
+  const distributor = distributorReceipt.contractAddress!;
+  const stakingReceipt = await mined(publicClient, await walletClient.deployContract({
+    abi: Staking.abi, bytecode: Staking.bytecode, chain, account: walletClient.account, nonce: nonce + 1,
+    args: [token, distributor, owner, BigInt(options.defaultCooldown ?? DEFAULT_UNSTAKE_COOLDOWN)],
+  }), "deploy Staking");
+  if (getAddress(stakingReceipt.contractAddress!) !== getAddress(predictedStaking)) {
+    throw new Error(`Staking deployed at ${stakingReceipt.contractAddress}, not at the predicted ${predictedStaking}`);
+  }
   for (const { to, amount } of options.mint ?? []) {
     await mined(publicClient, await walletClient.writeContract({
       address: token, abi: DatToken.abi, functionName: "mint", args: [to, amount], chain, account: walletClient.account,
@@ -62,7 +81,8 @@ export async function deployContracts(
   return {
     token: getAddress(token),
     registry: getAddress(registryReceipt.contractAddress!),
-    distributor: getAddress(distributorReceipt.contractAddress!),
+    distributor: getAddress(distributor),
+    staking: getAddress(predictedStaking),
     blockNumber: Number(tokenReceipt.blockNumber),
   };
 }

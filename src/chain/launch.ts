@@ -3,10 +3,10 @@
  * wallet of the home) funded with ETH and DAT and made owner and publisher, and the addresses
  * written into the home's config so every other command finds them.
  */
-import type { Address } from "viem";
+import type { Address, PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { startDevnet, type Devnet } from "./devnet.js";
-import { connectChain } from "./clients.js";
+import { startDevnet, type Devnet, type DevnetTransaction } from "./devnet.js";
+import { assertContractCode, connectChain } from "./clients.js";
 import { deployContracts, recordDeployment, type DeployedContracts } from "./deploy.js";
 
 export interface LaunchDevnetOptions {
@@ -19,6 +19,9 @@ export interface LaunchDevnetOptions {
   operatorTokens?: bigint;
   /** ETH given to the operator, in wei (default 1 000 ETH). */
   operatorEth?: bigint;
+  /** Keep the chain in this file across restarts (see devnet.ts); an existing file is replayed. */
+  statePath?: string;
+  onTransaction?: (tx: DevnetTransaction) => void;
 }
 
 export interface LaunchedDevnet {
@@ -29,12 +32,37 @@ export interface LaunchedDevnet {
   operator: Address;
   operatorTokens: bigint;
   operatorEth: bigint;
+  /** True when the chain (contracts, balances, rounds) came back from the state file. */
+  restored: boolean;
 }
 
-/** Start the devnet, deploy, fund the operator and record the deployment in the home's config. */
+interface SavedLaunch {
+  contracts: DeployedContracts;
+  operator: Address;
+  operatorTokens: string;
+  operatorEth: string;
+}
+
+/**
+ * Start the devnet, deploy, fund the operator and record the deployment in the home's config.
+ * With a state file that already holds a launch, the replayed chain's contracts are used as they
+ * are (same addresses) and only recorded in the config again.
+ */
 export async function launchDevnet(options: LaunchDevnetOptions): Promise<LaunchedDevnet> {
-  const devnet = await startDevnet({ port: options.port, accounts: options.accounts });
+  const devnet = await startDevnet({
+    port: options.port, accounts: options.accounts, statePath: options.statePath, onTransaction: options.onTransaction,
+  });
   try {
+    const saved = devnet.restored?.records.launch as SavedLaunch | undefined;
+    if (saved) {
+      const { publicClient } = await connectChain({ rpcUrl: devnet.url });
+      await assertDeployed(publicClient, saved.contracts);
+      await recordDeployment(options.home, devnet.chainId, saved.contracts, { rpcUrl: devnet.url });
+      return {
+        devnet, url: devnet.url, chainId: devnet.chainId, contracts: saved.contracts, operator: saved.operator,
+        operatorTokens: BigInt(saved.operatorTokens), operatorEth: BigInt(saved.operatorEth), restored: true,
+      };
+    }
     const deployer = privateKeyToAccount(devnet.accounts[0]);
     const operator = options.operator ?? deployer.address;
     const operatorTokens = options.operatorTokens ?? 1_000_000n * 10n ** 18n;
@@ -48,10 +76,20 @@ export async function launchDevnet(options: LaunchDevnetOptions): Promise<Launch
       owner: operator,
       mint: [{ to: operator, amount: operatorTokens }],
     });
+    devnet.remember("launch", {
+      contracts, operator, operatorTokens: operatorTokens.toString(), operatorEth: operatorEth.toString(),
+    } satisfies SavedLaunch);
     await recordDeployment(options.home, devnet.chainId, contracts, { rpcUrl: devnet.url });
-    return { devnet, url: devnet.url, chainId: devnet.chainId, contracts, operator, operatorTokens, operatorEth };
+    return { devnet, url: devnet.url, chainId: devnet.chainId, contracts, operator, operatorTokens, operatorEth, restored: false };
   } catch (error) {
     await devnet.stop();
     throw error;
   }
+}
+
+async function assertDeployed(publicClient: PublicClient, contracts: DeployedContracts): Promise<void> {
+  await assertContractCode(publicClient, contracts.token, "DatToken");
+  await assertContractCode(publicClient, contracts.registry, "NodeRegistry");
+  await assertContractCode(publicClient, contracts.distributor, "RewardDistributor");
+  await assertContractCode(publicClient, contracts.staking, "Staking");
 }

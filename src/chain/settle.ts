@@ -1,11 +1,11 @@
 /**
  * Settlement of a closed round: split the reward by contribution score, store the reward tree,
- * publish (job, round, model CID, root, total, tree CID) in one transaction. Idempotent and
+ * publish (job, round, model CID, root, total, tree CID, slashed addresses) in one transaction. Idempotent and
  * retryable: the split is recorded before anything is sent, the chain is asked first whether it
  * already has the round, and nothing is marked published unless the chain says so.
  */
 import type Database from "better-sqlite3";
-import type { Address, Hex, PublicClient } from "viem";
+import { getAddress, isAddress, type Address, type Hex, type PublicClient } from "viem";
 import { RewardDistributor, DatToken } from "./artifacts/index.js";
 import { chainJobId, mined, toChainError, type ChainWallet } from "./clients.js";
 import { buildRewardTree, ZERO_ROOT } from "./tree.js";
@@ -35,6 +35,12 @@ export interface SettleRoundOptions {
   modelCid: string;
   rewardTotal: bigint;
   scores: ContributionScore[];
+  /**
+   * Addresses whose stake in the job the round's evidence says to slash (any order, duplicates
+   * ignored); slashed in the publishing transaction. Not stored in the settlement row: a retry
+   * (`publishSettlement`) must be given them again.
+   */
+  slashes?: readonly Address[];
 }
 
 export interface SettleRoundResult {
@@ -48,6 +54,23 @@ export interface SettleRoundResult {
   alreadyPublished: boolean;
   /** Tokens moved into the job's pool from the operator's balance before publishing (0 when none). */
   funded: bigint;
+  /** The addresses slashed by the publishing transaction (sorted; empty when none or already published). */
+  slashed: Address[];
+}
+
+/**
+ * The slash list as the contract wants it: checksummed, strictly ascending, no duplicates.
+ * Throws a UserError for anything that is not an address.
+ */
+export function sortSlashes(slashes: readonly string[]): Address[] {
+  const unique = new Map<string, Address>();
+  for (const value of slashes) {
+    if (!isAddress(value, { strict: false })) {
+      throw new UserError(`Cannot slash "${value}": not a 0x-prefixed 20-byte address.`, { code: "BAD_SLASH_ADDRESS" });
+    }
+    unique.set(value.toLowerCase(), getAddress(value));
+  }
+  return [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, address]) => address);
 }
 
 /**
@@ -61,6 +84,8 @@ export async function settleRound(options: SettleRoundOptions): Promise<SettleRo
   if (!Number.isSafeInteger(round) || round < 0) {
     throw new UserError(`Round must be a non-negative integer, got ${round}.`, { code: "BAD_ROUND" });
   }
+  // Malformed slash lists fail before anything is recorded or sent.
+  sortSlashes(options.slashes ?? []);
   let settlement = getSettlement(db, jobId, round);
   if (!settlement) {
     const amounts = splitRewards(options.rewardTotal, options.scores);
@@ -86,6 +111,8 @@ export interface PublishSettlementOptions {
   walletClient: ChainWallet;
   distributor: Address;
   settlement: Settlement;
+  /** Addresses to slash with the publication (see SettleRoundOptions.slashes). */
+  slashes?: readonly Address[];
 }
 
 /**
@@ -96,12 +123,13 @@ export interface PublishSettlementOptions {
 export async function publishSettlement(options: PublishSettlementOptions): Promise<SettleRoundResult> {
   const { db, publicClient, walletClient, distributor, settlement } = options;
   const { jobId, round } = settlement;
+  const slashed = sortSlashes(options.slashes ?? []);
   const onchainJob = chainJobId(jobId);
   const chainId = walletClient.chain.id;
   const account = walletClient.account;
   const result = (txHash: Hex | null, alreadyPublished: boolean, funded = 0n): SettleRoundResult => ({
     txHash, rewardRoot: settlement.rewardRoot, treeCid: settlement.treeCid, total: settlement.rewardTotal,
-    amounts: settlement.amounts, alreadyPublished, funded,
+    amounts: settlement.amounts, alreadyPublished, funded, slashed: alreadyPublished ? [] : slashed,
   });
   const fail = (error: unknown, what: string, txHash?: Hex) => {
     const err = toChainError(error, what, txHash);
@@ -142,7 +170,7 @@ export async function publishSettlement(options: PublishSettlementOptions): Prom
   try {
     const { request } = await publicClient.simulateContract({
       address: distributor, abi: RewardDistributor.abi, functionName: "publishRound", account,
-      args: [onchainJob, BigInt(round), settlement.modelCid, settlement.rewardRoot, settlement.rewardTotal, settlement.treeCid],
+      args: [onchainJob, BigInt(round), settlement.modelCid, settlement.rewardRoot, settlement.rewardTotal, settlement.treeCid, slashed],
     });
     txHash = await walletClient.writeContract(request);
   } catch (error) {

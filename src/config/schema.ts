@@ -19,6 +19,8 @@ export const deploymentSchema = z.object({
   token: address,
   registry: address,
   distributor: address,
+  /** Absent in deployments made before staking existed. */
+  staking: address.optional(),
   blockNumber: z.number().int().nonnegative(),
 });
 export type Deployment = z.infer<typeof deploymentSchema>;

@@ -6,6 +6,11 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
+/// @notice The part of Staking the distributor calls when a round slashes cheaters.
+interface IStakingSlasher {
+    function slash(uint256 jobId, uint256 round, address[] calldata accounts) external returns (uint256);
+}
+
 /// @title RewardDistributor
 /// @notice Per-job reward pools. The publisher commits one round per transaction as a Merkle root
 /// over (index, account, amount) leaves (the OpenZeppelin merkle-tree "standard" double-hashed
@@ -17,6 +22,8 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 /// The two CIDs are emitted in `RoundPublished` and committed in storage as one hash
 /// (`cidsHash = keccak256(abi.encode(globalModelCid, treeCid))`) so anyone can check CIDs against
 /// the chain without trusting an event index, at the price of one storage slot.
+/// A round's publication may slash the stakes of the addresses its evidence shows cheated, in the
+/// same transaction (see Staking): the slashed tokens come back into the job's pool.
 contract RewardDistributor is Ownable {
     using SafeERC20 for IERC20;
 
@@ -36,6 +43,8 @@ contract RewardDistributor is Ownable {
     }
 
     IERC20 public immutable token;
+    /// @notice The Staking contract whose stakes a publication may slash (address(0): none).
+    IStakingSlasher public immutable staking;
     address public publisher;
 
     /// @notice Tokens funded for a job and not yet committed to a published round.
@@ -53,6 +62,7 @@ contract RewardDistributor is Ownable {
         string globalModelCid,
         string treeCid
     );
+    event StakesSlashed(uint256 indexed jobId, uint256 indexed round, uint256 count, uint256 amount);
     event Claimed(uint256 indexed jobId, uint256 indexed round, address indexed account, uint256 amount);
 
     error NotPublisher(address caller);
@@ -65,14 +75,16 @@ contract RewardDistributor is Ownable {
     error AlreadyClaimed(uint256 jobId, uint256 round, uint256 index);
     error InvalidProof(uint256 jobId, uint256 round, address account, uint256 amount);
     error NoClaims();
+    error NoStaking();
 
     modifier onlyPublisher() {
         if (msg.sender != publisher && msg.sender != owner()) revert NotPublisher(msg.sender);
         _;
     }
 
-    constructor(IERC20 token_, address initialOwner) Ownable(initialOwner) {
+    constructor(IERC20 token_, IStakingSlasher staking_, address initialOwner) Ownable(initialOwner) {
         token = token_;
+        staking = staking_;
         publisher = initialOwner;
         emit PublisherChanged(address(0), initialOwner);
     }
@@ -91,14 +103,16 @@ contract RewardDistributor is Ownable {
         emit PoolFunded(jobId, msg.sender, amount);
     }
 
-    /// @notice Publish a round's result and reward root, reserving `total` from the job's pool.
+    /// @notice Publish a round's result and reward root, reserving `total` from the job's pool, and
+    /// slash the stakes of `slashed` (strictly ascending addresses; empty for none) into that pool.
     function publishRound(
         uint256 jobId,
         uint256 round,
         string calldata globalModelCid,
         bytes32 rewardRoot,
         uint256 total,
-        string calldata treeCid
+        string calldata treeCid,
+        address[] calldata slashed
     ) external onlyPublisher {
         Round storage r = _rounds[jobId][round];
         if (r.publishedBlock != 0) revert RoundAlreadyPublished(jobId, round);
@@ -115,6 +129,13 @@ contract RewardDistributor is Ownable {
         r.total = uint128(total);
         r.publishedBlock = uint64(block.number);
         emit RoundPublished(jobId, round, rewardRoot, total, globalModelCid, treeCid);
+        if (slashed.length != 0) {
+            if (address(staking) == address(0)) revert NoStaking();
+            // Reentrancy is not a concern: Staking is immutable, trusted code that only moves DAT.
+            uint256 amount = staking.slash(jobId, round, slashed);
+            if (amount != 0) pool[jobId] += amount;
+            emit StakesSlashed(jobId, round, slashed.length, amount);
+        }
     }
 
     /// @notice Claim the caller's reward for one round.

@@ -49,6 +49,7 @@ export async function chainDeploy(ctx: CliContext, opts: { chain?: string }): Pr
     `token        ${r.token}`,
     `registry     ${r.registry}`,
     `distributor  ${r.distributor}`,
+    `staking      ${r.staking}`,
     `owner        ${r.owner}`,
     `Recorded in chain.deployments.${r.chainId}; set chain.rpcUrl and chain.chainId to use this chain.`,
   ]);

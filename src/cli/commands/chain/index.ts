@@ -5,7 +5,7 @@ export function registerChain(program: Command): void {
   const chain = program.command("chain").description("Deploy and inspect dat's contracts on EVM chains");
   chain
     .command("deploy")
-    .description("Deploy the token, node registry and reward distributor with the operator's wallet (uses the global --rpc-url)")
+    .description("Deploy the token, node registry, reward distributor and staking contract with the operator's wallet (uses the global --rpc-url)")
     .option("--chain <name|id>", "expected chain: a viem chain name (sepolia, baseSepolia…) or a chain id")
     .addHelpText(
       "after",

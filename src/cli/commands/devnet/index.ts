@@ -6,13 +6,14 @@ export function registerDevnet(program: Command): void {
     .command("devnet")
     .description("Run a local EVM chain (Hardhat Network) with dat's contracts, the operator funded; Ctrl-C stops it")
     .option("--port <port>", "JSON-RPC port on 127.0.0.1 (0 picks a free one)", "8545")
-    .option("--accounts <n>", "pre-funded devnet accounts", "10")
+    .option("--accounts <n>", "pre-funded devnet accounts (Hardhat's public test mnemonic)", "10")
+    .option("--state <file>", "keep the chain (contracts, balances, rounds) in this file across restarts")
     .addHelpText(
       "after",
-      examples("dat devnet", "dat devnet --port 9545", "dat --json devnet --port 0   # first stdout line: addresses, url"),
+      examples("dat devnet", "dat devnet --state devnet.state &", "dat devnet --port 9545", "dat --json devnet --port 0   # first stdout line: addresses, url"),
     )
     .action(
-      action(async (ctx, opts: { port: string; accounts: string }) => {
+      action(async (ctx, opts: { port: string; accounts: string; state?: string }) => {
         const { devnet } = await import("./devnet.js");
         await devnet(ctx, opts);
       }),

@@ -11,6 +11,14 @@ export function registerNode(program: Command): void {
       const { nodeRegister } = await import("./register.js");
       await nodeRegister(ctx, opts);
     }));
+  node.command("stake").description("Stake DAT in a job (needed to take part when the job has a minimum)")
+    .requiredOption("--job <id>", "job id").requiredOption("--amount <n>", "DAT to add to the stake")
+    .addHelpText("after", examples("dat node stake --job 1 --amount 10"))
+    .action(action(async (ctx, opts: { job?: string; amount?: string }) => (await import("./unstake.js")).nodeStake(ctx, opts)));
+  node.command("unstake").description("Stop a job's stake counting; with --withdraw, take it back after the cooldown")
+    .requiredOption("--job <id>", "job id").option("--withdraw", "withdraw the pending stake once the cooldown is over")
+    .addHelpText("after", examples("dat node unstake --job 1", "dat node unstake --job 1 --withdraw"))
+    .action(action(async (ctx, opts: { job?: string; withdraw?: boolean }) => (await import("./unstake.js")).nodeUnstake(ctx, opts)));
   node.command("list").description("List registered nodes")
     .action(action(async (ctx) => {
       const { nodeList } = await import("./list.js");
