@@ -79,7 +79,7 @@ export async function trainForJob(ctx: CliContext, opts: ParsedTrainOptions): Pr
       home: ctx.home, modelDir: dir, dataPath: opts.dataPath, labelColumn: opts.labelColumn, normalize: opts.normalize,
       epochs: hyper.epochs, batchSize: hyper.batchSize, lr: round.hyper.lr, optimizer: round.hyper.optimizer,
       mu: round.strategy === "fedprox" ? round.strategyParams.mu : 0, valSplit: opts.valSplit, seed: opts.seed,
-      backend: opts.backend, jobId,
+      backend: opts.backend, allowSoftwareGpu: opts.allowSoftwareGpu, jobId,
       onEpoch: (m) => ctx.out.event("epoch", { ...m }),
     });
     ctx.out.info(`trained ${run.sampleCount} samples on ${run.backend}: loss ${run.metrics.loss.toFixed(4)}`);

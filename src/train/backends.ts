@@ -233,7 +233,7 @@ function describeAdapter(adapter: WebgpuAdapter): string {
 }
 
 const SOFTWARE_HINT =
-  "A software adapter trains slower than wasm. To use it anyway (CI does): --allow-software-gpu, DAT_TRAIN_ALLOW_SOFTWARE_GPU=1 or `dat config set train.allowSoftwareGpu true`. For a real GPU install its Vulkan driver (NVIDIA: the proprietary driver ships nvidia_icd.json).";
+  "A software adapter trains slower than wasm. To use it anyway (CI does): --allow-software-gpu, DAT_TRAIN_ALLOW_SOFTWARE_GPU=true or `dat config set train.allowSoftwareGpu true`. For a real GPU install its Vulkan driver (NVIDIA: the proprietary driver ships nvidia_icd.json).";
 
 async function probeWebgpu(options: BackendOptions): Promise<BackendReport> {
   for (const pkg of ["@tensorflow/tfjs-backend-webgpu", "webgpu"]) {
