@@ -83,7 +83,7 @@ describe("tfjs-node-gpu activation (fake module through the injected loader)", (
   /** What importing tfjs-node-gpu does: register the "tensorflow" backend, which says whether TensorFlow found a GPU. */
   const fakeTfjsNodeGpu = (isUsingGpuDevice: boolean) => async (specifier: string) => {
     expect(specifier).toBe("@tensorflow/tfjs-node-gpu");
-    tf.registerBackend("tensorflow", () => Object.assign(tf.findBackendFactory("cpu")!() as object, { isUsingGpuDevice }) as tf.KernelBackend);
+    tf.registerBackend("tensorflow", () => Object.assign(tf.findBackendFactory("cpu")!() as tf.KernelBackend, { isUsingGpuDevice }));
     return {};
   };
   afterEach(async () => {
