@@ -48,6 +48,8 @@ export const configSchema = z.object({
   }),
   train: z.object({
     backend: backend.default("auto"),
+    /** Let a forced `webgpu` backend train on a software adapter (Mesa lavapipe, SwiftShader); CI sets it. */
+    allowSoftwareGpu: z.boolean().default(false),
   }),
   serve: z.object({
     host: z.string().min(1).default("127.0.0.1"),

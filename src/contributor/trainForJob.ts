@@ -41,6 +41,10 @@ export interface TrainForJobOptions {
   valSplit?: number;
   seed?: number;
   backend?: BackendPreference;
+  /** Let `--backend webgpu` run on a software adapter (lavapipe/SwiftShader): for CI, never chosen by `auto`. */
+  allowSoftwareGpu?: boolean;
+  /** Worker threads for data-parallel training on wasm (default: the cores available). */
+  threads?: number;
   /** The unlocked wallet that signs the submission; without one the delta is kept, not pushed. */
   account?: LocalAccount;
   transformDelta?: ContributeRoundOptions["transformDelta"];
@@ -71,7 +75,7 @@ export async function trainForJob(orchestrator: Orchestrator, options: TrainForJ
   options.onStart?.({ jobId, round: round.round, epochs: settings.epochs, batchSize: settings.batchSize });
   const run = await runTraining({
     home: options.home, modelDir: dir, dataPath: options.dataPath, labelColumn: options.labelColumn, normalize: options.normalize,
-    ...settings, valSplit: options.valSplit, seed: options.seed, backend: options.backend, jobId,
+    ...settings, valSplit: options.valSplit, seed: options.seed, backend: options.backend, allowSoftwareGpu: options.allowSoftwareGpu, threads: options.threads, jobId,
     onEpoch: options.onEpoch,
   });
   options.onTrained?.({ sampleCount: run.sampleCount, backend: run.backend, loss: run.metrics.loss });

@@ -230,16 +230,19 @@ export async function unpackModelToDir(bytes: Uint8Array, dir: string): Promise<
 }
 
 /** The model's weights as flat float32 arrays, in `model.weights` order (stable across loads). */
-export function getWeightTensors(model: tf.LayersModel): WeightTensor[] {
-  return model.weights.map((w) => {
-    const value = w.read();
-    return {
-      name: w.originalName,
-      shape: [...value.shape],
-      dtype: "float32" as const,
-      data: Float32Array.from(value.dataSync() as Float32Array),
-    };
-  });
+export async function getWeightTensors(model: tf.LayersModel): Promise<WeightTensor[]> {
+  // Read asynchronously: a WebGPU backend in Node cannot read GPU memory synchronously.
+  return Promise.all(
+    model.weights.map(async (w) => {
+      const value = w.read();
+      return {
+        name: w.originalName,
+        shape: [...value.shape],
+        dtype: "float32" as const,
+        data: Float32Array.from((await value.data()) as Float32Array),
+      };
+    }),
+  );
 }
 
 /**

@@ -9,7 +9,7 @@ import path from "node:path";
 import { UserError } from "../core/errors.js";
 import { openDatabase } from "../db/index.js";
 import { latestStoppedRun, upsertTrainingRun } from "../db/trainingRuns.js";
-import { resolveBackend, type BackendPreference } from "./backends.js";
+import { resolveBackend, webgpuFailure, type BackendPreference } from "./backends.js";
 import type { Normalization } from "./data/csv.js";
 import { openDataSource } from "./data/open.js";
 import { modelFromFiles, packModelFiles, readModelFiles, saveModelDir, type WeightTensor } from "./modelIo.js";
@@ -31,6 +31,8 @@ export interface RunTrainingOptions {
   valSplit?: number;
   seed?: number;
   backend?: BackendPreference;
+  /** Let a forced webgpu backend train on a software adapter. */
+  allowSoftwareGpu?: boolean;
   jobId?: number | null;
   /** Continue the latest stopped run (of this job, when jobId is given). */
   resume?: boolean;
@@ -155,7 +157,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<TrainRun
       };
     }
 
-    const backend = await resolveBackend(options.backend ?? "auto");
+    const backend = await resolveBackend(options.backend ?? "auto", { allowSoftwareGpu: options.allowSoftwareGpu });
     // Read the files once: they build the model and, packed, give its hash.
     const modelFiles = await readModelFiles(globalModelDir);
     const model = await modelFromFiles(modelFiles, path.join(globalModelDir, "model.json"));
@@ -185,6 +187,9 @@ export async function runTraining(options: RunTrainingOptions): Promise<TrainRun
       model, data, epochs: stored.epochs, batchSize: stored.batchSize, lr: stored.lr, optimizer: stored.optimizer, mu: stored.mu,
       seed: stored.seed, valSplit: stored.valSplit, signal: options.signal, checkpointDir, resume: options.resume,
       onEpoch: options.onEpoch, onBatch: options.onBatch,
+    }).catch((error: unknown) => {
+      // A lost WebGPU device surfaces as an opaque mapAsync failure: name the cause and the fix.
+      throw webgpuFailure(error) ?? error;
     });
 
     const trainedDir = path.join(runDir, "model");

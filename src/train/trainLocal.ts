@@ -283,12 +283,17 @@ export async function evaluate(model: tf.LayersModel, data: DataSource, options:
     shuffle: false,
     shuffleBuffer: 0,
   })) {
-    const [loss, correct] = tf.tidy(() => {
+    const [lossTensor, correctTensor] = tf.tidy(() => {
       const { xs, ys } = stackBatch(batch, shape.inputShape);
       const preds = model.predict(xs) as tf.Tensor;
       const out = lossAndCorrect(shape.task, preds, ys);
-      return [out.loss.dataSync()[0], out.correct ? out.correct.dataSync()[0] : NaN];
+      return [out.loss, out.correct];
     });
+    // Asynchronous reads: WebGPU in Node has no synchronous path (dataSync needs a browser canvas).
+    const loss = (await lossTensor.data())[0];
+    const correct = correctTensor ? (await correctTensor.data())[0] : NaN;
+    lossTensor.dispose();
+    correctTensor?.dispose();
     lossSum += loss * batch.length;
     correctSum += correct;
     count += batch.length;
@@ -311,7 +316,7 @@ async function readCheckpoint(dir: string): Promise<Checkpoint | undefined> {
   if (!fs.existsSync(statePath)) return undefined;
   const state = JSON.parse(await fs.promises.readFile(statePath, "utf8")) as CheckpointState;
   const model = await loadModelDir(path.join(dir, "model"));
-  const weights = getWeightTensors(model);
+  const weights = await getWeightTensors(model);
   model.dispose();
   const checkpoint: Checkpoint = { state, weights };
   const slotsPath = path.join(dir, "optimizer.bin");
@@ -372,7 +377,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   const counts = splitCounts(data.size, seed, valSplit);
   if (counts.train === 0) throw new UserError(`${data.name}: no training samples left after a ${valSplit} validation split.`, { code: "DATA_EMPTY" });
 
-  const globalWeights = getWeightTensors(model);
+  const globalWeights = await getWeightTensors(model);
   let startEpoch = 0;
   let skipBatches = 0;
   const history: EpochMetrics[] = [];
@@ -442,24 +447,28 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
             optimizer.applyGradients(Object.entries(out.grads).map(([name, tensor]) => ({ name, tensor })));
             return [loss, correctSum + out.correct];
           });
-        } else lossValue = tf.tidy(() => {
-          const { xs, ys } = stackBatch(batch, shape.inputShape);
-          const loss = optimizer.minimize(
-            () => {
-              const preds = model.apply(xs, { training: true }) as tf.Tensor;
-              const out = lossAndCorrect(shape.task, preds, ys);
-              if (out.correct) correctTensor = tf.keep(out.correct);
-              if (mu === 0) return out.loss;
-              const prox = tf.addN(trainable.map((v, i) => tf.sum(tf.square(tf.sub(v, proxTargets[i])))));
-              return tf.add(out.loss, tf.mul(mu / 2, prox)) as tf.Scalar;
-            },
-            true,
-            trainable,
-          );
-          return loss!.dataSync()[0];
-        });
+        } else {
+          const lossTensor = tf.tidy(() => {
+            const { xs, ys } = stackBatch(batch, shape.inputShape);
+            const loss = optimizer.minimize(
+              () => {
+                const preds = model.apply(xs, { training: true }) as tf.Tensor;
+                const out = lossAndCorrect(shape.task, preds, ys);
+                if (out.correct) correctTensor = tf.keep(out.correct);
+                if (mu === 0) return out.loss;
+                const prox = tf.addN(trainable.map((v, i) => tf.sum(tf.square(tf.sub(v, proxTargets[i])))));
+                return tf.add(out.loss, tf.mul(mu / 2, prox)) as tf.Scalar;
+              },
+              true,
+              trainable,
+            );
+            return loss!;
+          });
+          lossValue = (await lossTensor.data())[0];
+          lossTensor.dispose();
+        }
         if (correctTensor) {
-          correctSum += correctTensor.dataSync()[0];
+          correctSum += (await correctTensor.data())[0];
           correctTensor.dispose();
         }
         if (!Number.isFinite(lossValue)) {
@@ -510,7 +519,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
     proxTargets.forEach((t) => t.dispose());
   }
 
-  const weights = getWeightTensors(model);
+  const weights = await getWeightTensors(model);
   const delta = weights.map((w, i) => {
     const g = globalWeights[i].data;
     const d = new Float32Array(w.data.length);

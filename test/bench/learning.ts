@@ -157,7 +157,7 @@ export default async function run(args: string[]): Promise<void> {
   );
 
   const model = buildTemplateModel({ template: "cnn", inputs: [28, 28, 1], classes: 10, seed });
-  const initial = getWeightTensors(model);
+  const initial = await getWeightTensors(model);
   const initialFlat = flatten(initial);
   const accuracyOf = async (weights: Float32Array): Promise<number> => {
     setWeightTensors(model, unflatten(weights, initial));

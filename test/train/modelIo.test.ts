@@ -22,7 +22,7 @@ describe("model files", () => {
     const again = await loadModelDir(dir);
     const blob = await packModel(again);
     const unpacked = await unpackModel(blob);
-    const [a, b, c] = [model, again, unpacked].map(getWeightTensors);
+    const [a, b, c] = await Promise.all([model, again, unpacked].map(getWeightTensors));
     expect(b.map((w) => w.name)).toEqual(a.map((w) => w.name));
     expect(c.map((w) => Array.from(w.data))).toEqual(a.map((w) => Array.from(w.data)));
     expect(Buffer.from(await packModelDir(dir)).equals(Buffer.from(blob))).toBe(true);
@@ -31,9 +31,9 @@ describe("model files", () => {
 
   it("setWeightTensors writes weights and names a misfit", async () => {
     const model = await loadModelDir(path.join(fixtures, "mlp-tabular"));
-    const list = getWeightTensors(model).map((w) => ({ ...w, data: w.data.map(() => 0.5) }));
+    const list = (await getWeightTensors(model)).map((w) => ({ ...w, data: w.data.map(() => 0.5) }));
     setWeightTensors(model, list);
-    expect(getWeightTensors(model)[0].data[3]).toBe(0.5);
+    expect((await getWeightTensors(model))[0].data[3]).toBe(0.5);
     const bad = list.map((w, i) => (i === 1 ? { ...w, data: new Float32Array(1), shape: [1] } : w));
     expect(() => setWeightTensors(model, bad)).toThrow(/Weight 1 does not fit/);
     model.dispose();

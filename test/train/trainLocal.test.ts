@@ -35,7 +35,7 @@ describe("trainLocal on wasm", () => {
 
   it("returns delta = trained − global and holds out the validation split", async () => {
     const model = await loadModelDir(path.join(fixtures, "mlp-tabular"));
-    const global = getWeightTensors(model);
+    const global = await getWeightTensors(model);
     const data = syntheticTabular({ count: 300, seed: 4 });
     const result = await trainLocal({ model, data, epochs: 2, batchSize: 16, lr: 0.05, seed: 5, valSplit: 0.2 });
     expect(result.sampleCount + result.valCount).toBe(300);
@@ -95,7 +95,7 @@ describe("trainLocal on wasm", () => {
     expect(second.epochsCompleted).toBe(3);
     expect(second.metrics.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
     // The delta is against the original global weights, not the checkpoint.
-    const global = getWeightTensors(await loadModelDir(path.join(fixtures, "mlp-tabular")));
+    const global = await getWeightTensors(await loadModelDir(path.join(fixtures, "mlp-tabular")));
     expect(second.delta[0].data[0]).toBeCloseTo(second.weights[0].data[0] - global[0].data[0], 5);
     again.dispose();
   });

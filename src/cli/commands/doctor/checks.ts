@@ -22,6 +22,10 @@ export interface BackendReport {
   available: boolean;
   reason?: string;
   warning?: string;
+  detail?: string;
+  hint?: string;
+  /** The WebGPU adapter Dawn found (webgpu only), available or not. */
+  adapter?: { vendor: string; architecture: string; device: string; description: string; software: boolean };
 }
 
 export interface DoctorReport {
@@ -131,11 +135,11 @@ export async function checkGpu(): Promise<Check> {
 }
 
 /** The training engineer's backend probe, loaded lazily so doctor works while tfjs is absent. */
-export async function probeTfjsBackends(): Promise<{ backends?: BackendReport[]; error?: string }> {
+export async function probeTfjsBackends(options: { allowSoftwareGpu?: boolean } = {}): Promise<{ backends?: BackendReport[]; error?: string }> {
   // A variable specifier keeps tsc from requiring the module at build time and keeps tfjs out of
   // everything but this check.
   const specifier = "../../../train/backends.js";
-  let mod: { probeBackends?: () => Promise<BackendReport[]> };
+  let mod: { probeBackends?: (options: { allowSoftwareGpu?: boolean }) => Promise<BackendReport[]> };
   try {
     mod = (await import(specifier)) as typeof mod;
   } catch (error) {
@@ -147,7 +151,7 @@ export async function probeTfjsBackends(): Promise<{ backends?: BackendReport[];
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${BACKEND_PROBE_TIMEOUT_MS / 1000} s`)), BACKEND_PROBE_TIMEOUT_MS);
     });
-    const backends = await Promise.race([mod.probeBackends(), deadline]);
+    const backends = await Promise.race([mod.probeBackends(options), deadline]);
     if (!Array.isArray(backends)) return { error: "the backend probe returned no list" };
     return { backends };
   } catch (error) {
@@ -169,6 +173,10 @@ export function checkBackends(
   if (preferred && preferred !== "auto" && !available.includes(preferred as BackendReport["name"])) {
     const reason = probe.backends.find((b) => b.name === preferred)?.reason ?? "not available";
     return { name: "backends", status: "fail", summary: `configured backend ${preferred} does not load: ${reason}`, details };
+  }
+  const webgpu = probe.backends.find((b) => b.name === "webgpu");
+  if (webgpu?.adapter && !webgpu.adapter.software && !webgpu.available) {
+    return { name: "backends", status: "warn", summary: `loads: ${available.join(", ")}; a GPU adapter is present but ${webgpu.reason ?? "webgpu does not load"}`, details };
   }
   const gpu = probe.backends.find((b) => b.name === "gpu");
   if (gpuPresent && (!gpu?.available || gpu.warning)) {
@@ -230,7 +238,10 @@ export async function checkOrchestrator(url: string | undefined, source: string)
 }
 
 /** Run every check. `ok` is false when any check failed. */
-export async function runDoctor(ctx: Pick<CliContext, "home" | "env" | "orchestrator" | "rpcUrl">): Promise<DoctorReport> {
+export async function runDoctor(
+  ctx: Pick<CliContext, "home" | "env" | "orchestrator" | "rpcUrl">,
+  options: { allowSoftwareGpu?: boolean } = {},
+): Promise<DoctorReport> {
   const checks: Check[] = [checkNode()];
   const home = checkHome(ctx.home);
   checks.push(home);
@@ -250,7 +261,7 @@ export async function runDoctor(ctx: Pick<CliContext, "home" | "env" | "orchestr
   }
   const gpu = await checkGpu();
   checks.push(gpu);
-  const probe = await probeTfjsBackends();
+  const probe = await probeTfjsBackends({ allowSoftwareGpu: options.allowSoftwareGpu ?? config?.values.train.allowSoftwareGpu ?? false });
   checks.push(checkBackends(probe, config?.values.train.backend, gpu.details?.present === true));
   if (config) {
     checks.push(await checkChain(config.values.chain.rpcUrl, config.sources["chain.rpcUrl"], config.values.chain.chainId));

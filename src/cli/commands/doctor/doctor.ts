@@ -3,9 +3,9 @@ import type { CliContext } from "../../context.js";
 import { formatTable } from "../../output.js";
 import { runDoctor, type CheckStatus } from "./checks.js";
 
-export async function doctor(ctx: CliContext): Promise<void> {
+export async function doctor(ctx: CliContext, opts: { allowSoftwareGpu?: boolean } = {}): Promise<void> {
   const spin = await ctx.out.spinner("Checking…");
-  const report = await runDoctor(ctx);
+  const report = await runDoctor(ctx, { allowSoftwareGpu: opts.allowSoftwareGpu ? true : undefined });
   spin.stop();
   ctx.out.result(report, (r, c) => {
     const mark = (s: CheckStatus) => (s === "ok" ? c.green("ok") : s === "warn" ? c.yellow("warn") : s === "fail" ? c.red("FAIL") : c.dim("skip"));
@@ -15,7 +15,9 @@ export async function doctor(ctx: CliContext): Promise<void> {
     if (r.backends.length) {
       coloured.push("", c.bold("tfjs backends"));
       for (const b of r.backends) {
-        coloured.push(`  ${b.available ? c.green("✔") : c.red("✘")} ${b.name}${b.available ? "" : `: ${b.reason ?? "not available"}`}${b.warning ? c.yellow(` (${b.warning})`) : ""}`);
+        const what = b.available ? (b.detail ? `: ${b.detail}` : "") : `: ${b.reason ?? "not available"}`;
+        coloured.push(`  ${b.available ? c.green("✔") : c.red("✘")} ${b.name}${what}${b.warning ? c.yellow(` (${b.warning})`) : ""}`);
+        if (!b.available && b.adapter) coloured.push(c.dim(`      ${b.hint ?? ""}`));
       }
     }
     coloured.push("", r.ok ? c.green("Everything configured works.") : c.red("Some checks failed."));

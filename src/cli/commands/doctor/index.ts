@@ -7,12 +7,13 @@ export function registerDoctor(program: Command): void {
     .description("Check this machine and home: Node, tfjs backends, GPU, home, database, chain RPC, orchestrator")
     .addHelpText(
       "after",
-      examples("dat doctor", "dat --json doctor") + "\nExits 0 when everything configured works, 7 when a check failed.\n",
+      examples("dat doctor", "dat --json doctor", "dat doctor --allow-software-gpu") + "\nExits 0 when everything configured works, 7 when a check failed.\n",
     )
+    .option("--allow-software-gpu", "count a software WebGPU adapter (lavapipe, SwiftShader) as usable (default: config train.allowSoftwareGpu)")
     .action(
-      action(async (ctx) => {
+      action(async (ctx, opts: { allowSoftwareGpu?: boolean }) => {
         const { doctor } = await import("./doctor.js");
-        await doctor(ctx);
+        await doctor(ctx, opts);
       }),
     );
 }

@@ -18,6 +18,7 @@ export function registerTrain(program: Command): void {
     .option("--mu <x>", "FedProx proximal term μ (0: plain local training)")
     .option("--val-split <f>", "fraction of the local data held out for evaluation", "0.1")
     .option("--backend <name>", "auto, gpu, native, webgpu, wasm or cpu (default: config train.backend)")
+    .option("--allow-software-gpu", "let --backend webgpu train on a software adapter (lavapipe, SwiftShader; default: config train.allowSoftwareGpu)")
     .option("--seed <n>", "seed for the shuffle and the validation split", "1")
     .option("--no-push", "with --job: train and keep the result without pushing it")
     .option("--resume", "continue the last run stopped with Ctrl-C")

@@ -16,6 +16,7 @@ export interface TrainCommandOptions {
   mu?: string;
   valSplit?: string;
   backend?: string;
+  allowSoftwareGpu?: boolean;
   seed?: string;
   push: boolean;
   resume?: boolean;
@@ -35,6 +36,8 @@ export interface ParsedTrainOptions {
   mu?: number;
   valSplit: number;
   backend?: "auto" | "gpu" | "native" | "webgpu" | "wasm" | "cpu";
+  /** --allow-software-gpu given; undefined: config train.allowSoftwareGpu decides. */
+  allowSoftwareGpu?: boolean;
   seed: number;
   push: boolean;
   resume: boolean;
@@ -75,6 +78,7 @@ export function parseTrainOptions(opts: TrainCommandOptions): ParsedTrainOptions
     mu: number("--mu", opts.mu, (n) => n >= 0, "a number ≥ 0"),
     valSplit: number("--val-split", opts.valSplit ?? "0.1", (n) => n >= 0 && n < 1, "a fraction in [0, 1)")!,
     backend: oneOf("--backend", opts.backend, ["auto", "gpu", "native", "webgpu", "wasm", "cpu"] as const),
+    allowSoftwareGpu: opts.allowSoftwareGpu ? true : undefined,
     seed: number("--seed", opts.seed ?? "1", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer")!,
     push: opts.push !== false,
     resume: Boolean(opts.resume),
@@ -119,9 +123,12 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
     return;
   }
   let backend = parsed.backend;
-  if (!backend) {
+  let allowSoftwareGpu = parsed.allowSoftwareGpu;
+  if (!backend || allowSoftwareGpu === undefined) {
     const { loadConfig } = await import("../../../config/index.js");
-    backend = (await loadConfig(configOptions(ctx))).values.train.backend;
+    const config = (await loadConfig(configOptions(ctx))).values.train;
+    backend ??= config.backend;
+    allowSoftwareGpu ??= config.allowSoftwareGpu;
   }
   const { runTraining } = await import("../../../train/run.js");
   const interrupt = stopOnInterrupt(ctx);
@@ -142,6 +149,7 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
       valSplit: parsed.valSplit,
       seed: parsed.seed,
       backend,
+      allowSoftwareGpu,
       resume: parsed.resume,
       signal: interrupt.signal,
       onStart: (info) => {
@@ -198,7 +206,7 @@ async function trainJob(ctx: CliContext, parsed: ParsedTrainOptions, jobId: numb
   try {
     const result = await trainForJob(orch, {
       home: ctx.home, jobId, dataPath: parsed.dataPath, labelColumn: parsed.labelColumn, normalize: parsed.normalize,
-      epochs: parsed.epochs, batchSize: parsed.batchSize, valSplit: parsed.valSplit, seed: parsed.seed, backend: parsed.backend, account,
+      epochs: parsed.epochs, batchSize: parsed.batchSize, valSplit: parsed.valSplit, seed: parsed.seed, backend: parsed.backend, allowSoftwareGpu: parsed.allowSoftwareGpu, account,
       onStart: (info) => ctx.out.event("train-start", info),
       onEpoch: (m) => ctx.out.event("epoch", { ...m }),
       onTrained: (t) => ctx.out.info(`trained ${t.sampleCount} samples on ${t.backend}: loss ${t.loss.toFixed(4)}`),

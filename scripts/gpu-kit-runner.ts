@@ -1,0 +1,162 @@
+/**
+ * The GPU check of the offline kit (`npm run gpu-kit` bundles this file): trains the fixture CNN
+ * and a CIFAR-sized CNN (32×32×3, conv32-conv32-pool-conv64-conv64-pool-dense256-10, batch 64) on
+ * wasm and on WebGPU from the same initial weights and batches, and prints samples/s per backend,
+ * the ratio and how far the two deltas are apart, as a table and one JSON line.
+ *
+ * Flags: --allow-software-gpu (lavapipe/SwiftShader: CI and this kit's own test), --quick (few
+ * samples; checks the kit works, figures mean little), --samples <n> (per model, default 1024),
+ * --fixture-only (skip the CIFAR-sized CNN: the kit's own test on a software adapter).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import zlib from "node:zlib";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** dawn.node travels gzip-compressed to keep the kit small; node alone can unpack it. */
+function unpackDawn(): void {
+  const dir = path.join(here, "node_modules", "webgpu", "dist", `${process.platform}-${process.arch}`);
+  const target = path.join(dir, "dawn.node");
+  if (!fs.existsSync(target) && fs.existsSync(target + ".gz")) {
+    fs.writeFileSync(target + ".tmp", zlib.gunzipSync(fs.readFileSync(target + ".gz")));
+    fs.renameSync(target + ".tmp", target);
+  }
+}
+
+interface ModelCase {
+  name: string;
+  build: () => Promise<import("@tensorflow/tfjs").LayersModel>;
+  data: (count: number) => import("../src/train/data/source.js").DataSource;
+  batchSize: number;
+  lr: number;
+}
+
+interface BackendRun {
+  samplesPerSec: number;
+  seconds: number;
+  delta: Float32Array[];
+  loss: number;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const allowSoftwareGpu = args.includes("--allow-software-gpu");
+  const quick = args.includes("--quick");
+  const samplesArg = args.indexOf("--samples");
+  const samples = samplesArg >= 0 ? Number(args[samplesArg + 1]) : quick ? 64 : 1024;
+  unpackDawn();
+  const tf = await import("@tensorflow/tfjs");
+  const { resolveBackend, probeBackends } = await import("../src/train/backends.js");
+  const { loadModelDir, getWeightTensors, setWeightTensors } = await import("../src/train/modelIo.js");
+  const { trainLocal } = await import("../src/train/trainLocal.js");
+  const { syntheticDigits } = await import("../src/train/data/synthetic.js");
+  const { arraySource } = await import("../src/train/data/source.js");
+
+  const webgpuProbe = (await probeBackends({ allowSoftwareGpu })).find((r) => r.name === "webgpu")!;
+  if (!webgpuProbe.available) {
+    console.error(`webgpu is not available: ${webgpuProbe.reason}\n${webgpuProbe.hint ?? ""}`);
+    console.log(JSON.stringify({ kit: "dat-gpu-kit", ok: false, reason: webgpuProbe.reason, adapter: webgpuProbe.adapter ?? null }));
+    process.exitCode = 7;
+    return;
+  }
+
+  /** Seeded 32×32×3 images whose class sets a coloured square's place, so the loss falls. */
+  function cifarLike(count: number) {
+    const pixels = 32 * 32 * 3;
+    const x = new Float32Array(count * pixels);
+    const y = new Int32Array(count);
+    let state = 2463534242;
+    const next = () => ((state ^= state << 13), (state ^= state >>> 17), (state ^= state << 5), (state >>> 0) / 4294967296);
+    for (let i = 0; i < count; i++) {
+      const label = i % 10;
+      y[i] = label;
+      for (let p = 0; p < pixels; p++) x[i * pixels + p] = next() * 0.3;
+      const r0 = 2 + 3 * (label % 5);
+      const c0 = 4 + 12 * Math.floor(label / 5);
+      for (let r = r0; r < r0 + 8; r++) for (let c = c0; c < c0 + 8; c++) x[i * pixels + (r * 32 + c) * 3 + (label % 3)] = 1;
+    }
+    return arraySource("cifar-like", x, y, [32, 32, 3]);
+  }
+
+  const cases: ModelCase[] = [
+    { name: "fixture CNN (cnn-digits, 28×28×1)", build: () => loadModelDir(path.join(here, "fixtures", "cnn-digits")), data: (n) => syntheticDigits({ count: n, seed: 11 }), batchSize: 32, lr: 0.01 },
+    {
+      name: "CIFAR-sized CNN (32×32×3)",
+      // Fixed layer names: weights copied between two builds must match by name.
+      build: async () => {
+        const m = tf.sequential();
+        m.add(tf.layers.conv2d({ name: "l1",  inputShape: [32, 32, 3], filters: 32, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+        m.add(tf.layers.conv2d({ name: "l2",  filters: 32, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+        m.add(tf.layers.maxPooling2d({ name: "l3",  poolSize: 2 }));
+        m.add(tf.layers.conv2d({ name: "l4",  filters: 64, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }));
+        m.add(tf.layers.conv2d({ name: "l5",  filters: 64, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }));
+        m.add(tf.layers.maxPooling2d({ name: "l6",  poolSize: 2 }));
+        m.add(tf.layers.flatten({ name: "flat" }));
+        m.add(tf.layers.dense({ name: "l7",  units: 256, activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }));
+        m.add(tf.layers.dense({ name: "l8",  units: 10, activation: "softmax", kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }));
+        return m;
+      },
+      data: (n) => cifarLike(n),
+      batchSize: 64,
+      lr: 0.01,
+    },
+  ];
+
+  const rows: Record<string, unknown>[] = [];
+  for (const c of args.includes("--fixture-only") ? cases.slice(0, 1) : cases) {
+    // Same initial weights on both backends: built once on the CPU, then copied.
+    await resolveBackend("cpu");
+    const initial = await c.build();
+    const weights = await getWeightTensors(initial);
+    initial.dispose();
+    const params = weights.reduce((a, w) => a + w.data.length, 0);
+    const runs: Record<string, BackendRun> = {};
+    for (const backend of ["wasm", "webgpu"] as const) {
+      await resolveBackend(backend, { allowSoftwareGpu });
+      const model = await c.build();
+      // Warm-up: compiles shaders / kernels on a copy, outside the timed run.
+      setWeightTensors(model, weights);
+      await trainLocal({ model, data: c.data(c.batchSize * 2), epochs: 1, batchSize: c.batchSize, lr: c.lr, seed: 5 });
+      setWeightTensors(model, weights);
+      const started = performance.now();
+      const result = await trainLocal({ model, data: c.data(samples), epochs: 1, batchSize: c.batchSize, lr: c.lr, seed: 7 });
+      const seconds = (performance.now() - started) / 1000;
+      runs[backend] = { samplesPerSec: samples / seconds, seconds, delta: result.delta.map((d) => d.data), loss: result.metrics.loss };
+      model.dispose();
+    }
+    let maxAbsDiff = 0;
+    runs.wasm.delta.forEach((d, i) => d.forEach((v, k) => (maxAbsDiff = Math.max(maxAbsDiff, Math.abs(v - runs.webgpu.delta[i][k])))));
+    rows.push({
+      model: c.name,
+      params,
+      batch: c.batchSize,
+      samples,
+      wasmSamplesPerSec: Number(runs.wasm.samplesPerSec.toFixed(1)),
+      webgpuSamplesPerSec: Number(runs.webgpu.samplesPerSec.toFixed(1)),
+      ratio: Number((runs.webgpu.samplesPerSec / runs.wasm.samplesPerSec).toFixed(3)),
+      maxAbsDiff,
+      lossWasm: runs.wasm.loss,
+      lossWebgpu: runs.webgpu.loss,
+    });
+  }
+
+  const header = ["model", "params", "batch", "wasm samples/s", "webgpu samples/s", "webgpu/wasm", "max |Δwebgpu−Δwasm|"];
+  const lines = rows.map((r) => [String(r.model), String(r.params), String(r.batch), String(r.wasmSamplesPerSec), String(r.webgpuSamplesPerSec), `${r.ratio}×`, (r.maxAbsDiff as number).toExponential(2)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join("  ");
+  console.log(`adapter: ${webgpuProbe.detail}; node ${process.version}; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"})`);
+  console.log(fmt(header));
+  for (const l of lines) console.log(fmt(l));
+  console.log(JSON.stringify({ kit: "dat-gpu-kit", ok: true, adapter: webgpuProbe.adapter, node: process.version, cpus: os.cpus().length, quick, results: rows }));
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);

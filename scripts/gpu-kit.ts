@@ -1,0 +1,95 @@
+/**
+ * `npm run gpu-kit`: builds the offline GPU check kit in .gpu-kit/ (gitignored), for a lent GPU
+ * machine with no network that receives at most 64 MiB. The kit holds an esbuild bundle of the
+ * training path and its runner, the `webgpu` (Dawn) native module gzip-compressed, the wasm
+ * binaries, the fixture CNN, the Vulkan loader .deb (libvulkan1), and — unless --no-node — this
+ * machine's node binary gzip-compressed, for machines without Node ≥ 20. `sh .gpu-kit/run.sh`
+ * runs it; it needs only sh, and node or gzip.
+ *
+ * Flags: --out <dir> (default .gpu-kit), --no-node (leave node out: smaller, for tests), --no-deb
+ * (leave the Vulkan loader out when apt-get cannot download it).
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import zlib from "node:zlib";
+import { build } from "esbuild";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const MAX_KIT_BYTES = 60 * 1024 * 1024;
+
+function gzipFile(from: string, to: string): void {
+  fs.writeFileSync(to, zlib.gzipSync(fs.readFileSync(from), { level: 9 }));
+}
+
+function sizeOf(dir: string): number {
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).reduce((sum, e) => (e.isFile() ? sum + fs.statSync(path.join(e.parentPath, e.name)).size : sum), 0);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const outArg = args.indexOf("--out");
+  const out = path.resolve(outArg >= 0 ? args[outArg + 1] : path.join(root, ".gpu-kit"));
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+  const modules = path.join(root, "node_modules");
+
+  // 1. The training path and the runner, one ES module; Dawn's native module stays outside.
+  await build({
+    entryPoints: [path.join(root, "scripts", "gpu-kit-runner.ts")],
+    outfile: path.join(out, "runner.mjs"),
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    external: ["webgpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu"],
+    // Bundled CommonJS (tfjs, the wasm backend's Emscripten glue) uses require and __dirname.
+    banner: {
+      js: [
+        "import { createRequire as __kitRequire } from 'node:module';",
+        "import { fileURLToPath as __kitPath } from 'node:url';",
+        "const require = __kitRequire(import.meta.url);",
+        "const __filename = __kitPath(import.meta.url);",
+        "const __dirname = __kitPath(new URL('.', import.meta.url));",
+      ].join(" "),
+    },
+    logLevel: "warning",
+    minify: true,
+  });
+
+  // 2. Packages backends.ts resolves at run time (package.json checks, wasm files, Dawn).
+  const wasmDir = path.join(out, "node_modules", "@tensorflow", "tfjs-backend-wasm");
+  fs.mkdirSync(path.join(wasmDir, "dist"), { recursive: true });
+  fs.copyFileSync(path.join(modules, "@tensorflow/tfjs-backend-wasm/package.json"), path.join(wasmDir, "package.json"));
+  for (const f of fs.readdirSync(path.join(modules, "@tensorflow/tfjs-backend-wasm/dist")).filter((f) => f.endsWith(".wasm"))) {
+    fs.copyFileSync(path.join(modules, "@tensorflow/tfjs-backend-wasm/dist", f), path.join(wasmDir, "dist", f));
+  }
+  const webgpuBackendDir = path.join(out, "node_modules", "@tensorflow", "tfjs-backend-webgpu");
+  fs.mkdirSync(webgpuBackendDir, { recursive: true });
+  fs.copyFileSync(path.join(modules, "@tensorflow/tfjs-backend-webgpu/package.json"), path.join(webgpuBackendDir, "package.json"));
+  const dawnDir = path.join(out, "node_modules", "webgpu");
+  fs.mkdirSync(path.join(dawnDir, "dist", "linux-x64"), { recursive: true });
+  for (const f of ["package.json", "index.js", "LICENSE.md"]) fs.copyFileSync(path.join(modules, "webgpu", f), path.join(dawnDir, f));
+  gzipFile(path.join(modules, "webgpu/dist/linux-x64/dawn.node"), path.join(dawnDir, "dist", "linux-x64", "dawn.node.gz"));
+
+  // 3. Fixtures, the Vulkan loader, node.
+  fs.cpSync(path.join(root, "fixtures", "cnn-digits"), path.join(out, "fixtures", "cnn-digits"), { recursive: true });
+  if (!args.includes("--no-deb")) {
+    execFileSync("apt-get", ["download", "libvulkan1"], { cwd: out, stdio: ["ignore", "ignore", "inherit"] });
+  }
+  if (!args.includes("--no-node")) gzipFile(process.execPath, path.join(out, "node.gz"));
+  fs.copyFileSync(path.join(root, "scripts", "gpu-kit-run.sh"), path.join(out, "run.sh"));
+  fs.chmodSync(path.join(out, "run.sh"), 0o755);
+
+  const bytes = sizeOf(out);
+  const mib = (bytes / 1024 / 1024).toFixed(1);
+  if (bytes > MAX_KIT_BYTES) throw new Error(`the kit is ${mib} MiB, over the 60 MiB limit`);
+  process.stdout.write(`gpu kit: ${out} (${mib} MiB)\nrun it: sh ${path.relative(process.cwd(), out) || "."}/run.sh [--allow-software-gpu] [--quick]\n`);
+  process.stdout.write(JSON.stringify({ kit: out, bytes }) + "\n");
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
