@@ -17,6 +17,7 @@ export interface TrainCommandOptions {
   valSplit?: string;
   backend?: string;
   seed?: string;
+  threads?: string;
   push: boolean;
   resume?: boolean;
 }
@@ -36,6 +37,7 @@ export interface ParsedTrainOptions {
   valSplit: number;
   backend?: "auto" | "gpu" | "native" | "webgpu" | "wasm" | "cpu";
   seed: number;
+  threads?: number;
   push: boolean;
   resume: boolean;
 }
@@ -76,6 +78,7 @@ export function parseTrainOptions(opts: TrainCommandOptions): ParsedTrainOptions
     valSplit: number("--val-split", opts.valSplit ?? "0.1", (n) => n >= 0 && n < 1, "a fraction in [0, 1)")!,
     backend: oneOf("--backend", opts.backend, ["auto", "gpu", "native", "webgpu", "wasm", "cpu"] as const),
     seed: number("--seed", opts.seed ?? "1", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer")!,
+    threads: positiveInt("--threads", opts.threads),
     push: opts.push !== false,
     resume: Boolean(opts.resume),
   };
@@ -143,6 +146,7 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
       mu: parsed.mu,
       valSplit: parsed.valSplit,
       seed: parsed.seed,
+      threads: parsed.threads,
       backend,
       resume: parsed.resume,
       signal: interrupt.signal,
