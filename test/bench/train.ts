@@ -207,11 +207,10 @@ export default async function run(args: string[]): Promise<void> {
       const data = model === "cnn-cifar" ? cifarData(n, 1) : syntheticDigits({ count: n, seed: 1 });
       for (const threads of backend === "wasm" ? threadCounts : [1]) {
         const m = await buildModel(model);
-        await trainLocal({ model: m, data, epochs: 1, batchSize: batch, lr: 0.01, seed: 1, threads });
         const rates: number[] = [];
         const cpuRates: number[] = [];
         let cpuStart = cpuSeconds();
-        // Workers start inside trainLocal: the first epoch (which pays for them) is the warm-up.
+        // The first epoch (which also pays for starting the workers) is the warm-up.
         await trainLocal({
           model: m, data, epochs: repeats + 1, batchSize: batch, lr: 0.01, seed: 1, threads,
           onEpoch: (e) => {
