@@ -16,8 +16,11 @@ export {
   type WeightTensor,
 } from "./modelIo.js";
 export { buildFixtureModel, FIXTURE_NAMES, type FixtureName } from "./modelSpecs.js";
-export { trainLocal, evaluate, describeModel, checkDataFitsModel, splitCounts } from "./trainLocal.js";
-export type { TrainLocalOptions, TrainResult, TrainMetrics, EpochMetrics, BatchProgress, EvaluateResult } from "./trainLocal.js";
+export { trainLocal, type TrainLocalOptions, type TrainResult } from "./trainLocal.js";
+export { evaluate, type EvaluateResult } from "./evaluate.js";
+export { describeModel, checkDataFitsModel } from "./modelShape.js";
+export { splitCounts } from "./batches.js";
+export type { TrainMetrics, EpochMetrics, BatchProgress } from "./metrics.js";
 export { arraySource, subsetSource, materialize, type DataSource, type Sample } from "./data/source.js";
 export { syntheticDigits, syntheticTabular } from "./data/synthetic.js";
 export { partitionIndices, parsePartitionScheme, type PartitionScheme } from "./partition.js";

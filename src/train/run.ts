@@ -14,7 +14,10 @@ import type { Normalization } from "./data/csv.js";
 import { openDataSource } from "./data/open.js";
 import { modelFromFiles, packModelFiles, readModelFiles, saveModelDir, type WeightTensor } from "./modelIo.js";
 import type { OptimizerKind } from "./optimizer.js";
-import { checkDataFitsModel, describeModel, splitCounts, trainLocal, type BatchProgress, type EpochMetrics, type TrainMetrics } from "./trainLocal.js";
+import { splitCounts } from "./batches.js";
+import type { BatchProgress, EpochMetrics, TrainMetrics } from "./metrics.js";
+import { checkDataFitsModel, describeModel } from "./modelShape.js";
+import { trainLocal } from "./trainLocal.js";
 
 export interface RunTrainingOptions {
   home: string;
@@ -33,6 +36,8 @@ export interface RunTrainingOptions {
   backend?: BackendPreference;
   /** Let a forced webgpu backend train on a software adapter. */
   allowSoftwareGpu?: boolean;
+  /** Worker threads for data-parallel training on wasm (default: trainLocal's, all cores for long runs). */
+  threads?: number;
   jobId?: number | null;
   /** Continue the latest stopped run (of this job, when jobId is given). */
   resume?: boolean;
@@ -53,6 +58,8 @@ export interface TrainRunResult {
   globalModelDir: string;
   modelHash: string;
   backend: string;
+  /** Threads that computed gradients (1 unless the hand-written wasm step ran data-parallel). */
+  threads: number;
   warnings: string[];
   sampleCount: number;
   valCount: number;
@@ -186,7 +193,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<TrainRun
     const result = await trainLocal({
       model, data, epochs: stored.epochs, batchSize: stored.batchSize, lr: stored.lr, optimizer: stored.optimizer, mu: stored.mu,
       seed: stored.seed, valSplit: stored.valSplit, signal: options.signal, checkpointDir, resume: options.resume,
-      onEpoch: options.onEpoch, onBatch: options.onBatch,
+      onEpoch: options.onEpoch, onBatch: options.onBatch, threads: options.threads,
     }).catch((error: unknown) => {
       // A lost WebGPU device surfaces as an opaque mapAsync failure: name the cause and the fix.
       throw webgpuFailure(error) ?? error;
@@ -206,7 +213,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<TrainRun
     });
     model.dispose();
     return {
-      id, jobId, runDir, modelDir: trainedDir, deltaPath, globalModelDir, modelHash, backend: backend.name, warnings: backend.warnings,
+      id, jobId, runDir, modelDir: trainedDir, deltaPath, globalModelDir, modelHash, backend: backend.name, threads: result.step.threads, warnings: backend.warnings,
       sampleCount: result.sampleCount, valCount: result.valCount, epochsCompleted: result.epochsCompleted, stopped: result.stopped,
       metrics: result.metrics, weights: result.weights, delta: result.delta,
     };

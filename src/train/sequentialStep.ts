@@ -6,7 +6,7 @@
  * wasm each op costs a JS → wasm round trip and several are slow scalar loops (broadcast adds,
  * reductions over leading axes, transposed matmuls). Here the forward pass runs fused XNNPACK
  * kernels (conv or matmul + bias + ReLU in one call), and the backward pass is written out: the
- * loss gradient, ReLU and max-pool backprops and bias gradients in one JavaScript pass each on
+ * loss gradient (from the logits: a final softmax is folded into the loss), ReLU and max-pool backprops and bias gradients in one JavaScript pass each on
  * the wasm heap, and the heavy products (conv backprops, weight gradients) as XNNPACK calls —
  * except the first conv's weight gradient when a max pool follows it, summed in JavaScript over
  * just the pixels the pool passes gradient to. The maths is the generic step's: the same
@@ -14,7 +14,7 @@
  * same optimizer.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Task } from "./trainLocal.js";
+import type { Task } from "./modelShape.js";
 import { registerWasmTrainingKernels } from "./wasmKernels.js";
 import { channelSums, convGradsThroughMaxPool, maxPoolBackward, reluBackward, softmaxCrossEntropyBackward, transpose2d } from "./wasmHeapKernels.js";
 
@@ -135,7 +135,7 @@ export function planSequentialStep(model: tf.LayersModel, task: Task): Sequentia
   const trainable = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
   if (trainable.length !== owned.size || !trainable.every((name) => owned.has(name))) return undefined;
   registerWasmTrainingKernels();
-  return { gradients: (xs, labels) => stepGradients(stages, xs, labels, task.fromLogits) };
+  return { gradients: (xs, labels) => stepGradients(stages, xs, labels) };
 }
 
 function forward(stage: Stage, x: tf.Tensor): tf.Tensor {
@@ -161,12 +161,12 @@ function forward(stage: Stage, x: tf.Tensor): tf.Tensor {
   }
 }
 
-function stepGradients(stages: Stage[], xs: tf.Tensor, labels: ArrayLike<number>, fromLogits: boolean): StepGradients {
+function stepGradients(stages: Stage[], xs: tf.Tensor, labels: ArrayLike<number>): StepGradients {
   // activations[i] is stage i's input; activations[i + 1] its output (after its activation).
   const activations: tf.Tensor[] = [xs];
   for (const stage of stages) activations.push(forward(stage, activations[activations.length - 1]));
   const logits = activations[activations.length - 1] as tf.Tensor2D;
-  const { loss, correct, dLogits } = softmaxCrossEntropyBackward(logits, labels, fromLogits);
+  const { loss, correct, dLogits } = softmaxCrossEntropyBackward(logits, labels);
   const grads: tf.NamedTensorMap = {};
   // No stage before the first weighted one needs an input gradient.
   const firstWeighted = stages.findIndex((s) => s.kind === "dense" || s.kind === "conv");

@@ -2,86 +2,29 @@
  * Local training: a custom loop over streamed batches (so data never has to fit in memory), with
  * sgd or adam, the FedProx proximal term towards the global weights, a seeded shuffle and split,
  * a per-epoch callback, a clean stop after the current batch (AbortSignal) with a checkpoint, and
- * resume from that checkpoint. Every batch runs inside tf.tidy: memory stays flat across epochs.
- * On wasm, plain Sequential classifiers take a hand-written step (sequentialStep.ts) with the same
- * gradients and optimizer; every other model takes tfjs's generic optimizer.minimize step.
+ * resume from that checkpoint. The step itself (hand-written on wasm, over worker threads, or
+ * tfjs's generic one) is step.ts's; batches, evaluation and checkpoints have their own modules.
  */
-import fs from "node:fs";
-import path from "node:path";
+import os from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../core/errors.js";
-import { featureSize, type DataSource, type Sample } from "./data/source.js";
-import { getWeightTensors, loadModelDir, saveModelDir, setWeightTensors, type WeightTensor } from "./modelIo.js";
+import { batches, splitCounts } from "./batches.js";
+import { readCheckpoint, writeCheckpoint, type Checkpoint } from "./checkpoint.js";
+import type { DataSource } from "./data/source.js";
+import { evaluate } from "./evaluate.js";
+import type { BatchProgress, EpochMetrics, TrainMetrics } from "./metrics.js";
+import { setWeightTensors, type WeightTensor } from "./modelIo.js";
+import { checkDataFitsModel, type ModelShape } from "./modelShape.js";
 import { createOptimizer, type OptimizerKind } from "./optimizer.js";
-import { createRng, hashUnit, permutation } from "./rng.js";
-import { planSequentialStep } from "./sequentialStep.js";
+import { readWeights } from "./readWeights.js";
+import { createTrainStep, type TrainStep } from "./step.js";
 
-export type Task = { kind: "classification"; classes: number; fromLogits: boolean } | { kind: "binary" } | { kind: "regression" };
-
-export interface ModelShape {
-  /** One sample's input shape (without the batch dimension). */
-  inputShape: number[];
-  task: Task;
-}
-
-/** What the model expects and predicts, read from its input and last layer. */
-export function describeModel(model: tf.LayersModel): ModelShape {
-  const input = model.inputs[0].shape.slice(1).map((d) => d ?? -1);
-  const units = model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? 1;
-  const last = model.layers[model.layers.length - 1];
-  const activation = String((last.getConfig() as { activation?: unknown }).activation ?? "linear");
-  let task: Task;
-  if (units > 1) task = { kind: "classification", classes: units, fromLogits: activation !== "softmax" };
-  else if (activation === "sigmoid") task = { kind: "binary" };
-  else task = { kind: "regression" };
-  return { inputShape: input, task };
-}
-
-/**
- * Check, before training, that the data fits the model: same number of features (a flat row may
- * feed an image model of the same size) and labels inside the model's classes.
- */
-export function checkDataFitsModel(model: tf.LayersModel, data: DataSource, modelName = "the model"): ModelShape {
-  const shape = describeModel(model);
-  const want = featureSize(shape.inputShape);
-  const have = featureSize(data.featureShape);
-  if (shape.inputShape.some((d) => d < 0) || want !== have) {
-    throw new UserError(
-      `${data.name} has ${have} features per sample [${data.featureShape.join("×")}], but ${modelName} expects input [${shape.inputShape.join("×")}].`,
-      { code: "DATA_MODEL_MISMATCH", hint: "Pick the model that matches this data, or the --label-column that leaves the right features." },
-    );
-  }
-  if (data.size === 0) throw new UserError(`${data.name} holds no samples.`, { code: "DATA_EMPTY" });
-  if (shape.task.kind === "classification" || shape.task.kind === "binary") {
-    const classes = shape.task.kind === "classification" ? shape.task.classes : 2;
-    if (!data.integerLabels || data.maxLabel >= classes) {
-      throw new UserError(
-        `${data.name} has labels outside the model's ${classes} classes (0..${classes - 1}); largest label ${data.maxLabel}${data.integerLabels ? "" : ", some not integers"}.`,
-        { code: "DATA_LABEL_RANGE" },
-      );
-    }
-  }
-  return shape;
-}
-
-export interface EpochMetrics {
-  epoch: number;
-  loss: number;
-  accuracy?: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  samples: number;
-  seconds: number;
-  samplesPerSec: number;
-}
-
-export interface BatchProgress {
-  epoch: number;
-  batch: number;
-  batches: number;
-  samples: number;
-  loss: number;
-}
+// Kept here for the callers that import them from trainLocal (orchestrator, demo, tests).
+export { evaluate, type EvaluateOptions, type EvaluateResult } from "./evaluate.js";
+export { checkDataFitsModel, describeModel, type ModelShape, type Task } from "./modelShape.js";
+export { splitCounts } from "./batches.js";
+export { lossAndCorrect } from "./loss.js";
+export type { BatchProgress, EpochMetrics, TrainMetrics } from "./metrics.js";
 
 export interface TrainLocalOptions {
   /** The global model; it is trained in place. */
@@ -106,14 +49,12 @@ export interface TrainLocalOptions {
   resume?: boolean;
   /** Samples held in the shuffle buffer when the data streams from disk. */
   shuffleBuffer?: number;
-}
-
-export interface TrainMetrics {
-  loss: number;
-  accuracy?: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  epochs: EpochMetrics[];
+  /**
+   * Worker threads for data-parallel training (the hand-written wasm step only: other steps run on
+   * one thread). Default: the cores available, but one thread for runs too short to repay
+   * starting the workers. Any count gives the same results as one thread within float rounding.
+   */
+  threads?: number;
 }
 
 export interface TrainResult {
@@ -129,234 +70,56 @@ export interface TrainResult {
   epochsCompleted: number;
   /** True when the signal stopped training before the last epoch ended. */
   stopped: boolean;
+  /** The step that ran ("generic", "sequential" or "parallel") and its thread count. */
+  step: { kind: TrainStep["kind"]; threads: number };
 }
 
-interface CheckpointState {
-  version: 1;
-  /** The optimizer's slots (adam's moments, the iteration count), stored in optimizer.bin in this order. */
-  optimizer?: { kind: OptimizerKind; tensors: { name: string; shape: number[] }[] };
-  epoch: number;
-  batch: number;
-  seed: number;
-  epochs: EpochMetrics[];
-}
+/**
+ * Below this much arithmetic in a run (forward and backward, all epochs) the default thread count
+ * is one: starting a worker (loading tfjs and wasm) costs about a second of one core.
+ */
+const PARALLEL_MIN_FLOP = 2e10;
 
-function isValidation(seed: number, index: number, valSplit: number): boolean {
-  return valSplit > 0 && hashUnit(seed, index) < valSplit;
-}
-
-/** The generic step's loss for a task (and, for classifiers, the count of correct predictions). */
-export function lossAndCorrect(
-  task: Task,
-  preds: tf.Tensor,
-  labels: tf.Tensor1D,
-): { loss: tf.Scalar; correct: tf.Scalar | undefined } {
-  if (task.kind === "classification") {
-    const oneHot = tf.oneHot(tf.cast(labels, "int32"), task.classes);
-    const loss = task.fromLogits
-      ? tf.losses.softmaxCrossEntropy(oneHot, preds)
-      : tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(preds, 1e-7, 1))), -1)));
-    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(preds, -1), tf.cast(labels, "int32")), "float32"));
-    return { loss: loss as tf.Scalar, correct: correct as tf.Scalar };
-  }
-  const flat = preds.reshape([-1]);
-  if (task.kind === "binary") {
-    const p = tf.clipByValue(flat, 1e-7, 1 - 1e-7);
-    const loss = tf.neg(tf.mean(tf.add(tf.mul(labels, tf.log(p)), tf.mul(tf.sub(1, labels), tf.log(tf.sub(1, p))))));
-    const correct = tf.sum(tf.cast(tf.equal(tf.greater(flat, 0.5), tf.greater(labels, 0.5)), "float32"));
-    return { loss: loss as tf.Scalar, correct: correct as tf.Scalar };
-  }
-  return { loss: tf.losses.meanSquaredError(labels, flat) as tf.Scalar, correct: undefined };
-}
-
-/** Streams batches of training (or validation) samples in a seeded order for one epoch. */
-async function* batches(
-  data: DataSource,
-  options: {
-    batchSize: number;
-    /** Fixed for a run: decides which samples are held out. */
-    splitSeed: number;
-    /** Changes every epoch: the order. */
-    shuffleSeed: number;
-    valSplit: number;
-    wantValidation: boolean;
-    shuffle: boolean;
-    shuffleBuffer: number;
-  },
-): AsyncGenerator<Sample[]> {
-  const { batchSize, splitSeed, valSplit, wantValidation, shuffle } = options;
-  const rng = createRng(options.shuffleSeed);
-  const keep = (i: number): boolean => isValidation(splitSeed, i, valSplit) === wantValidation;
-  let batch: Sample[] = [];
-  const emit = function* (sample: Sample): Generator<Sample[]> {
-    batch.push(sample);
-    if (batch.length === batchSize) {
-      yield batch;
-      batch = [];
+/** Threads for a run: the caller's count, else all cores for long enough runs (see PARALLEL_MIN_FLOP). */
+function threadsFor(options: TrainLocalOptions, shape: ModelShape, trainSamples: number): number {
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) {
+      throw new UserError(`threads must be a positive integer, got ${options.threads}.`, { code: "TRAIN_OPTION" });
     }
-  };
-  if (data.get && shuffle) {
-    for (const i of permutation(data.size, rng)) if (keep(i)) yield* emit(data.get(i));
-  } else if (data.get) {
-    for (let i = 0; i < data.size; i++) if (keep(i)) yield* emit(data.get(i));
-  } else {
-    const buffer: Sample[] = [];
-    let i = 0;
-    for await (const sample of data.read()) {
-      const index = i++;
-      if (!keep(index)) continue;
-      // Loaders may reuse buffers; keep our own copy while it waits in the shuffle buffer.
-      const copy = { x: Float32Array.from(sample.x), y: sample.y };
-      if (!shuffle) {
-        yield* emit(copy);
-        continue;
-      }
-      if (buffer.length < options.shuffleBuffer) {
-        buffer.push(copy);
-        continue;
-      }
-      const j = rng.int(buffer.length);
-      const out = buffer[j];
-      buffer[j] = copy;
-      yield* emit(out);
-    }
-    while (buffer.length > 0) {
-      const j = rng.int(buffer.length);
-      const out = buffer[j];
-      buffer[j] = buffer[buffer.length - 1];
-      buffer.pop();
-      yield* emit(out);
-    }
+    return options.threads;
   }
-  if (batch.length > 0) yield batch;
+  const cores = os.availableParallelism();
+  if (cores === 1) return 1;
+  const work = 3 * forwardFlopPerSample(options.model, shape) * trainSamples * options.epochs;
+  return work >= PARALLEL_MIN_FLOP ? cores : 1;
 }
 
-/** A batch's features and labels in flat arrays; `reuse` is filled in place when its size fits. */
-function flattenBatch(batch: Sample[], size: number, reuse?: { x: Float32Array; y: Float32Array }): { x: Float32Array; y: Float32Array } {
-  const fits = reuse && reuse.y.length === batch.length && reuse.x.length === batch.length * size;
-  const x = fits ? reuse.x : new Float32Array(batch.length * size);
-  const y = fits ? reuse.y : new Float32Array(batch.length);
-  batch.forEach((s, i) => {
-    x.set(s.x, i * size);
-    y[i] = s.y;
-  });
-  return { x, y };
-}
-
-function stackBatch(batch: Sample[], inputShape: number[]): { xs: tf.Tensor; ys: tf.Tensor1D } {
-  const { x, y } = flattenBatch(batch, featureSize(inputShape));
-  return { xs: tf.tensor(x, [batch.length, ...inputShape], "float32"), ys: tf.tensor1d(y, "float32") };
-}
-
-/** Sizes of the train and validation parts under a split, counted without reading the data. */
-export function splitCounts(size: number, seed: number, valSplit: number): { train: number; val: number } {
-  let val = 0;
-  for (let i = 0; i < size; i++) if (isValidation(seed, i, valSplit)) val++;
-  return { train: size - val, val };
-}
-
-export interface EvaluateOptions {
-  batchSize?: number;
-  /** Evaluate only the validation part of a split made with this seed and fraction. */
-  split?: { seed: number; valSplit: number; part: "train" | "validation" };
-}
-
-export interface EvaluateResult {
-  loss: number;
-  accuracy?: number;
-  count: number;
-}
-
-/** Loss (and accuracy for classifiers) of the model over a data set, streamed in batches. */
-export async function evaluate(model: tf.LayersModel, data: DataSource, options: EvaluateOptions = {}): Promise<EvaluateResult> {
-  const shape = describeModel(model);
-  const split = options.split ?? { seed: 0, valSplit: 0, part: "train" as const };
-  let lossSum = 0;
-  let correctSum = 0;
-  let count = 0;
-  for await (const batch of batches(data, {
-    batchSize: options.batchSize ?? 256,
-    splitSeed: split.seed,
-    shuffleSeed: 0,
-    valSplit: split.valSplit,
-    wantValidation: split.part === "validation",
-    shuffle: false,
-    shuffleBuffer: 0,
-  })) {
-    const [lossTensor, correctTensor] = tf.tidy(() => {
-      const { xs, ys } = stackBatch(batch, shape.inputShape);
-      const preds = model.predict(xs) as tf.Tensor;
-      const out = lossAndCorrect(shape.task, preds, ys);
-      return [out.loss, out.correct];
-    });
-    // Asynchronous reads: WebGPU in Node has no synchronous path (dataSync needs a browser canvas).
-    const loss = (await lossTensor.data())[0];
-    const correct = correctTensor ? (await correctTensor.data())[0] : NaN;
-    lossTensor.dispose();
-    correctTensor?.dispose();
-    lossSum += loss * batch.length;
-    correctSum += correct;
-    count += batch.length;
+/** Multiply-adds ×2 of one sample's forward pass through the model's dense and conv layers (others count 0). */
+export function forwardFlopPerSample(model: tf.LayersModel, shape: ModelShape): number {
+  let flop = 0;
+  for (const layer of model.layers) {
+    const kernel = layer.weights.find((w) => w.originalName.endsWith("/kernel"));
+    if (!kernel) continue;
+    const out = layer.outputShape as (number | null)[];
+    // A kernel's size is its inputs × outputs per output position; conv layers have H×W positions.
+    const positions = out.length === 4 ? (out[1] ?? 1) * (out[2] ?? 1) : 1;
+    flop += 2 * kernel.shape.reduce((a: number, b) => a * (b ?? 1), 1) * positions;
   }
-  if (count === 0) return { loss: NaN, count: 0 };
-  const result: EvaluateResult = { loss: lossSum / count, count };
-  if (shape.task.kind !== "regression") result.accuracy = correctSum / count;
-  return result;
+  return flop > 0 ? flop : shape.inputShape.reduce((a, b) => a * Math.max(b, 1), 1);
 }
 
-interface Checkpoint {
-  state: CheckpointState;
-  weights: WeightTensor[];
-  /** The optimizer's slots, when the checkpoint holds them whole. */
-  optimizerSlots?: { name: string; shape: number[]; data: Float32Array }[];
-}
-
-async function readCheckpoint(dir: string): Promise<Checkpoint | undefined> {
-  const statePath = path.join(dir, "state.json");
-  if (!fs.existsSync(statePath)) return undefined;
-  const state = JSON.parse(await fs.promises.readFile(statePath, "utf8")) as CheckpointState;
-  const model = await loadModelDir(path.join(dir, "model"));
-  const weights = await getWeightTensors(model);
-  model.dispose();
-  const checkpoint: Checkpoint = { state, weights };
-  const slotsPath = path.join(dir, "optimizer.bin");
-  if (state.optimizer && fs.existsSync(slotsPath)) {
-    const bytes = await fs.promises.readFile(slotsPath);
-    const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength - (bytes.byteLength % 4)));
-    const sizes = state.optimizer.tensors.map((t) => t.shape.reduce((a, b) => a * b, 1));
-    // A slot file that does not match its manifest is ignored: training resumes with fresh slots.
-    if (sizes.reduce((a, b) => a + b, 0) === floats.length) {
-      let at = 0;
-      checkpoint.optimizerSlots = state.optimizer.tensors.map((t, i) => {
-        const data = floats.slice(at, at + sizes[i]);
-        at += sizes[i];
-        return { name: t.name, shape: t.shape, data };
-      });
-    }
+async function resumeFrom(dir: string | undefined, model: tf.LayersModel, optimizer: tf.Optimizer, kind: OptimizerKind): Promise<Checkpoint> {
+  if (!dir) throw new UserError("Resume needs a checkpoint folder.", { code: "RESUME_NO_CHECKPOINT" });
+  const checkpoint = await readCheckpoint(dir);
+  if (!checkpoint) throw new UserError(`No checkpoint in ${dir}.`, { code: "RESUME_NO_CHECKPOINT" });
+  setWeightTensors(model, checkpoint.weights);
+  if (checkpoint.optimizerSlots && checkpoint.state.optimizer?.kind === kind) {
+    // Adam's moments and step count carry over, so a resumed run takes the steps it would have taken.
+    const named = checkpoint.optimizerSlots.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape, "float32") }));
+    await optimizer.setWeights(named);
+    named.forEach((n) => n.tensor.dispose());
   }
   return checkpoint;
-}
-
-async function writeCheckpoint(dir: string, model: tf.LayersModel, state: CheckpointState, optimizer: tf.Optimizer, kind: OptimizerKind): Promise<void> {
-  await saveModelDir(model, path.join(dir, "model"));
-  const slots = await optimizer.getWeights();
-  const manifest: { name: string; shape: number[] }[] = [];
-  const parts: Float32Array[] = [];
-  for (const slot of slots) {
-    manifest.push({ name: slot.name, shape: [...slot.tensor.shape] });
-    parts.push(Float32Array.from(await slot.tensor.data()));
-  }
-  const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  await fs.promises.writeFile(path.join(dir, "optimizer.bin"), new Uint8Array(all.buffer));
-  state.optimizer = { kind, tensors: manifest };
-  const statePath = path.join(dir, "state.json");
-  await fs.promises.writeFile(statePath + ".tmp", JSON.stringify(state));
-  await fs.promises.rename(statePath + ".tmp", statePath);
 }
 
 /**
@@ -377,41 +140,24 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   const counts = splitCounts(data.size, seed, valSplit);
   if (counts.train === 0) throw new UserError(`${data.name}: no training samples left after a ${valSplit} validation split.`, { code: "DATA_EMPTY" });
 
-  const globalWeights = await getWeightTensors(model);
-  let startEpoch = 0;
-  let skipBatches = 0;
-  const history: EpochMetrics[] = [];
-  let resumedSlots: Checkpoint["optimizerSlots"];
-  let resumedKind: OptimizerKind | undefined;
-  if (options.resume) {
-    if (!options.checkpointDir) throw new UserError("Resume needs a checkpoint folder.", { code: "RESUME_NO_CHECKPOINT" });
-    const checkpoint = await readCheckpoint(options.checkpointDir);
-    if (!checkpoint) throw new UserError(`No checkpoint in ${options.checkpointDir}.`, { code: "RESUME_NO_CHECKPOINT" });
-    setWeightTensors(model, checkpoint.weights);
-    startEpoch = checkpoint.state.epoch;
-    skipBatches = checkpoint.state.batch;
-    history.push(...checkpoint.state.epochs);
-    resumedSlots = checkpoint.optimizerSlots;
-    resumedKind = checkpoint.state.optimizer?.kind;
-  }
-
-  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const proxTargets = mu > 0 ? tf.tidy(() => trainable.map((v) => tf.clone(v))) : [];
-  proxTargets.forEach((t) => tf.keep(t));
+  const globalWeights = await readWeights(model);
   const optimizerKind = options.optimizer ?? "sgd";
   const optimizer = createOptimizer(optimizerKind, lr);
-  if (resumedSlots && resumedKind === optimizerKind) {
-    // Adam's moments and step count carry over, so a resumed run takes the steps it would have taken.
-    const named = resumedSlots.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape, "float32") }));
-    await optimizer.setWeights(named);
-    named.forEach((n) => n.tensor.dispose());
-  }
-  // Plain Sequential classifiers on wasm take the hand-written step; anything else tfjs's generic one.
-  const handWritten = planSequentialStep(model, shape.task);
-  let batchArrays: { x: Float32Array; y: Float32Array } | undefined;
+  let step: TrainStep | undefined;
   let stopped = false;
-  let epoch = startEpoch;
+  let epoch = 0;
+  const history: EpochMetrics[] = [];
   try {
+    // Made before a resume restores weights: FedProx pulls towards the global weights, not the checkpoint's.
+    step = await createTrainStep({ model, shape, optimizer, mu, threads: threadsFor(options, shape, counts.train) });
+    let skipBatches = 0;
+    if (options.resume) {
+      const checkpoint = await resumeFrom(options.checkpointDir, model, optimizer, optimizerKind);
+      epoch = checkpoint.state.epoch;
+      skipBatches = checkpoint.state.batch;
+      history.push(...checkpoint.state.epochs);
+    }
+    const startEpoch = epoch;
     for (; epoch < epochs && !stopped; epoch++) {
       const started = performance.now();
       let lossSum = 0;
@@ -430,47 +176,8 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
       })) {
         batchIndex++;
         if (epoch === startEpoch && batchIndex <= skipBatches) continue;
-        let correctTensor: tf.Scalar | undefined;
-        let lossValue: number;
-        if (handWritten) {
-          const arrays = flattenBatch(batch, featureSize(shape.inputShape), batchArrays);
-          batchArrays = arrays;
-          [lossValue, correctSum] = tf.tidy(() => {
-            const xs = tf.tensor(arrays.x, [batch.length, ...shape.inputShape], "float32");
-            const out = handWritten.gradients(xs, arrays.y);
-            let loss = out.loss;
-            if (mu > 0) {
-              const gaps = trainable.map((v, i) => tf.sub(v, proxTargets[i]));
-              loss += (mu / 2) * tf.addN(gaps.map((g) => tf.sum(tf.square(g)))).dataSync()[0];
-              trainable.forEach((v, i) => (out.grads[v.name] = tf.add(out.grads[v.name], tf.mul(gaps[i], mu))));
-            }
-            optimizer.applyGradients(Object.entries(out.grads).map(([name, tensor]) => ({ name, tensor })));
-            return [loss, correctSum + out.correct];
-          });
-        } else {
-          const lossTensor = tf.tidy(() => {
-            const { xs, ys } = stackBatch(batch, shape.inputShape);
-            const loss = optimizer.minimize(
-              () => {
-                const preds = model.apply(xs, { training: true }) as tf.Tensor;
-                const out = lossAndCorrect(shape.task, preds, ys);
-                if (out.correct) correctTensor = tf.keep(out.correct);
-                if (mu === 0) return out.loss;
-                const prox = tf.addN(trainable.map((v, i) => tf.sum(tf.square(tf.sub(v, proxTargets[i])))));
-                return tf.add(out.loss, tf.mul(mu / 2, prox)) as tf.Scalar;
-              },
-              true,
-              trainable,
-            );
-            return loss!;
-          });
-          lossValue = (await lossTensor.data())[0];
-          lossTensor.dispose();
-        }
-        if (correctTensor) {
-          correctSum += (await correctTensor.data())[0];
-          correctTensor.dispose();
-        }
+        const { loss: lossValue, correct } = await step.run(batch);
+        correctSum += correct;
         if (!Number.isFinite(lossValue)) {
           throw new UserError(`Training diverged at epoch ${epoch + 1}, batch ${batchIndex}: loss is ${lossValue}.`, {
             code: "TRAIN_DIVERGED",
@@ -515,11 +222,11 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
       }
     }
   } finally {
+    await step?.dispose();
     optimizer.dispose();
-    proxTargets.forEach((t) => t.dispose());
   }
 
-  const weights = await getWeightTensors(model);
+  const weights = await readWeights(model);
   const delta = weights.map((w, i) => {
     const g = globalWeights[i].data;
     const d = new Float32Array(w.data.length);
@@ -540,5 +247,6 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
     metrics,
     epochsCompleted: Math.min(epoch, epochs),
     stopped,
+    step: { kind: step.kind, threads: step.threads },
   };
 }

@@ -30,9 +30,6 @@ function floats(backend: WasmHeapBackend, t: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(t) as Float32Array;
 }
 
-/** The smallest probability the clipped cross-entropy takes a log of (float32, as the ops see it). */
-const PROB_FLOOR = Math.fround(1e-7);
-
 export interface SoftmaxCrossEntropyResult {
   /** Mean cross-entropy over the batch. */
   loss: number;
@@ -43,54 +40,41 @@ export interface SoftmaxCrossEntropyResult {
 }
 
 /**
- * Mean categorical cross-entropy of integer labels and its gradient with respect to the logits,
- * in one pass. With `fromLogits` the loss is softmaxCrossEntropy(logits) and d = (p − onehot)/B.
- * Without it the model ends in a softmax whose probabilities are clipped to [1e-7, 1] before the
- * log, as the generic loss does: d = (p − onehot)/B, and a whole row is 0 where p_label was
- * clipped (the clip passes no gradient). Accuracy counts the first largest output.
+ * Mean softmax cross-entropy of integer labels, from the logits (log-sum-exp, so a label whose
+ * probability underflows still has a finite loss), and its gradient d = (p − onehot)/B in one
+ * pass. A model that ends in a softmax gets the same: its step hands over the pre-softmax
+ * logits. No row's gradient is ever cut off, so a model saturated on one class still learns.
+ * `batch` is the divisor B (the whole batch's size when this is one shard of it); accuracy
+ * counts the first largest output.
  */
-export function softmaxCrossEntropyBackward(logits: tf.Tensor2D, labels: ArrayLike<number>, fromLogits: boolean): SoftmaxCrossEntropyResult {
+export function softmaxCrossEntropyBackward(logits: tf.Tensor2D, labels: ArrayLike<number>, batch = logits.shape[0]): SoftmaxCrossEntropyResult {
   const backend = heapBackend();
-  const [batch, classes] = logits.shape;
-  const dLogits = allocate(backend, [batch, classes]) as tf.Tensor2D;
+  const [rows, classes] = logits.shape;
+  const dLogits = allocate(backend, [rows, classes]) as tf.Tensor2D;
   const z = floats(backend, logits);
   const d = floats(backend, dLogits);
   const p = new Float64Array(classes);
   let lossSum = 0;
   let correct = 0;
-  for (let b = 0, row = 0; b < batch; b++, row += classes) {
+  for (let b = 0, row = 0; b < rows; b++, row += classes) {
     const label = labels[b];
     let max = -Infinity;
-    for (let c = 0; c < classes; c++) if (z[row + c] > max) max = z[row + c];
+    let best = 0;
+    for (let c = 0; c < classes; c++) {
+      if (z[row + c] > max) {
+        max = z[row + c];
+        best = c;
+      }
+    }
+    if (best === label) correct++;
     let sum = 0;
     for (let c = 0; c < classes; c++) {
       p[c] = Math.exp(z[row + c] - max);
       sum += p[c];
     }
-    let best = 0;
-    let bestP = -Infinity;
-    for (let c = 0; c < classes; c++) {
-      p[c] = fromLogits ? p[c] / sum : Math.fround(p[c] / sum);
-      if (p[c] > bestP) {
-        bestP = p[c];
-        best = c;
-      }
-    }
-    if (best === label) correct++;
     // NaN logits give a NaN loss: the caller stops on it.
-    let live = true;
-    if (fromLogits) {
-      lossSum += Math.log(sum) + max - z[row + label];
-    } else {
-      const pl = p[label];
-      lossSum -= Math.log(Math.min(Math.max(pl, PROB_FLOOR), 1));
-      live = pl >= PROB_FLOOR && pl <= 1;
-    }
-    if (!live) {
-      d.fill(0, row, row + classes);
-      continue;
-    }
-    for (let c = 0; c < classes; c++) d[row + c] = (p[c] - (c === label ? 1 : 0)) / batch;
+    lossSum += Math.log(sum) + max - z[row + label];
+    for (let c = 0; c < classes; c++) d[row + c] = (p[c] / sum - (c === label ? 1 : 0)) / batch;
   }
   return { loss: lossSum / batch, correct, dLogits };
 }

@@ -1,31 +1,48 @@
 /**
- * Training speed: the fixture MLP and CNN trained for a fixed number of samples on each tfjs
- * backend that loads here, in samples/s (median of a few repeats after a warm-up). Where
- * `python3 -c "import torch"` works, the same architectures, shapes, batch size and thread count
- * train in PyTorch in the same run, and the ratio tfjs/PyTorch is printed.
- * Args: --samples N (default 2048), --batch N (32), --repeats N (3), --backends wasm,cpu (default: all that load).
+ * Training speed: the fixture MLP and CNN and a CIFAR-sized CNN (32×32×3,
+ * conv32-conv32-pool-conv64-conv64-pool-dense256-10, 1.1M parameters) trained on each tfjs
+ * backend that loads here, wasm on one thread and on every core (data-parallel worker threads),
+ * in samples/s of wall time and of CPU time (median of a few epochs after a warm-up), and in
+ * GFLOP/s (forward and backward counted analytically). Where `/usr/bin/python3 -c "import torch"`
+ * works, the same architectures, shapes, batch size and thread counts train in PyTorch in the same
+ * run (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and torch.set_num_threads set alike, and checked).
+ * With --cli, `dat train --threads N` against `--threads 1` on the CIFAR-sized CNN (built dist/
+ * needed), with the two deltas compared.
+ * Args: --samples N (2048), --cifar-samples N (512), --batch N (32), --repeats N (3),
+ * --backends wasm,cpu (default: all that load), --threads N (default: the cores available), --cli.
  */
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { probeBackends, resolveBackend, type BackendName } from "../../src/train/backends.js";
+import { arraySource, type DataSource } from "../../src/train/data/source.js";
 import { syntheticDigits } from "../../src/train/data/synthetic.js";
-import { loadModelDir } from "../../src/train/modelIo.js";
+import { loadModelDir, saveModelDir } from "../../src/train/modelIo.js";
+import { readDeltaFiles } from "../../src/train/run.js";
+import { createRng } from "../../src/train/rng.js";
 import { trainLocal } from "../../src/train/trainLocal.js";
 import { median, numberOption } from "./stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
+type ModelName = "mlp-digits" | "cnn-digits" | "cnn-cifar";
+
 const TORCH_SCRIPT = String.raw`
-import sys, time, json, torch, torch.nn as nn
-torch.set_num_threads(int(sys.argv[4])); torch.manual_seed(0)
+import os, sys, time, json, torch, torch.nn as nn
+threads = int(sys.argv[4]); torch.set_num_threads(threads); torch.manual_seed(0)
 kind, samples, batch, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[5])
 if kind == "mlp-digits":
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10)); shape = (1, 28, 28)
+elif kind == "cnn-digits":
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16*5*5, 10)); shape = (1, 28, 28)
 else:
-    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16*5*5, 10))
-x = torch.rand(samples, 1, 28, 28); y = torch.randint(0, 10, (samples,))
+    model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64*8*8, 256), nn.ReLU(), nn.Linear(256, 10)); shape = (3, 32, 32)
+x = torch.rand(samples, *shape); y = torch.randint(0, 10, (samples,))
 opt = torch.optim.SGD(model.parameters(), lr=0.01); loss_fn = nn.CrossEntropyLoss()
 def epoch():
     for i in range(0, samples, batch):
@@ -35,91 +52,219 @@ rates, cpu_rates = [], []
 for _ in range(repeats):
     t = time.perf_counter(); c = time.process_time(); epoch()
     rates.append(samples / (time.perf_counter() - t)); cpu_rates.append(samples / (time.process_time() - c))
-rates.sort(); cpu_rates.sort(); print(json.dumps({"rate": rates[len(rates)//2], "cpuRate": cpu_rates[len(cpu_rates)//2]}))
+rates.sort(); cpu_rates.sort()
+print(json.dumps({"rate": rates[len(rates)//2], "cpuRate": cpu_rates[len(cpu_rates)//2], "threads": torch.get_num_threads(),
+    "omp": os.environ.get("OMP_NUM_THREADS"), "openblas": os.environ.get("OPENBLAS_NUM_THREADS")}))
 `;
 
 interface Rate {
   /** Samples per second of wall time. */
   rate: number;
-  /** Samples per second of this process's CPU time: what a loaded, shared machine distorts least. */
+  /** Samples per second of the process's CPU time (all its threads): what a loaded machine distorts least. */
   cpuRate: number;
 }
 
-function torchRate(kind: string, samples: number, batch: number, threads: number, repeats: number): Rate | undefined {
+function torchRate(kind: string, samples: number, batch: number, threads: number, repeats: number): (Rate & { threads: number }) | undefined {
   try {
     const out = execFileSync("/usr/bin/python3", ["-c", TORCH_SCRIPT, kind, String(samples), String(batch), String(threads), String(repeats)], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "ignore"],
       timeout: 600_000,
+      env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
     });
-    return JSON.parse(out.trim().split("\n").pop()!) as Rate;
-  } catch {
+    const result = JSON.parse(out.trim().split("\n").pop()!) as Rate & { threads: number; omp: string; openblas: string };
+    if (result.threads !== threads || result.omp !== String(threads) || result.openblas !== String(threads)) {
+      throw new Error(`PyTorch ran ${result.threads} threads (OMP ${result.omp}, OpenBLAS ${result.openblas}), not ${threads}`);
+    }
+    return result;
+  } catch (error) {
+    if ((error as Error).message.startsWith("PyTorch ran")) throw error;
     return undefined;
+  }
+}
+
+/** The CIFAR-sized CNN of issue 15 ('same' padding: 1,115,402 parameters). */
+function cifarCnn(): tf.LayersModel {
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  const conv = (filters: number, seed: number, inputShape?: number[]) =>
+    tf.layers.conv2d({ ...(inputShape ? { inputShape } : {}), filters, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: init(seed) });
+  return tf.sequential({
+    name: "cnn-cifar",
+    layers: [
+      conv(32, 1, [32, 32, 3]), conv(32, 2), tf.layers.maxPooling2d({ poolSize: 2 }),
+      conv(64, 3), conv(64, 4), tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 256, activation: "relu", kernelInitializer: init(5) }),
+      tf.layers.dense({ units: 10, activation: "softmax", kernelInitializer: init(6) }),
+    ],
+  });
+}
+
+function cifarData(count: number, seed: number): DataSource {
+  const rng = createRng(seed);
+  const x = new Float32Array(count * 32 * 32 * 3).map(() => rng.next());
+  const y = new Float32Array(count).map(() => rng.int(10));
+  return arraySource("random 32×32×3", x, y, [32, 32, 3]);
+}
+
+/**
+ * Floating-point operations of one sample's training step: per conv or dense layer, 2·MACs for the
+ * forward pass, as many for the weight gradient, and as many for the input gradient except at the
+ * first weighted layer (nobody needs the data's gradient). Pools, ReLUs, the loss and the
+ * optimizer are left out (a few per cent at most).
+ */
+function trainFlopPerSample(model: tf.LayersModel): number {
+  let flop = 0;
+  let first = true;
+  for (const layer of model.layers) {
+    const kernel = layer.weights.find((w) => w.originalName.endsWith("/kernel"));
+    if (!kernel) continue;
+    const out = layer.outputShape as (number | null)[];
+    const positions = out.length === 4 ? (out[1] ?? 1) * (out[2] ?? 1) : 1;
+    const forward = 2 * kernel.shape.reduce((a: number, b) => a * (b ?? 1), 1) * positions;
+    flop += (first ? 2 : 3) * forward;
+    first = false;
+  }
+  return flop;
+}
+
+async function buildModel(name: ModelName): Promise<tf.LayersModel> {
+  return name === "cnn-cifar" ? cifarCnn() : loadModelDir(path.join(root, "fixtures", name));
+}
+
+const cpuSeconds = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/** wasm `dat train` on the CIFAR-sized CNN with --threads N against --threads 1: wall and CPU time, and delta agreement. */
+async function cliComparison(threads: number, samples: number, batch: number): Promise<Record<string, number>> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dat-bench-train-"));
+  try {
+    const model = cifarCnn();
+    await saveModelDir(model, path.join(dir, "model"));
+    model.dispose();
+    const rng = createRng(3);
+    const rows = ["label," + Array.from({ length: 3072 }, (_, i) => `p${i}`).join(",")];
+    for (let r = 0; r < samples; r++) rows.push(`${rng.int(10)},` + Array.from({ length: 3072 }, () => rng.next().toFixed(3)).join(","));
+    fs.writeFileSync(path.join(dir, "data.csv"), rows.join("\n") + "\n");
+    const out: Record<string, number> = {};
+    const deltas: Awaited<ReturnType<typeof readDeltaFiles>>[] = [];
+    for (const n of [1, threads]) {
+      const args = [path.join(root, "bin/dat.js"), "train", "--model", path.join(dir, "model"), "--data", path.join(dir, "data.csv"), "--epochs", "1",
+        "--batch-size", String(batch), "--lr", "0.01", "--val-split", "0", "--seed", "7", "--backend", "wasm", "--threads", String(n), "--json"];
+      const t0 = performance.now();
+      // bash's time: the child's user and system CPU seconds, all its threads.
+      const stdout = execFileSync("bash", ["-c", `TIMEFORMAT='%U %S'; { time node ${args.map((a) => JSON.stringify(a)).join(" ")} 2>/dev/null ; } 2>&1`], {
+        encoding: "utf8",
+        env: { ...process.env, DAT_HOME: path.join(dir, `home-${n}`) },
+        maxBuffer: 64 << 20,
+      });
+      const wall = (performance.now() - t0) / 1000;
+      const lines = stdout.trim().split("\n");
+      const [user, sys] = lines.pop()!.split(" ").map(Number);
+      const result = JSON.parse(lines.join("\n")) as { deltaPath: string; threads: number };
+      if (result.threads !== n) throw new Error(`dat train --threads ${n} ran ${result.threads} thread(s)`);
+      out[`cli_threads_${n}_wall_s`] = Number(wall.toFixed(2));
+      out[`cli_threads_${n}_cpu_s`] = Number((user + sys).toFixed(2));
+      deltas.push(await readDeltaFiles(result.deltaPath));
+    }
+    let worst = 0;
+    deltas[0].forEach((w, i) => w.data.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - deltas[1][i].data[k])))));
+    out.cli_delta_max_abs_diff = Number(worst.toExponential(2));
+    out.cli_speedup = Number((out.cli_threads_1_wall_s / out[`cli_threads_${threads}_wall_s`]).toFixed(3));
+    return out;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 export default async function run(args: string[]): Promise<void> {
   const samples = numberOption(args, "--samples", 2048);
+  const cifarSamples = numberOption(args, "--cifar-samples", 512);
   const batch = numberOption(args, "--batch", 32);
   const repeats = numberOption(args, "--repeats", 3);
+  const allThreads = numberOption(args, "--threads", os.availableParallelism());
   const reports = await probeBackends();
   const only = args.includes("--backends") ? args[args.indexOf("--backends") + 1].split(",") : undefined;
   const usable = reports.filter((r) => r.available && r.name !== "webgpu" && (!only || only.includes(r.name))).map((r) => r.name);
   for (const r of reports.filter((r) => !r.available)) console.log(`skip ${r.name}: ${r.reason}`);
-  const data = syntheticDigits({ count: samples, seed: 1 });
-  const rows: { model: string; backend: BackendName | "pytorch"; rate: number; cpuRate: number; ratio?: number; cpuRatio?: number }[] = [];
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  type Row = { model: ModelName; backend: BackendName | "pytorch"; threads: number; rate: number; cpuRate: number; gflops: number; ratio?: number; cpuRatio?: number };
+  const rows: Row[] = [];
   const torchAvailable = torchRate("mlp-digits", 64, 32, 1, 1) !== undefined;
-  // tfjs-wasm runs one thread in Node; give PyTorch the same.
-  const threads = 1;
-  for (const model of ["mlp-digits", "cnn-digits"]) {
-    const torch = torchAvailable ? torchRate(model, samples, batch, threads, repeats) : undefined;
+  const threadCounts = [...new Set([1, allThreads])];
+  for (const model of ["mlp-digits", "cnn-digits", "cnn-cifar"] as ModelName[]) {
+    const n0 = model === "cnn-cifar" ? cifarSamples : samples;
+    const flopPerSample = trainFlopPerSample(await buildModel(model));
+    const torch = new Map<number, Rate>();
+    if (torchAvailable) for (const t of threadCounts) torch.set(t, torchRate(model, n0, batch, t, repeats)!);
     for (const backend of usable) {
-      // The plain JS backend is very slow on the CNN: measure it on fewer samples.
-      const n = backend === "cpu" && model === "cnn-digits" ? Math.min(samples, 256) : samples;
+      // The plain JS backend is very slow on CNNs: fewer samples, the fixture CNN only, one thread.
+      if (backend === "cpu" && model === "cnn-cifar") continue;
+      const n = backend === "cpu" && model !== "mlp-digits" ? Math.min(n0, 256) : n0;
       await resolveBackend(backend);
-      const m = await loadModelDir(path.join(root, "fixtures", model));
-      const subset = n === samples ? data : syntheticDigits({ count: n, seed: 1 });
-      await trainLocal({ model: m, data: subset, epochs: 1, batchSize: batch, lr: 0.01, seed: 1 });
-      const rates: number[] = [];
-      const cpuRates: number[] = [];
-      const cpuMs = (): number => {
-        const u = process.cpuUsage();
-        return (u.user + u.system) / 1000;
-      };
-      let cpuStart = cpuMs();
-      await trainLocal({
-        model: m, data: subset, epochs: repeats, batchSize: batch, lr: 0.01, seed: 1,
-        onEpoch: (e) => {
-          const now = cpuMs();
-          rates.push(e.samplesPerSec);
-          cpuRates.push(e.samples / ((now - cpuStart) / 1000));
-          cpuStart = now;
-        },
-      });
-      m.dispose();
-      const rate = median(rates);
-      const cpuRate = median(cpuRates);
-      rows.push({ model, backend, rate, cpuRate, ratio: torch ? rate / torch.rate : undefined, cpuRatio: torch ? cpuRate / torch.cpuRate : undefined });
+      const data = model === "cnn-cifar" ? cifarData(n, 1) : syntheticDigits({ count: n, seed: 1 });
+      for (const threads of backend === "wasm" ? threadCounts : [1]) {
+        const m = await buildModel(model);
+        const rates: number[] = [];
+        const cpuRates: number[] = [];
+        let cpuStart = cpuSeconds();
+        // The first epoch (which also pays for starting the workers) is the warm-up.
+        await trainLocal({
+          model: m, data, epochs: repeats + 1, batchSize: batch, lr: 0.01, seed: 1, threads,
+          onEpoch: (e) => {
+            const now = cpuSeconds();
+            if (e.epoch > 1) {
+              rates.push(e.samplesPerSec);
+              cpuRates.push(e.samples / (now - cpuStart));
+            }
+            cpuStart = now;
+          },
+        });
+        m.dispose();
+        const rate = median(rates);
+        const cpuRate = median(cpuRates);
+        const t = torch.get(threads);
+        rows.push({ model, backend, threads, rate, cpuRate, gflops: (rate * flopPerSample) / 1e9, ratio: t && rate / t.rate, cpuRatio: t && cpuRate / t.cpuRate });
+      }
     }
-    if (torch) rows.push({ model, backend: "pytorch", rate: torch.rate, cpuRate: torch.cpuRate, ratio: 1, cpuRatio: 1 });
+    for (const [threads, t] of torch) rows.push({ model, backend: "pytorch", threads, rate: t.rate, cpuRate: t.cpuRate, gflops: (t.rate * flopPerSample) / 1e9, ratio: 1, cpuRatio: 1 });
   }
-  console.log(`\nsamples ${samples}, batch ${batch}, ${threads} thread(s), sgd, median of ${repeats} epochs after one warm-up; tfjs ${tf.version.tfjs}`);
-  console.log("wall: samples per second of wall time; cpu: per second of the process's CPU time (steadier on a loaded machine)");
-  const header = ["model".padEnd(12), "backend".padEnd(8), "wall/s".padStart(8), "× pytorch".padStart(10), "cpu/s".padStart(8), "× pytorch".padStart(10)];
+  console.log(`\nbatch ${batch}, sgd, median of ${repeats} epochs after one warm-up; fixtures ${samples} samples, cnn-cifar ${cifarSamples}; tfjs ${tf.version.tfjs}`);
+  console.log(`load average at start: ${load} (${os.availableParallelism()} cores); at end: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log("wall: samples per second of wall time; cpu: per second of the process's CPU time, all threads (steadier on a loaded machine)");
+  const header = ["model".padEnd(10), "backend".padEnd(8), "thr".padStart(3), "wall/s".padStart(8), "GFLOP/s".padStart(8), "× pytorch".padStart(10), "cpu/s".padStart(8), "× pytorch".padStart(10)];
   console.log(header.join("  "));
   const fmt = (v: number | undefined): string => (v === undefined ? "-" : v.toFixed(3)).padStart(10);
   for (const r of rows) {
-    console.log([r.model.padEnd(12), r.backend.padEnd(8), r.rate.toFixed(0).padStart(8), fmt(r.ratio), r.cpuRate.toFixed(0).padStart(8), fmt(r.cpuRatio)].join("  "));
+    console.log([r.model.padEnd(10), r.backend.padEnd(8), String(r.threads).padStart(3), r.rate.toFixed(0).padStart(8), r.gflops.toFixed(1).padStart(8), fmt(r.ratio), r.cpuRate.toFixed(0).padStart(8), fmt(r.cpuRatio)].join("  "));
   }
   if (!torchAvailable) console.log("PyTorch not importable by /usr/bin/python3: no ratio.");
-  const figures: Record<string, number | null> = {};
+  const figures: Record<string, number | string | null> = {};
   for (const r of rows) {
-    figures[`${r.model}_${r.backend}_samples_per_s`] = Math.round(r.rate);
-    figures[`${r.model}_${r.backend}_samples_per_cpu_s`] = Math.round(r.cpuRate);
+    const key = `${r.model}_${r.backend}_t${r.threads}`;
+    figures[`${key}_samples_per_s`] = Math.round(r.rate);
+    figures[`${key}_samples_per_cpu_s`] = Math.round(r.cpuRate);
+    figures[`${key}_gflops`] = Number(r.gflops.toFixed(2));
     if (r.backend !== "pytorch") {
-      figures[`${r.model}_${r.backend}_vs_pytorch`] = r.ratio === undefined ? null : Number(r.ratio.toFixed(3));
-      figures[`${r.model}_${r.backend}_cpu_vs_pytorch`] = r.cpuRatio === undefined ? null : Number(r.cpuRatio.toFixed(3));
+      figures[`${key}_vs_pytorch`] = r.ratio === undefined ? null : Number(r.ratio.toFixed(3));
+      figures[`${key}_cpu_vs_pytorch`] = r.cpuRatio === undefined ? null : Number(r.cpuRatio.toFixed(3));
     }
   }
-  console.log(JSON.stringify({ bench: "train", samples, batch, threads, ...figures }));
+  for (const model of ["mlp-digits", "cnn-digits", "cnn-cifar"]) {
+    const one = rows.find((r) => r.model === model && r.backend === "wasm" && r.threads === 1);
+    const all = rows.find((r) => r.model === model && r.backend === "wasm" && r.threads === allThreads);
+    if (one && all && allThreads > 1) {
+      figures[`${model}_wasm_threads_speedup`] = Number((all.rate / one.rate).toFixed(3));
+      figures[`${model}_wasm_threads_cpu_per_sample_ratio`] = Number((one.cpuRate / all.cpuRate).toFixed(3));
+      console.log(`${model}: wasm ${allThreads} threads / 1 thread = ${(all.rate / one.rate).toFixed(2)}× wall (CPU per sample ×${(one.cpuRate / all.cpuRate).toFixed(2)})`);
+    }
+  }
+  if (args.includes("--cli") && allThreads > 1) {
+    const cli = await cliComparison(allThreads, cifarSamples, batch);
+    Object.assign(figures, cli);
+    console.log(`dat train cnn-cifar ${cifarSamples} samples: --threads 1 ${cli.cli_threads_1_wall_s} s wall, ${cli.cli_threads_1_cpu_s} s CPU; --threads ${allThreads} ${cli[`cli_threads_${allThreads}_wall_s`]} s wall, ${cli[`cli_threads_${allThreads}_cpu_s`]} s CPU (×${cli.cli_speedup}); deltas differ by ≤ ${cli.cli_delta_max_abs_diff}`);
+  }
+  console.log(JSON.stringify({ bench: "train", samples, cifarSamples, batch, threads: allThreads, load, ...figures }));
 }

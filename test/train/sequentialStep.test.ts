@@ -5,7 +5,9 @@ import { syntheticDigits, syntheticTabular } from "../../src/train/data/syntheti
 import { buildFixtureModel, type FixtureName } from "../../src/train/modelSpecs.js";
 import { createRng } from "../../src/train/rng.js";
 import { planSequentialStep } from "../../src/train/sequentialStep.js";
-import { describeModel, lossAndCorrect, trainLocal } from "../../src/train/trainLocal.js";
+import { modelLoss } from "../../src/train/loss.js";
+import { describeModel } from "../../src/train/modelShape.js";
+import { trainLocal } from "../../src/train/trainLocal.js";
 
 interface Gradients {
   loss: number;
@@ -30,7 +32,7 @@ async function genericOnCpu(model: tf.LayersModel, x: Float32Array, shape: numbe
     const xs = tf.tensor(x, shape);
     const ys = tf.tensor1d(labels);
     const { value, grads } = tf.variableGrads(() => {
-      const out = lossAndCorrect(task, model.apply(xs, { training: true }) as tf.Tensor, ys);
+      const out = modelLoss(model, task, xs, ys, true);
       correct = out.correct!.dataSync()[0];
       return out.loss;
     }, trainable);
@@ -128,11 +130,68 @@ describe("the hand-written wasm step", () => {
     await expectSameGradients(linearFirst, [8, 8, 1], 5, 4);
   });
 
-  it("passes no gradient through rows whose label probability the loss clips", async () => {
+  it("gives the generic step's gradients where label probabilities underflow (loss from logits, no clip)", async () => {
     // Large weights: softmax probabilities far below 1e-7 for many labels.
     const build = (): tf.LayersModel =>
       tf.sequential({ layers: [tf.layers.dense({ inputShape: [6], units: 4, activation: "softmax", kernelInitializer: tf.initializers.randomNormal({ stddev: 30, seed: 10 }) })] });
     await expectSameGradients(build, [6], 8, 5);
+  });
+
+  describe("a model saturated on one class", () => {
+    /** The tabular fixture with a bias of 40 on class 2's logit: p(label) < 1e-17 for every other row. */
+    function saturated(): tf.LayersModel {
+      const model = buildFixtureModel("mlp-tabular", 4);
+      const bias = model.layers[1].weights[1].read() as tf.Variable;
+      bias.assign(tf.tensor1d([0, 0, 40]));
+      return model;
+    }
+
+    it("gets a gradient on every row, on both steps", async () => {
+      for (const backend of ["cpu", "wasm"]) {
+        // Prepare
+        await tf.setBackend(backend);
+        const model = saturated();
+        const { task } = describeModel(model);
+        const { x, labels } = randomBatch([6, 8], 3, 8);
+        labels.set([0, 1, 0, 1, 0, 1]);
+        const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        // Execute: the generic step's gradients on cpu, the hand-written one's on wasm.
+        const grads = tf.tidy(() => {
+          const xs = tf.tensor(x, [6, 8]);
+          if (backend === "wasm") {
+            const out = planSequentialStep(model, task)!.gradients(xs, labels);
+            expect(out.loss).toBeGreaterThan(30);
+            return trainable.map((v) => Float32Array.from(out.grads[v.name].dataSync()));
+          }
+          const { value, grads: g } = tf.variableGrads(() => modelLoss(model, task, xs, tf.tensor1d(labels), true).loss, trainable);
+          expect(value.dataSync()[0]).toBeGreaterThan(30);
+          return trainable.map((v) => Float32Array.from(g[v.name].dataSync()));
+        });
+        // Assert: d loss / d bias = mean(p − onehot) = [−1/2, −1/2, 1] where p(class 2) ≈ 1.
+        const dBias = grads[3];
+        expect(dBias[0]).toBeCloseTo(-0.5, 5);
+        expect(dBias[1]).toBeCloseTo(-0.5, 5);
+        expect(dBias[2]).toBeCloseTo(1, 5);
+        model.dispose();
+      }
+      await tf.setBackend("wasm");
+    });
+
+    it("learns again: accuracy recovers within a few epochs, on both steps", async () => {
+      const data = syntheticTabular({ count: 300, seed: 13 });
+      for (const backend of ["cpu", "wasm"]) {
+        await tf.setBackend(backend);
+        const model = saturated();
+        const result = await trainLocal({ model, data, epochs: 8, batchSize: 16, lr: 0.05, optimizer: "sgd", seed: 2, threads: 1 });
+        const first = result.metrics.epochs[0];
+        const last = result.metrics.epochs[result.metrics.epochs.length - 1];
+        expect(first.loss, backend).toBeGreaterThan(1);
+        expect(last.accuracy!, backend).toBeGreaterThan(0.8);
+        expect(result.step.kind).toBe(backend === "wasm" ? "sequential" : "generic");
+        model.dispose();
+      }
+      await tf.setBackend("wasm");
+    });
   });
 
   it("declines what it does not cover, so the generic step runs", async () => {

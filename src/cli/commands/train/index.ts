@@ -20,6 +20,7 @@ export function registerTrain(program: Command): void {
     .option("--backend <name>", "auto, gpu, native, webgpu, wasm or cpu (default: config train.backend)")
     .option("--allow-software-gpu", "let --backend webgpu train on a software adapter (lavapipe, SwiftShader; default: config train.allowSoftwareGpu)")
     .option("--seed <n>", "seed for the shuffle and the validation split", "1")
+    .option("--threads <n>", "worker threads for data-parallel training on wasm (default: all cores, for runs long enough to repay them)")
     .option("--no-push", "with --job: train and keep the result without pushing it")
     .option("--resume", "continue the last run stopped with Ctrl-C")
     .addHelpText(

@@ -18,6 +18,7 @@ export interface TrainCommandOptions {
   backend?: string;
   allowSoftwareGpu?: boolean;
   seed?: string;
+  threads?: string;
   push: boolean;
   resume?: boolean;
 }
@@ -39,6 +40,7 @@ export interface ParsedTrainOptions {
   /** --allow-software-gpu given; undefined: config train.allowSoftwareGpu decides. */
   allowSoftwareGpu?: boolean;
   seed: number;
+  threads?: number;
   push: boolean;
   resume: boolean;
 }
@@ -80,6 +82,7 @@ export function parseTrainOptions(opts: TrainCommandOptions): ParsedTrainOptions
     backend: oneOf("--backend", opts.backend, ["auto", "gpu", "native", "webgpu", "wasm", "cpu"] as const),
     allowSoftwareGpu: opts.allowSoftwareGpu ? true : undefined,
     seed: number("--seed", opts.seed ?? "1", (n) => Number.isInteger(n) && n >= 0, "a non-negative integer")!,
+    threads: positiveInt("--threads", opts.threads),
     push: opts.push !== false,
     resume: Boolean(opts.resume),
   };
@@ -148,6 +151,7 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
       mu: parsed.mu,
       valSplit: parsed.valSplit,
       seed: parsed.seed,
+      threads: parsed.threads,
       backend,
       allowSoftwareGpu,
       resume: parsed.resume,

@@ -1,0 +1,55 @@
+/**
+ * What a model expects and predicts (input shape, task), read from its layers, and the check that
+ * a data set fits it before anything trains.
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { UserError } from "../core/errors.js";
+import { featureSize, type DataSource } from "./data/source.js";
+
+export type Task = { kind: "classification"; classes: number; fromLogits: boolean } | { kind: "binary" } | { kind: "regression" };
+
+export interface ModelShape {
+  /** One sample's input shape (without the batch dimension). */
+  inputShape: number[];
+  task: Task;
+}
+
+/** What the model expects and predicts, read from its input and last layer. */
+export function describeModel(model: tf.LayersModel): ModelShape {
+  const input = model.inputs[0].shape.slice(1).map((d) => d ?? -1);
+  const units = model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? 1;
+  const last = model.layers[model.layers.length - 1];
+  const activation = String((last.getConfig() as { activation?: unknown }).activation ?? "linear");
+  let task: Task;
+  if (units > 1) task = { kind: "classification", classes: units, fromLogits: activation !== "softmax" };
+  else if (activation === "sigmoid") task = { kind: "binary" };
+  else task = { kind: "regression" };
+  return { inputShape: input, task };
+}
+
+/**
+ * Check, before training, that the data fits the model: same number of features (a flat row may
+ * feed an image model of the same size) and labels inside the model's classes.
+ */
+export function checkDataFitsModel(model: tf.LayersModel, data: DataSource, modelName = "the model"): ModelShape {
+  const shape = describeModel(model);
+  const want = featureSize(shape.inputShape);
+  const have = featureSize(data.featureShape);
+  if (shape.inputShape.some((d) => d < 0) || want !== have) {
+    throw new UserError(
+      `${data.name} has ${have} features per sample [${data.featureShape.join("×")}], but ${modelName} expects input [${shape.inputShape.join("×")}].`,
+      { code: "DATA_MODEL_MISMATCH", hint: "Pick the model that matches this data, or the --label-column that leaves the right features." },
+    );
+  }
+  if (data.size === 0) throw new UserError(`${data.name} holds no samples.`, { code: "DATA_EMPTY" });
+  if (shape.task.kind === "classification" || shape.task.kind === "binary") {
+    const classes = shape.task.kind === "classification" ? shape.task.classes : 2;
+    if (!data.integerLabels || data.maxLabel >= classes) {
+      throw new UserError(
+        `${data.name} has labels outside the model's ${classes} classes (0..${classes - 1}); largest label ${data.maxLabel}${data.integerLabels ? "" : ", some not integers"}.`,
+        { code: "DATA_LABEL_RANGE" },
+      );
+    }
+  }
+  return shape;
+}

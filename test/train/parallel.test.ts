@@ -1,0 +1,91 @@
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { resolveBackend } from "../../src/train/backends.js";
+import { syntheticDigits, syntheticTabular } from "../../src/train/data/synthetic.js";
+import { buildFixtureModel } from "../../src/train/modelSpecs.js";
+import { describeModel } from "../../src/train/modelShape.js";
+import { createOptimizer } from "../../src/train/optimizer.js";
+import { createParallelStep } from "../../src/train/parallel/parallelStep.js";
+import { planSequentialStep } from "../../src/train/sequentialStep.js";
+import { trainLocal, type TrainLocalOptions } from "../../src/train/trainLocal.js";
+import { proximal } from "../../src/train/trainStep.js";
+
+function maxWeightDiff(a: { data: Float32Array }[], b: { data: Float32Array }[]): number {
+  let worst = 0;
+  a.forEach((w, i) => w.data.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - b[i].data[k])))));
+  return worst;
+}
+
+describe("data-parallel training over worker threads", () => {
+  beforeAll(async () => {
+    await resolveBackend("wasm");
+  });
+
+  it("reaches the weights one thread reaches on the same batches (fixture CNN, sgd with FedProx and adam)", async () => {
+    // Prepare
+    const data = syntheticDigits({ count: 100, seed: 21 });
+    const cases: Partial<TrainLocalOptions>[] = [
+      { optimizer: "sgd", lr: 0.05, mu: 0.1 },
+      { optimizer: "adam", lr: 0.003 },
+    ];
+    for (const c of cases) {
+      const results = [];
+      for (const threads of [1, 2]) {
+        const model = buildFixtureModel("cnn-digits", 5);
+        // Execute: 3 epochs, a last batch of 100 mod 24 = 4 rows (2 per thread).
+        results.push(await trainLocal({ model, data, epochs: 3, batchSize: 24, seed: 9, lr: 0.01, ...c, threads }));
+        model.dispose();
+      }
+      // Assert
+      const [one, two] = results;
+      expect(one.step).toEqual({ kind: "sequential", threads: 1 });
+      expect(two.step).toEqual({ kind: "parallel", threads: 2 });
+      expect(maxWeightDiff(one.weights, two.weights)).toBeLessThan(1e-4);
+      expect(two.metrics.loss).toBeCloseTo(one.metrics.loss, 4);
+      expect(two.metrics.accuracy).toBe(one.metrics.accuracy);
+      expect(maxWeightDiff(one.weights, one.weights.map((w, i) => ({ data: w.data.map((v, k) => v - one.delta[i].data[k]) })))).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it("takes batches smaller than the thread count", async () => {
+    const data = syntheticDigits({ count: 5, seed: 22 });
+    const results = [];
+    for (const threads of [1, 3]) {
+      const model = buildFixtureModel("cnn-digits", 6);
+      results.push(await trainLocal({ model, data, epochs: 2, batchSize: 2, seed: 1, lr: 0.05, threads }));
+      model.dispose();
+    }
+    expect(results[1].step.threads).toBe(3);
+    expect(maxWeightDiff(results[0].weights, results[1].weights)).toBeLessThan(1e-5);
+  });
+
+  it("reports a worker that fails as an error naming the thread, and stops the others", async () => {
+    // Prepare: a worker entry that starts and then fails on its first shard.
+    const model = buildFixtureModel("mlp-tabular", 1);
+    const shape = describeModel(model);
+    const step = planSequentialStep(model, shape.task)!;
+    const optimizer = createOptimizer("sgd", 0.1);
+    const parallel = await createParallelStep({
+      model, shape, optimizer, threads: 2, step, prox: proximal(model, 0),
+      workerEntry: new URL(`file://${path.resolve(__dirname, "failingWorker.ts")}`),
+    });
+    const batch = Array.from({ length: 4 }, (_, i) => ({ x: new Float32Array(8).fill(i), y: i % 3 }));
+    // Execute + Assert
+    await expect(parallel.run(batch)).rejects.toThrow(/Training thread 1 failed: shard rejected on purpose/);
+    await expect(parallel.run(batch)).rejects.toThrow(/Training thread 1 failed/);
+    await parallel.dispose();
+    optimizer.dispose();
+    model.dispose();
+    expect(tf.getBackend()).toBe("wasm");
+  });
+
+  it("refuses a thread count that is not a positive integer", async () => {
+    const model = buildFixtureModel("mlp-tabular", 1);
+    const data = syntheticTabular({ count: 4, seed: 1 });
+    for (const threads of [0, 1.5, -2]) {
+      await expect(trainLocal({ model, data, epochs: 1, batchSize: 2, lr: 0.1, threads })).rejects.toThrow(`threads must be a positive integer, got ${threads}`);
+    }
+    model.dispose();
+  });
+});
