@@ -210,7 +210,7 @@ async function trainJob(ctx: CliContext, parsed: ParsedTrainOptions, jobId: numb
   try {
     const result = await trainForJob(orch, {
       home: ctx.home, jobId, dataPath: parsed.dataPath, labelColumn: parsed.labelColumn, normalize: parsed.normalize,
-      epochs: parsed.epochs, batchSize: parsed.batchSize, valSplit: parsed.valSplit, seed: parsed.seed, backend: parsed.backend, allowSoftwareGpu: parsed.allowSoftwareGpu, account,
+      epochs: parsed.epochs, batchSize: parsed.batchSize, valSplit: parsed.valSplit, seed: parsed.seed, backend: parsed.backend, allowSoftwareGpu: parsed.allowSoftwareGpu, threads: parsed.threads, account,
       onStart: (info) => ctx.out.event("train-start", info),
       onEpoch: (m) => ctx.out.event("epoch", { ...m }),
       onTrained: (t) => ctx.out.info(`trained ${t.sampleCount} samples on ${t.backend}: loss ${t.loss.toFixed(4)}`),
