@@ -1,6 +1,7 @@
-import { formatUnits, isAddress, type Address } from "viem";
+import { isAddress, type Address } from "viem";
 import { configOptions, type CliContext } from "../../context.js";
 import { formatTable } from "../../output.js";
+import { formatAddress, formatTokenAmount } from "../../format.js";
 import { UsageError } from "../../../core/errors.js";
 import { loadConfig } from "../../../config/index.js";
 import { readAddress } from "../../../crypto/keystore.js";
@@ -53,8 +54,8 @@ function toJson(report: RewardsReport, chainId: number) {
 }
 
 function render(report: RewardsReport): string[] {
-  const dat = (v: bigint) => `${formatUnits(v, 18)} DAT`;
-  const lines = [`Rewards of ${report.address}`];
+  const dat = (v: bigint) => formatTokenAmount(v);
+  const lines = [`Rewards of ${formatAddress(report.address)}`];
   if (report.entries.length === 0) lines.push("No rewards published for this address.");
   else {
     lines.push(...formatTable(
