@@ -92,7 +92,7 @@ describe("one home running a job (embedded orchestrator)", () => {
     address = jsonOf(init).address;
     const created = await dat([
       "--json", "job", "create", "--model", MODEL, "--rounds", "2", "--min-contributors", "1", "--deadline", "10m", "--epochs", "1",
-      "--batch-size", "16", "--lr", "0.05", "--reward", "35.02043504514656468", "--validation", path.join(dir, "val.csv"), "--label-column", "label",
+      "--batch-size", "16", "--lr", "0.05", "--reward", "35.02043504514656468", "--gate-min", "0", "--validation", path.join(dir, "val.csv"), "--label-column", "label",
     ]);
     expect(created.code, created.stderr).toBe(0);
     jobId = String(jsonOf(created).id);
@@ -221,6 +221,35 @@ describe("one home running a job (embedded orchestrator)", () => {
   });
 });
 
+describe("prompts before waits", () => {
+  it("round start unlocks the wallet its settlement needs before it opens a round or waits", async () => {
+    const { home } = tempDir();
+    expect((await runDat(["--home", home, "--json", "init"], { env })).code).toBe(0);
+    const created = await runDat([
+      "--home", home, "--json", "job", "create", "--model", MODEL, "--rounds", "1", "--min-contributors", "2", "--deadline", "10m",
+      "--epochs", "1", "--batch-size", "16", "--lr", "0.05", "--reward", "1",
+    ], { env });
+    expect(created.code, created.stderr).toBe(0);
+    // A configured deployment: the round would settle on chain, which needs the operator's wallet.
+    const configFile = path.join(home, "config.json");
+    const config = JSON.parse(fs.readFileSync(configFile, "utf8"));
+    const a = (n: number) => "0x" + String(n).repeat(40);
+    config.chain = { ...config.chain, deployments: { "31337": { token: a(1), registry: a(2), distributor: a(3), blockNumber: 0 } } };
+    fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+
+    const start = await runDat(["--home", home, "--json", "round", "start", "--job", "1", "--deadline", "3s"], { env: { DAT_PASSPHRASE: undefined } });
+    expect(start.code, start.stderr).toBe(3);
+    expect(errorOf(start).code).toBe("PASSPHRASE_REQUIRED");
+    const wrong = await runDat(["--home", home, "--json", "round", "start", "--job", "1", "--deadline", "3s"], { env: { DAT_PASSPHRASE: "wrong" } });
+    expect(wrong.code, wrong.stderr).toBe(3);
+    expect(errorOf(wrong).code).toBe("WRONG_PASSPHRASE");
+    // Nothing was opened: no round exists to wait on.
+    const status = await runDat(["--home", home, "--json", "round", "status", "--job", "1"], { env });
+    expect(status.code).toBe(4);
+    expect(errorOf(status).code).toBe("ROUND_NOT_FOUND");
+  });
+});
+
 describe("inference inputs in training formats", () => {
   it("reads an IDX images file, plain and gzipped", async () => {
     const { parseInputs, detectFormat } = await import("../../src/inference/inputs.js");
@@ -230,7 +259,7 @@ describe("inference inputs in training formats", () => {
       expect(detectFormat(name, bytes)).toBe("idx");
       const parsed = parseInputs(bytes, "idx", { shape: [2, 2, 1] }, name);
       expect(parsed.count).toBe(2);
-      expect(Array.from(parsed.values)).toEqual([0, 1, 0.2, 0.4, 1, 0, 0, 0]);
+      expect(Array.from(parsed.values)).toEqual(Array.from(new Float32Array([0, 1, 0.2, 0.4, 1, 0, 0, 0])));
     }
     expect(() => parseInputs(idx, "idx", { shape: [3] }, "x")).toThrow(/expects 3/);
     expect(() => parseInputs(idx.subarray(0, 20), "idx", { shape: [2, 2, 1] }, "x")).toThrow(/holds 4 bytes/);

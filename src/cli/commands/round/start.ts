@@ -67,8 +67,10 @@ async function roundSettler(ctx: CliContext, config: DatConfig): Promise<RoundSe
   try {
     account = await unlockAccount(ctx);
   } catch (error) {
-    // The round still runs and publishes locally; the settlement reports why it could not follow.
-    return async () => ({ status: "failed", error: (error as Error).message });
+    // Settlement needs the wallet: say so now, before a round opens and contributors spend a round's work
+    // on it, rather than after the wait under a spinner that looks hung.
+    ctx.out.warn("the round's settlement on chain needs the operator's wallet; no round was opened.");
+    throw error;
   }
   const { settleOnChain } = await import("../../../orchestrator/runRound.js");
   return settleOnChain({ home: ctx.home, config, account });
