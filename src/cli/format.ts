@@ -3,7 +3,8 @@
  * amounts with at most 4 significant decimals (the exact base units go to --json), fractions as
  * percentages with one decimal, losses with four decimals, addresses checksummed (EIP-55).
  */
-import { getAddress } from "viem";
+// keccak alone, not viem: job show and round status are polled by scripts and must start fast.
+import { keccak_256 } from "@noble/hashes/sha3.js";
 
 /** Token amount for people: "35.0204 DAT"; below 1, four significant digits ("0.00001234 DAT"); never rounds a non-zero amount to 0. */
 export function formatTokenAmount(amount: bigint | string | number, options: { decimals?: number; symbol?: string } = {}): string {
@@ -33,9 +34,13 @@ export function formatMetric(value: number | null | undefined, digits = 4): stri
 
 /** An address as people compare them: EIP-55 checksummed; anything that is not an address unchanged. */
 export function formatAddress(address: string): string {
-  try {
-    return getAddress(address);
-  } catch {
-    return address;
+  if (!/^0x[0-9a-fA-F]{40}$/.test(address)) return address;
+  const lower = address.slice(2).toLowerCase();
+  const hash = keccak_256(new TextEncoder().encode(lower));
+  let out = "0x";
+  for (let i = 0; i < 40; i++) {
+    const nibble = (hash[i >> 1] >> (i % 2 === 0 ? 4 : 0)) & 0xf;
+    out += nibble >= 8 ? lower[i].toUpperCase() : lower[i];
   }
+  return out;
 }
