@@ -6,10 +6,13 @@
 // keccak alone, not viem: job show and round status are polled by scripts and must start fast.
 import { keccak_256 } from "@noble/hashes/sha3.js";
 
+/** The symbol of dat's own token (DatToken, 18 decimals). */
+const DAT_SYMBOL = "DAT";
+
 /** Token amount for people: "35.0204 DAT"; below 1, four significant digits ("0.00001234 DAT"); never rounds a non-zero amount to 0. */
 export function formatTokenAmount(amount: bigint | string | number, options: { decimals?: number; symbol?: string } = {}): string {
   const decimals = options.decimals ?? 18;
-  const symbol = options.symbol ?? "DAT";
+  const symbol = options.symbol === undefined ? DAT_SYMBOL : options.symbol;
   const value = BigInt(amount);
   const negative = value < 0n;
   const abs = negative ? -value : value;
