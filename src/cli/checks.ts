@@ -6,14 +6,14 @@ import fs from "node:fs";
 import { DeniedError, NotFoundError, UserError } from "../core/errors.js";
 import type { JobInfo, Orchestrator } from "../orchestrator/types.js";
 
-/** A local file or folder the command reads: it must exist and be readable (NotFoundError DATA_NOT_FOUND otherwise). */
-export function checkLocalPath(flag: string, file: string): void {
+/** A local file or folder the command reads: it must exist (NotFoundError `code`, DATA_NOT_FOUND by default) and be readable. */
+export function checkLocalPath(flag: string, file: string, code: "DATA_NOT_FOUND" | "MODEL_NOT_FOUND" = "DATA_NOT_FOUND"): void {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
   } catch {
     throw new NotFoundError(`${flag} ${file}: no such file or folder.`, {
-      code: "DATA_NOT_FOUND",
+      code,
       hint: `Check the path given to ${flag} (relative paths start at ${process.cwd()}).`,
       data: { flag, path: file },
     });

@@ -108,6 +108,9 @@ describe("one home running a job (embedded orchestrator)", () => {
     expect(errorOf(train).message).toContain("nope.csv");
     const local = await dat(["--json", "train", "--model", MODEL, "--data", path.join(dir, "nope.csv")]);
     expect(errorOf(local).code).toBe("DATA_NOT_FOUND");
+    const noModel = await dat(["--json", "train", "--model", path.join(dir, "nope-model"), "--data", data]);
+    expect(noModel.code).toBe(4);
+    expect(errorOf(noModel).code).toBe("MODEL_NOT_FOUND");
 
     const push = await dat(["--json", "push", "--job", jobId]);
     expect(push.code).toBe(4);

@@ -123,7 +123,7 @@ function fmt(n: number | undefined, digits = 4): string {
 export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise<void> {
   const parsed = parseTrainOptions(opts);
   if (parsed.dataPath !== undefined) (await import("../../checks.js")).checkLocalPath("--data", parsed.dataPath);
-  if (parsed.modelDir !== undefined) (await import("../../checks.js")).checkLocalPath("--model", parsed.modelDir);
+  if (parsed.modelDir !== undefined) (await import("../../checks.js")).checkLocalPath("--model", parsed.modelDir, "MODEL_NOT_FOUND");
   if (parsed.jobId !== undefined) {
     await trainJob(ctx, parsed, parsed.jobId);
     return;
