@@ -7,6 +7,15 @@ import { buildProgram } from "./program.js";
 import { Output } from "./output.js";
 import { ExitCode, UsageError } from "../core/errors.js";
 
+// A reader that went away (`dat … | head`) is not an error: stop quietly, as other CLIs do.
+// Node ignores SIGPIPE, so the closed pipe arrives as an EPIPE 'error' on the stream instead.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(ExitCode.ok);
+    throw error;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.includes("--json");
   const out = new Output({ json: wantsJson, quiet: argv.includes("--quiet") || argv.includes("-q") });

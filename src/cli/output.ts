@@ -23,7 +23,9 @@ export interface Spinner {
 }
 
 export interface ProgressBar {
-  /** Advance to `value` out of the total, with values for the bar's payload tokens. */
+  /** Draw the bar: `total` steps, and the first values of the format's payload tokens. */
+  start(total: number, payload: Record<string, string | number>): void;
+  /** Advance to `value` out of the total, with new values for the payload tokens. */
   update(value: number, payload?: Record<string, string | number>): void;
   stop(): void;
 }
@@ -106,16 +108,32 @@ export class Output {
     };
   }
 
-  /** A progress bar on a TTY (format uses cli-progress tokens); nothing elsewhere. */
-  async progress(total: number, format: string): Promise<ProgressBar> {
-    if (!this.interactive) return { update: () => {}, stop: () => {} };
+  /**
+   * One bar that redraws in place on a TTY (format: cli-progress tokens such as {bar}, {value},
+   * {total} and payload tokens given to start/update); nothing at all elsewhere or under --json.
+   * Loaded here, started later: callbacks that learn the total are synchronous.
+   */
+  async progress(format: string): Promise<ProgressBar> {
+    if (!this.interactive) return { start: () => {}, update: () => {}, stop: () => {} };
     const { default: cliProgress } = await import("cli-progress");
     const bar: SingleBar = new cliProgress.SingleBar(
-      { format, stream: this.stderr, hideCursor: true, clearOnComplete: false },
+      { format, stream: this.stderr, hideCursor: true, clearOnComplete: false, stopOnComplete: false, barsize: 24 },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0);
-    return { update: (v, p) => bar.update(v, p), stop: () => bar.stop() };
+    let running = false;
+    return {
+      start: (total, payload) => {
+        if (running) bar.stop();
+        // Every payload token needs a value from the first draw on, or cli-progress prints "{token}".
+        bar.start(total, 0, payload);
+        running = true;
+      },
+      update: (v, p) => { if (running) bar.update(v, p); },
+      stop: () => {
+        if (running) bar.stop();
+        running = false;
+      },
+    };
   }
 
   /** Print an error: one line and a hint for users' mistakes, a stack and a plea for bugs. */

@@ -11,7 +11,7 @@ import type { DatConfig } from "../config/schema.js";
 import { DeniedError, MalformedInputError, UserError, type ErrorCode } from "../core/errors.js";
 import { issueChallenge, verifyChallenge, type ChallengePurpose, type ChallengeTypedData } from "./challenge.js";
 import { checkGate, createBalanceReader, type BalanceReader, type GateResult } from "./gate.js";
-import { concatInputs, detectFormat, INPUT_FORMATS, parseInputs, parseJsonValue, toPredictions, type InputFormat, type InputSpec, type ParsedInputs, type Prediction } from "./inputs.js";
+import { BINARY_INPUT_FORMATS, concatInputs, detectFormat, INPUT_FORMATS, parseInputs, parseJsonValue, toPredictions, type InputFormat, type InputSpec, type ParsedInputs, type Prediction } from "./inputs.js";
 import { ModelCache, tfModelWeightBytes } from "./modelCache.js";
 import { decryptModelBlob, isEncryptedModelBlob, lookupModelKey } from "./modelKeys.js";
 import { resolveInferenceJob, type InferenceJob } from "./jobs.js";
@@ -310,7 +310,7 @@ export function parsePayload(payload: InferInputs, spec: InputSpec): ParsedInput
     if (file.format !== undefined && !INPUT_FORMATS.includes(file.format)) {
       throw new MalformedInputError(`${name}: unknown format ${JSON.stringify(file.format)}.`, { code: "INPUT_FORMAT", hint: `Use one of: ${INPUT_FORMATS.join(", ")}.` });
     }
-    const encoding = file.encoding ?? (file.format === "png" ? "base64" : "utf8");
+    const encoding = file.encoding ?? (file.format !== undefined && BINARY_INPUT_FORMATS.includes(file.format) ? "base64" : "utf8");
     const bytes = new Uint8Array(Buffer.from(file.data, encoding));
     parts.push(parseInputs(bytes, file.format ?? detectFormat(name, bytes), spec, name));
   });

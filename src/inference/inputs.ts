@@ -1,14 +1,22 @@
 /**
- * Inputs for inference: a JSON file (one input or an array of them), JSONL (one input per line),
- * a CSV with the job's columns, or PNG images for image models. Every input is checked against
+ * Inputs for inference: every record format `dat train` reads — a JSON file (one input or an array
+ * of them, bare or as `{"x": …}` records), JSONL (one input or `{"x": …, "y"?: …}` record per line),
+ * a CSV with the job's columns (a label column is ignored), an IDX images file (gzipped or not), or
+ * PNG images for image models. Every input is checked against
  * the model's input shape, and errors name the line, the input or the field.
  */
+import { gunzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { MalformedInputError, UsageError } from "../core/errors.js";
 import { splitCsvCells } from "../train/data/csv.js";
 
-export type InputFormat = "json" | "jsonl" | "csv" | "png";
-export const INPUT_FORMATS: readonly InputFormat[] = ["json", "jsonl", "csv", "png"];
+export type InputFormat = "json" | "jsonl" | "csv" | "png" | "idx";
+export const INPUT_FORMATS: readonly InputFormat[] = ["json", "jsonl", "csv", "png", "idx"];
+/** Formats whose files are binary (sent base64 over HTTP). */
+export const BINARY_INPUT_FORMATS: readonly InputFormat[] = ["png", "idx"];
+
+/** Label column names a training CSV commonly carries; dropped when the CSV has one column too many. */
+const LABEL_COLUMNS = ["label", "y", "target", "class"];
 
 export interface InputSpec {
   /** One input's shape, without the batch dimension (e.g. [4] or [28, 28, 1]). */
@@ -34,8 +42,11 @@ export const DEFAULT_MAX_BATCH = 1024;
 
 /** Guess the format from a file name, then from the first bytes. */
 export function detectFormat(name: string, bytes: Uint8Array): InputFormat {
-  const ext = name.toLowerCase().split(".").pop() ?? "";
+  const lower = name.toLowerCase().replace(/\.gz$/, "");
+  const ext = lower.split(".").pop() ?? "";
   if (ext === "png") return "png";
+  if (/idx3/.test(lower) || (bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x08 && bytes[3] === 3)) return "idx";
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b && /idx/.test(lower)) return "idx";
   if (ext === "csv") return "csv";
   if (ext === "jsonl" || ext === "ndjson") return "jsonl";
   if (ext === "json") return "json";
@@ -65,6 +76,8 @@ export function parseInputs(bytes: Uint8Array, format: InputFormat, spec: InputS
       return parseCsv(Buffer.from(bytes).toString("utf8"), spec, name);
     case "png":
       return parsePng(bytes, spec, name);
+    case "idx":
+      return parseIdx(bytes, spec, name);
     default:
       throw new UsageError(`Unknown input format "${String(format)}".`, { code: "INPUT_FORMAT", hint: `Use one of: ${INPUT_FORMATS.join(", ")}.` });
   }
@@ -91,6 +104,8 @@ export function parseJsonValue(value: unknown, spec: InputSpec): ParsedInputs {
   checkSpec(spec);
   let v = value;
   if (isPlainObject(v) && ("inputs" in v || "input" in v)) v = (v as Record<string, unknown>).inputs ?? (v as Record<string, unknown>).input;
+  // A bare training record {"x": …, "y"?: …} is one input.
+  if (isRecord(v, spec)) v = (v as Record<string, unknown>).x;
   const size = sizeOf(spec.shape);
   if (Array.isArray(v) && v.length === 0) throw empty("The JSON input");
   if (looksLikeOne(v, spec)) {
@@ -135,6 +150,7 @@ function parseJsonl(text: string, spec: InputSpec, name: string): ParsedInputs {
       throw new MalformedInputError(`${where} is not valid JSON: ${(error as Error).message}`, { code: "INPUT_MALFORMED", data: { line: i + 1 } });
     }
     if (isPlainObject(value) && "input" in value) value = (value as Record<string, unknown>).input;
+    else if (isRecord(value, spec)) value = (value as Record<string, unknown>).x;
     rows.push(toRow(value, spec, where));
     sources.push(`line ${i + 1}`);
     checkBatch(rows.length, spec);
@@ -161,6 +177,11 @@ function parseCsv(text: string, spec: InputSpec, name: string): ParsedInputs {
     columns = spec.columns;
   } else {
     columns = header.filter((h) => h !== spec.labelColumn);
+    // The training file itself, label column included: drop the label as `dat train` reads it.
+    if (columns.length === size + 1) {
+      const label = columns.find((c) => LABEL_COLUMNS.includes(c.toLowerCase()));
+      if (label !== undefined) columns = columns.filter((c) => c !== label);
+    }
   }
   if (columns.length !== size) {
     throw shapeError(`${name} has ${columns.length} feature column${columns.length === 1 ? "" : "s"} (${columns.join(", ")}); the model expects ${size}.`, spec);
@@ -254,8 +275,45 @@ function depth(v: unknown): number {
   return d;
 }
 
+/** A training record `{"x": …, "y"?: …}` (JSONL / JSON as `dat train` reads them), unless "x" is one of the job's columns. */
+function isRecord(v: unknown, spec: InputSpec): boolean {
+  return isPlainObject(v) && "x" in v && !spec.columns?.includes("x");
+}
+
+/** An IDX images file (unsigned bytes, count × rows × columns), gzipped or not; pixels scaled to [0, 1] as `dat train` does. */
+function parseIdx(raw: Uint8Array, spec: InputSpec, name: string): ParsedInputs {
+  let bytes = Buffer.from(raw);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (error) {
+      throw new MalformedInputError(`${name} is not a readable gzip file: ${(error as Error).message}`, { code: "INPUT_MALFORMED" });
+    }
+  }
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08) {
+    throw new MalformedInputError(`${name} is not an IDX file of unsigned bytes (bad magic number).`, { code: "INPUT_MALFORMED" });
+  }
+  const ndims = bytes[3];
+  if (ndims < 2 || bytes.length < 4 + 4 * ndims) throw new MalformedInputError(`${name}: truncated or not an images file (${ndims} dimensions).`, { code: "INPUT_MALFORMED" });
+  const dims = Array.from({ length: ndims }, (_, i) => bytes.readUInt32BE(4 + 4 * i));
+  const count = dims[0];
+  const recordSize = sizeOf(dims.slice(1));
+  const size = sizeOf(spec.shape);
+  if (recordSize !== size) throw shapeError(`${name} holds records of ${dims.slice(1).join("×")} values; the model expects ${size} (shape [${spec.shape}]).`, spec);
+  const body = bytes.subarray(4 + 4 * ndims);
+  if (body.length !== count * recordSize) {
+    throw new MalformedInputError(`${name}: header says ${count} records of ${recordSize} bytes, the file holds ${body.length} bytes.`, { code: "INPUT_MALFORMED" });
+  }
+  if (count === 0) throw empty(name);
+  checkBatch(count, spec);
+  const values = new Float32Array(count * size);
+  for (let i = 0; i < values.length; i++) values[i] = body[i] / 255;
+  return { values, count, shape: spec.shape, sources: Array.from({ length: count }, (_, i) => `${name}[${i}]`) };
+}
+
 function toRow(item: unknown, spec: InputSpec, where: string): Float32Array {
   const size = sizeOf(spec.shape);
+  if (isRecord(item, spec)) return toRow((item as Record<string, unknown>).x, spec, where);
   if (isPlainObject(item)) {
     if (!spec.columns) throw shapeError(`${where}: an object input needs the job's columns, which this model does not declare; send an array of ${size} numbers.`, spec);
     const obj = item as Record<string, unknown>;

@@ -2,6 +2,7 @@
  * Running a loaded tfjs model on parsed inputs.
  */
 import * as tf from "@tensorflow/tfjs";
+import "../train/quietTfjs.js";
 import { UserError } from "../core/errors.js";
 import type { ParsedInputs } from "./inputs.js";
 

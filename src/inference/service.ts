@@ -11,7 +11,7 @@ import type { DatConfig } from "../config/schema.js";
 import { DatError, MalformedInputError, NetworkError, UserError } from "../core/errors.js";
 import { signChallenge, type ChallengePurpose, type ChallengeTypedData } from "./challenge.js";
 import type { InferAuth, InferResult, InputFile, ModelKeyResult } from "./engine.js";
-import { detectFormat, INPUT_FORMATS, type InputFormat } from "./inputs.js";
+import { BINARY_INPUT_FORMATS, detectFormat, INPUT_FORMATS, type InputFormat } from "./inputs.js";
 
 export const LOCAL_AUDIENCE = "dat:local";
 
@@ -28,7 +28,7 @@ export function readInputFiles(paths: string[], format?: InputFormat): InputFile
       throw new UserError(`Cannot read input file ${p}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { code: "INPUT_UNREADABLE" });
     }
     const f = format ?? detectFormat(p, bytes);
-    return f === "png"
+    return BINARY_INPUT_FORMATS.includes(f)
       ? { format: f, name: path.basename(p), data: bytes.toString("base64"), encoding: "base64" as const }
       : { format: f, name: path.basename(p), data: bytes.toString("utf8"), encoding: "utf8" as const };
   });

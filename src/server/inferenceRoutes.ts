@@ -49,7 +49,7 @@ async function openHomeStore(home: string, config: DatConfig): Promise<BlobGet> 
 
 const idParams = z.object({ id: z.string().regex(/^[1-9]\d{0,15}$/, "a positive integer job id") });
 const fileSchema = z.object({
-  format: z.enum(["json", "jsonl", "csv", "png"]).optional(),
+  format: z.enum(["json", "jsonl", "csv", "png", "idx"]).optional(),
   name: z.string().max(200).optional(),
   data: z.string(),
   encoding: z.enum(["utf8", "base64"]).optional(),

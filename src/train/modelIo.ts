@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import "./quietTfjs.js";
 import { MalformedInputError, NotFoundError, UserError } from "../core/errors.js";
 
 /** One weight of a model, flattened. The list order is the model's own `model.weights` order. */

@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Address } from "viem";
+import { getAddress, type Address } from "viem";
 import { cleanEnv, datBin, jsonOf, removeTempDirs, repoRoot, runDat, tempDir } from "../cli/helpers.js";
 import { loadAccount } from "../../src/crypto/keystore.js";
 import { connectChain } from "../../src/chain/clients.js";
@@ -131,6 +131,13 @@ describe("dat devnet, settlement, dat rewards, dat rewards claim", () => {
     }
     const human = await runDat(["--home", contributorHomes[0], "rewards"], { env });
     expect(human.stdout).toContain("claimed");
+    // Human output: the address checksummed, amounts as people read them.
+    expect(human.stdout).toContain(`Rewards of ${getAddress(contributorAddresses[0])}`);
+    expect(human.stdout).toMatch(/earned 10 DAT · claimed 10 DAT · claimable 0 DAT/);
+    // A job with nothing on chain that the orchestrator does not know either does not exist: exit 4, not an empty report.
+    const unknown = await runDat(["--home", contributorHomes[0], "--json", "rewards", "--job", "99"], { env });
+    expect(unknown.code, unknown.stdout + unknown.stderr).toBe(4);
+    expect(JSON.parse(unknown.stdout).error.code).toBe("JOB_NOT_FOUND");
 
     // Publishing the same round again (the `dat round publish` path) sends nothing and pays nobody twice.
     const { roundPublish } = await import("../../src/cli/commands/round/publish.js");

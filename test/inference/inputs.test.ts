@@ -179,3 +179,21 @@ describe("one CSV splitter for training data and inference inputs", () => {
     expect(error.message).toContain("unterminated quoted field");
   });
 });
+
+describe("training records (what dat train reads)", () => {
+  const plain: InputSpec = { shape: [3] };
+  it("reads {x, y?} records in JSON, JSONL and a CSV with its label column", () => {
+    expect(Array.from(parseJsonValue({ x: [1, 2, 3], y: 1 }, plain).values)).toEqual([1, 2, 3]);
+    expect(parseJsonValue([{ x: [1, 2, 3] }, { x: [4, 5, 6], y: 0 }], plain).count).toBe(2);
+    const jsonl = parseInputs(bytes('{"x":[1,2,3],"y":2}\n{"x":[4,5,6]}\n'), "jsonl", plain, "r.jsonl");
+    expect(Array.from(jsonl.values)).toEqual([1, 2, 3, 4, 5, 6]);
+    const csv = parseInputs(bytes("a,b,c,label\n1,2,3,0\n"), "csv", plain, "t.csv");
+    expect(Array.from(csv.values)).toEqual([1, 2, 3]);
+    expect(parseInputs(bytes("a,b,c\n1,2,3\n"), "csv", plain, "t.csv").count).toBe(1);
+  });
+  it("refuses malformed records with the line named", () => {
+    expect(fails(() => parseInputs(bytes('{"x":[1,2]}\n'), "jsonl", plain, "r.jsonl")).message).toMatch(/r\.jsonl line 1: expected 3 values/);
+    expect(fails(() => parseInputs(bytes('{"x":"abc"}\n'), "jsonl", plain, "r.jsonl")).code).toBe("INPUT_SHAPE");
+    expect(fails(() => parseInputs(bytes("a,b,c,d\n1,2,3,4\n"), "csv", plain, "t.csv")).code).toBe("INPUT_SHAPE");
+  });
+});

@@ -12,7 +12,8 @@ import { formatTable } from "../../output.js";
 import { UserError } from "../../../core/errors.js";
 import { parseDemoOptions, type RawDemoOptions } from "../../../demo/options.js";
 import { renderLineChart } from "../../../demo/chart.js";
-import { earnedByContributor, formatMetric, formatPercent, formatUnits, renderHtmlReport } from "../../../demo/report.js";
+import { earnedByContributor, renderHtmlReport } from "../../../demo/report.js";
+import { formatMetric, formatPercent, formatTokenAmount } from "../../format.js";
 import type { DemoInferenceOutcome, DemoResult, DemoRound } from "../../../demo/types.js";
 
 /** Predictions as "5 ✓ (61%)": the class, whether it matches the example's true label, the confidence. */
@@ -57,7 +58,7 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
   const { runDemo } = await import("../../../demo/runDemo.js");
   const c = ctx.out.color;
   // Live lines come before the result, which alone carries the token's symbol and decimals.
-  const amount = (units: string) => `${formatUnits(units, 18, 4)} DAT`;
+  const amount = (units: string) => formatTokenAmount(units);
   let baseline: { accuracy?: number; loss?: number } | undefined;
 
   const result = await runDemo(options, {
@@ -119,7 +120,7 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
 
 /** The closing summary on stdout: the curve, the rounds, rewards and inference in tables. */
 export function renderSummary(r: DemoResult, c: ChalkInstance): string[] {
-  const amount = (units: string) => `${formatUnits(units, r.token.decimals, 4)} ${r.token.symbol}`;
+  const amount = (units: string) => formatTokenAmount(units, { decimals: r.token.decimals, symbol: r.token.symbol });
   const lines: string[] = ["", c.bold(`dat demo — job ${r.jobId}, ${r.rounds.length} rounds in ${(r.durationMs / 1000).toFixed(1)} s`), ""];
   lines.push(learningCurve(r.baseline, r.rounds), "");
   lines.push(

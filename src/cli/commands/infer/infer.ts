@@ -1,4 +1,5 @@
 import { configOptions, type CliContext } from "../../context.js";
+import { formatAddress } from "../../format.js";
 import { formatTable } from "../../output.js";
 import { UsageError } from "../../../core/errors.js";
 import type { InferResult } from "../../../inference/engine.js";
@@ -33,6 +34,6 @@ export async function infer(ctx: CliContext, opts: InferCommandOptions): Promise
       ["input", "class", ...Array.from({ length: width }, (_, k) => `p(${k})`)],
       r.predictions.map((p) => [p.source, p.class, ...p.probabilities.map((x) => x.toFixed(4))]),
     );
-    return [...lines, `job ${r.jobId} · model ${r.modelCid} (round ${r.round})${r.address ? ` · as ${r.address}` : ""}`];
+    return [...lines, `job ${r.jobId} · model ${r.modelCid} (round ${r.round})${r.address ? ` · as ${formatAddress(r.address)}` : ""}`];
   });
 }

@@ -48,6 +48,9 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
   const gateMin = opts.gateMin === undefined ? undefined : parseTokenAmount("--gate-min", opts.gateMin);
   if (opts.gateToken !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(opts.gateToken)) throw new UsageError(`--gate-token must be a 0x address, got "${opts.gateToken}".`);
   if (opts.validation && !opts.labelColumn) throw new UsageError("--validation needs --label-column.");
+  const { checkLocalPath } = await import("../../checks.js");
+  checkLocalPath("--model", opts.model, "MODEL_NOT_FOUND");
+  if (opts.validation) checkLocalPath("--validation", opts.validation);
   const { parseStrategyParams } = await import("../../../core/aggregate/index.js");
   return {
     name: opts.name,

@@ -1,6 +1,7 @@
 /** `dat job list`. */
 import type { CliContext } from "../../context.js";
 import { formatTable } from "../../output.js";
+import { formatPercent } from "../../format.js";
 
 export async function jobList(ctx: CliContext): Promise<void> {
   const { openOrchestrator } = await import("../../orchestrator.js");
@@ -11,7 +12,7 @@ export async function jobList(ctx: CliContext): Promise<void> {
       ["id", "name", "strategy", "rounds", "min", "encoding", "last accuracy", "model"],
       list.map((j) => {
         const last = [...j.history].reverse().find((h) => h.accuracy !== undefined);
-        return [j.id, j.name ?? "-", j.strategy, `${j.publishedRounds}/${j.rounds}`, j.minContributors, j.encoding, last?.accuracy?.toFixed(4) ?? "-", j.modelCid];
+        return [j.id, j.name ?? "-", j.strategy, `${j.publishedRounds}/${j.rounds}`, j.minContributors, j.encoding, formatPercent(last?.accuracy), j.modelCid];
       }),
     ));
   } finally {

@@ -2,6 +2,7 @@
 import type { CliContext } from "../../context.js";
 import { UsageError } from "../../../core/errors.js";
 import { formatTable } from "../../output.js";
+import { formatMetric, formatPercent, formatTokenAmount } from "../../format.js";
 import type { RoundSummary } from "../../../orchestrator/types.js";
 
 export function parseJobId(raw: string | undefined, flag = "job id"): number {
@@ -16,7 +17,7 @@ export function curveLines(history: RoundSummary[]): string[] {
   return formatTable(
     ["round", "state", "accepted", "loss", "accuracy", ...(dp ? ["ε (δ=1e-5)"] : []), "model / reason"],
     history.map((h) => [
-      h.round, h.state, h.accepted ?? "-", h.loss?.toFixed(4) ?? "-", h.accuracy?.toFixed(4) ?? "-",
+      h.round, h.state, h.accepted ?? "-", formatMetric(h.loss), formatPercent(h.accuracy),
       ...(dp ? [h.epsilon === null ? "∞" : h.epsilon?.toFixed(3) ?? "-"] : []), h.modelCid ?? h.failureReason ?? "-",
     ]),
   );
@@ -32,8 +33,8 @@ export async function jobShow(ctx: CliContext, rawId: string | undefined): Promi
       `job ${j.id}${j.name ? ` (${j.name})` : ""}: ${j.publishedRounds}/${j.rounds} rounds published, min ${j.minContributors} contributors${j.maxContributors ? `, max ${j.maxContributors}` : ""}, deadline ${j.deadlineSeconds}s`,
       `training: ${j.hyper.epochs} epoch(s), batch ${j.hyper.batchSize}, lr ${j.hyper.lr}, ${j.hyper.optimizer}`,
       `aggregation: ${j.strategy} ${JSON.stringify(j.strategyParams)} · encoding ${j.encoding}${j.dp ? ` · dp clip ${j.dp.clip} noise ${j.dp.noise}` : ""}`,
-      `reward per round: ${j.rewardPerRound} · validation: ${j.validation ? `${j.validation.path} (label ${j.validation.labelColumn})` : "none"}`,
-      `gate: ${j.gate.min === "0" ? "none (public model)" : `${j.gate.token ?? "the deployed DatToken"}, min ${j.gate.min ?? "1 whole token"}`} · model encrypted: ${j.encryptModel ? "yes" : "no"}`,
+      `reward per round: ${formatTokenAmount(j.rewardPerRound)} · validation: ${j.validation ? `${j.validation.path} (label ${j.validation.labelColumn})` : "none"}`,
+      `gate: ${j.gate.min === "0" ? "none (public model)" : `${j.gate.token ?? "the deployed DatToken"}, min ${j.gate.min === null || j.gate.min === undefined ? "1 whole token" : j.gate.token ? `${j.gate.min} base units` : formatTokenAmount(j.gate.min)}`} · model encrypted: ${j.encryptModel ? "yes" : "no"}`,
       `model: ${j.modelCid}`,
       "",
       ...curveLines(j.history),

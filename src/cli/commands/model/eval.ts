@@ -3,6 +3,7 @@ import path from "node:path";
 import type { CliContext } from "../../context.js";
 import { UsageError } from "../../../core/errors.js";
 import { parseJobId } from "../job/show.js";
+import { formatPercent } from "../../format.js";
 import type { ModelEvalResult } from "../../../train/modelEval.js";
 
 export interface ModelEvalCommandOptions {
@@ -26,7 +27,7 @@ export interface ModelEvalCommandResult extends ModelEvalResult {
 const NORMALIZE_MODES = ["none", "minmax", "zscore"] as const;
 
 function pct(value: number | null): string {
-  return value === null ? "-" : (value * 100).toFixed(1) + "%";
+  return formatPercent(value);
 }
 
 export async function modelEval(ctx: CliContext, opts: ModelEvalCommandOptions): Promise<void> {

@@ -1,4 +1,5 @@
 /** `dat node register`. */
+import { formatAddress } from "../../format.js";
 import os from "node:os";
 import type { PrivateKeyAccount } from "viem";
 import { configOptions, type CliContext } from "../../context.js";
@@ -24,7 +25,7 @@ export async function nodeRegister(ctx: CliContext, opts: { backend?: string; on
   try {
     const node = await orch.registerNode(registration);
     ctx.out.result({ ...node, ...(onchain ? { onchain } : {}) }, (n) => [
-      `registered ${n.address} (${backend}, ${metadata.cpus} CPUs)`,
+      `registered ${formatAddress(n.address)} (${backend}, ${metadata.cpus} CPUs)`,
       ...(n.onchain ? [`on-chain: NodeRegistry ${n.onchain.registry}, metadata ${n.onchain.metadataCid}, tx ${n.onchain.txHash}`] : []),
     ]);
   } finally {

@@ -16,35 +16,35 @@ async function stakingChain(ctx: CliContext) {
 
 export async function nodeUnstake(ctx: CliContext, opts: { job?: string; withdraw?: boolean }): Promise<void> {
   const job = parseStakeJob(opts.job);
-  const { formatUnits } = await import("viem");
+  const { formatTokenAmount: formatUnits } = await import("../../format.js");
   const { requestUnstake, withdrawStake } = await import("../../../chain/staking.js");
   const { chain, account, staking } = await stakingChain(ctx);
   if (opts.withdraw) {
     const result = await withdrawStake(chain.publicClient, chain.walletClient!, { staking, jobId: job });
     ctx.out.result({ address: account.address, job, ...result }, (r) => [
-      `Withdrew ${formatUnits(r.amount, 18)} DAT of job ${r.job} to ${r.address} (tx ${r.txHash}).`,
+      `Withdrew ${formatUnits(r.amount)} of job ${r.job} to ${r.address} (tx ${r.txHash}).`,
     ]);
     return;
   }
   const result = await requestUnstake(chain.publicClient, chain.walletClient!, { staking, jobId: job });
   ctx.out.result({ address: account.address, job, ...result, unlockAtIso: new Date(result.unlockAt * 1000).toISOString() }, (r) => [
-    `${formatUnits(r.amount, 18)} DAT of job ${r.job} no longer counts as stake (tx ${r.txHash}).`,
-    `Withdraw ${formatUnits(r.pending, 18)} DAT from ${r.unlockAtIso}: dat node unstake --job ${r.job} --withdraw`,
+    `${formatUnits(r.amount)} of job ${r.job} no longer counts as stake (tx ${r.txHash}).`,
+    `Withdraw ${formatUnits(r.pending)} from ${r.unlockAtIso}: dat node unstake --job ${r.job} --withdraw`,
   ]);
 }
 
 export async function nodeStake(ctx: CliContext, opts: { job?: string; amount?: string }): Promise<void> {
   const job = parseStakeJob(opts.job);
   const amount = parseStakeAmount(opts.amount);
-  const { formatUnits } = await import("viem");
+  const { formatTokenAmount: formatUnits } = await import("../../format.js");
   const { stakeForJob, getJobMinStake } = await import("../../../chain/staking.js");
   const { chain, account, staking } = await stakingChain(ctx);
   const result = await stakeForJob(chain.publicClient, chain.walletClient!, { staking, jobId: job, amount });
   const { minStake } = await getJobMinStake(chain.publicClient, { staking, jobId: job });
   ctx.out.result({ address: account.address, job, amount, ...result, minStake, meetsMinimum: result.stake >= minStake }, (r) => [
-    `Staked ${formatUnits(r.amount, 18)} DAT in job ${r.job} (tx ${r.txHash}); stake now ${formatUnits(r.stake, 18)} DAT.`,
+    `Staked ${formatUnits(r.amount)} in job ${r.job} (tx ${r.txHash}); stake now ${formatUnits(r.stake)}.`,
     r.meetsMinimum
-      ? `It meets the job's minimum of ${formatUnits(r.minStake, 18)} DAT from the next round that opens.`
-      : `Below the job's minimum of ${formatUnits(r.minStake, 18)} DAT: stake ${formatUnits(r.minStake - r.stake, 18)} more to take part.`,
+      ? `It meets the job's minimum of ${formatUnits(r.minStake)} from the next round that opens.`
+      : `Below the job's minimum of ${formatUnits(r.minStake)}: stake ${formatUnits(r.minStake - r.stake)} more to take part.`,
   ]);
 }

@@ -1,4 +1,5 @@
-import { formatUnits, type Address } from "viem";
+import type { Address } from "viem";
+import { formatTokenAmount } from "../../format.js";
 import { configOptions, type CliContext } from "../../context.js";
 import { loadConfig } from "../../../config/index.js";
 import { unlockAccount } from "../../unlock.js";
@@ -34,10 +35,10 @@ export async function rewardsClaim(ctx: CliContext, opts: { job?: string }): Pro
     r.claimed.length === 0
       ? ["Nothing to claim."]
       : [
-          `Claimed ${formatUnits(r.total, 18)} DAT for ${r.claimed.length} round(s) in ${r.txHashes.length} transaction(s):`,
-          ...r.claimed.map((c) => `  job ${c.jobId} round ${c.round}: ${formatUnits(c.amount, 18)} DAT`),
+          `Claimed ${formatTokenAmount(r.total)} for ${r.claimed.length} round(s) in ${r.txHashes.length} transaction(s):`,
+          ...r.claimed.map((c) => `  job ${c.jobId} round ${c.round}: ${formatTokenAmount(c.amount)}`),
           ...r.txHashes.map((h) => `  tx ${h}`),
-          `Balance: ${formatUnits(r.balance, 18)} DAT`,
+          `Balance: ${formatTokenAmount(r.balance)}`,
         ],
   );
 }

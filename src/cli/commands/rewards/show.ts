@@ -1,11 +1,13 @@
-import { formatUnits, isAddress, type Address } from "viem";
+import { isAddress, type Address } from "viem";
 import { configOptions, type CliContext } from "../../context.js";
 import { formatTable } from "../../output.js";
-import { UsageError } from "../../../core/errors.js";
+import { formatAddress, formatTokenAmount } from "../../format.js";
+import { NotFoundError, UsageError, isDatError } from "../../../core/errors.js";
+import type { DatConfig } from "../../../config/schema.js";
 import { loadConfig } from "../../../config/index.js";
 import { readAddress } from "../../../crypto/keystore.js";
 import { connectConfiguredChain } from "../../../chain/clients.js";
-import { getRewards, type RewardsReport } from "../../../chain/rewards.js";
+import { getRewards, readPublishedRounds, type RewardsReport } from "../../../chain/rewards.js";
 import { openRewardsStore } from "./treeStore.js";
 
 /** Validate a --job value (a job id: letters, digits, `-`, `_`, `.`). */
@@ -35,7 +37,37 @@ export async function rewardsShow(ctx: CliContext, opts: { address?: string; job
     address,
     jobId: job,
   });
+  if (job !== undefined && report.entries.length === 0 && report.unavailable.length === 0) {
+    const published = await readPublishedRounds({
+      publicClient: chain.publicClient, distributor: chain.deployment.distributor as Address, fromBlock: chain.deployment.blockNumber,
+      blockRange: config.values.chain.logBlockRange, jobId: job,
+    });
+    if (published.length === 0) await requireKnownJob(ctx, config.values, job);
+  }
   ctx.out.result(toJson(report, chain.chainId), () => render(report));
+}
+
+/**
+ * A job with no round on chain must at least be known to the orchestrator: otherwise it does not
+ * exist (exit 4), rather than an empty report that looks like "nothing earned yet".
+ */
+async function requireKnownJob(ctx: CliContext, config: DatConfig, job: string): Promise<void> {
+  const notFound = (why: string) => new NotFoundError(`No job ${job}: ${why}.`, {
+    code: "JOB_NOT_FOUND", hint: "List jobs with: dat job list", data: { jobId: job },
+  });
+  if (!/^[1-9]\d{0,15}$/.test(job)) throw notFound("no round of it was published on chain");
+  const { openOrchestrator } = await import("../../orchestrator.js");
+  const { requireJob } = await import("../../checks.js");
+  const orch = await openOrchestrator(ctx, config);
+  try {
+    await requireJob(orch, Number(job));
+  } catch (error) {
+    if (isDatError(error) && error.code === "JOB_NOT_FOUND") throw notFound("no round of it was published on chain and the orchestrator does not know it");
+    // The orchestrator could not be asked: the job may exist with nothing published yet.
+    ctx.out.warn(`job ${job} has no round published on chain; the orchestrator could not confirm it exists (${(error as Error).message}).`);
+  } finally {
+    await orch.close();
+  }
 }
 
 function toJson(report: RewardsReport, chainId: number) {
@@ -53,8 +85,8 @@ function toJson(report: RewardsReport, chainId: number) {
 }
 
 function render(report: RewardsReport): string[] {
-  const dat = (v: bigint) => `${formatUnits(v, 18)} DAT`;
-  const lines = [`Rewards of ${report.address}`];
+  const dat = (v: bigint) => formatTokenAmount(v);
+  const lines = [`Rewards of ${formatAddress(report.address)}`];
   if (report.entries.length === 0) lines.push("No rewards published for this address.");
   else {
     lines.push(...formatTable(

@@ -3,6 +3,7 @@ import { configOptions, type CliContext } from "../../context.js";
 import { ExitCode, UsageError } from "../../../core/errors.js";
 import { parseDurationSeconds } from "../../../core/round.js";
 import { parseJobId } from "../job/show.js";
+import { formatMetric, formatPercent } from "../../format.js";
 import type { DatConfig } from "../../../config/schema.js";
 import type { RoundSettler } from "../../../orchestrator/runRound.js";
 
@@ -43,7 +44,7 @@ export async function roundStart(ctx: CliContext, opts: { job: string; deadline?
     r.state === "published"
       ? `round ${r.round} of job ${r.jobId} published: model ${r.modelCid}`
       : `round ${r.round} of job ${r.jobId} ${r.state}: ${r.failureReason ?? ""}`,
-    ...(typeof r.metrics?.accuracy === "number" ? [`validation: loss ${(r.metrics.loss as number).toFixed(4)}, accuracy ${(r.metrics.accuracy as number).toFixed(4)}`] : []),
+    ...(typeof r.metrics?.accuracy === "number" ? [`validation: loss ${formatMetric(r.metrics.loss as number)}, accuracy ${formatPercent(r.metrics.accuracy)}`] : []),
     `${r.scores.length} contribution(s) aggregated, ${r.rejected.length} rejected`,
     `settlement: ${r.settlement.status}${r.settlement.reason ? ` (${r.settlement.reason})` : ""}${r.settlement.error ? ` (${r.settlement.error})` : ""}${r.settlement.txHash ? ` tx ${r.settlement.txHash}` : ""}`,
   ]);
@@ -66,8 +67,10 @@ async function roundSettler(ctx: CliContext, config: DatConfig): Promise<RoundSe
   try {
     account = await unlockAccount(ctx);
   } catch (error) {
-    // The round still runs and publishes locally; the settlement reports why it could not follow.
-    return async () => ({ status: "failed", error: (error as Error).message });
+    // Settlement needs the wallet: say so now, before a round opens and contributors spend a round's work
+    // on it, rather than after the wait under a spinner that looks hung.
+    ctx.out.warn("the round's settlement on chain needs the operator's wallet; no round was opened.");
+    throw error;
   }
   const { settleOnChain } = await import("../../../orchestrator/runRound.js");
   return settleOnChain({ home: ctx.home, config, account });

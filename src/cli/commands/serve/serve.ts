@@ -3,7 +3,7 @@
  * --json) once listening, so scripts can wait for it; stops cleanly on SIGINT / SIGTERM.
  */
 import { configOptions, type CliContext } from "../../context.js";
-import { UsageError } from "../../../core/errors.js";
+import { UsageError, UserError } from "../../../core/errors.js";
 import type { DatConfig } from "../../../config/schema.js";
 import type { ServerOptions } from "../../../server/app.js";
 
@@ -23,7 +23,11 @@ export async function serve(ctx: CliContext, opts: { host?: string; port?: strin
   const options = serverOptions(ctx, orch, config);
   const { operatorToken } = options;
   const app = await buildServer(options);
-  const url = await app.listen({ host, port });
+  const url = await app.listen({ host, port }).catch(async (error: NodeJS.ErrnoException) => {
+    await app.close();
+    await orch.close();
+    throw listenError(error, host, port);
+  });
   ctx.out.event("ready", { url, operatorRoutes: Boolean(operatorToken), onchain });
   ctx.out.info(`dat serve listening on ${url}${onchain ? " (on-chain registration required)" : ""}${operatorToken ? "" : " (no operator token: operator calls only in this home)"}`);
   await new Promise<void>((resolve) => {
@@ -49,4 +53,23 @@ export function serverOptions(ctx: CliContext, orchestrator: ServerOptions["orch
     orchestrator, operatorToken: ctx.env.DAT_OPERATOR_TOKEN ?? config.operator.token, home: ctx.home,
     pluginDeps: { config },
   };
+}
+
+/** A port that is taken or not ours to bind is the user's to fix, not a bug in dat. */
+export function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (error.code === "EADDRINUSE") {
+    return new UserError(`Port ${port} on ${host} is already in use.`, {
+      code: "PORT_IN_USE",
+      hint: `Stop the other server, or pick another port: dat serve --port ${port === 0 ? 8545 : port + 1}`,
+      cause: error,
+    });
+  }
+  if (error.code === "EACCES" || error.code === "EADDRNOTAVAIL") {
+    return new UserError(`Cannot listen on ${host}:${port} (${error.code}).`, {
+      code: "BAD_PORT",
+      hint: "Pick a port above 1023 with --port, or a local address with --host.",
+      cause: error,
+    });
+  }
+  return error;
 }

@@ -2,6 +2,7 @@
 import { configOptions, type CliContext } from "../../context.js";
 import { UsageError, UserError } from "../../../core/errors.js";
 import type { ProgressBar } from "../../output.js";
+import { formatPercent } from "../../format.js";
 
 export interface TrainCommandOptions {
   job?: string;
@@ -121,6 +122,8 @@ function fmt(n: number | undefined, digits = 4): string {
 
 export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise<void> {
   const parsed = parseTrainOptions(opts);
+  if (parsed.dataPath !== undefined) (await import("../../checks.js")).checkLocalPath("--data", parsed.dataPath);
+  if (parsed.modelDir !== undefined) (await import("../../checks.js")).checkLocalPath("--model", parsed.modelDir, "MODEL_NOT_FOUND");
   if (parsed.jobId !== undefined) {
     await trainJob(ctx, parsed, parsed.jobId);
     return;
@@ -135,8 +138,11 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
   }
   const { runTraining } = await import("../../../train/run.js");
   const interrupt = stopOnInterrupt(ctx);
-  let bar: ProgressBar | undefined;
+  // One bar for the whole run, redrawn in place; the epoch and the last loss ride in its payload.
+  const bar: ProgressBar = await ctx.out.progress("epoch {epoch}/{epochs} [{bar}] {percentage}% | loss {loss} | {rate} samples/s");
   let batches = 0;
+  let epochs = 0;
+  let rate = "-";
   try {
     const result = await runTraining({
       home: ctx.home,
@@ -158,43 +164,40 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
       signal: interrupt.signal,
       onStart: (info) => {
         batches = info.batchesPerEpoch;
+        epochs = info.epochs;
         for (const w of info.warnings) ctx.out.warn(w);
         ctx.out.info(`run ${info.id}: ${info.sampleCount} training samples, ${info.valCount} held out, backend ${info.backend}`);
         ctx.out.event("train_start", info);
+        bar.start(Math.max(1, epochs * batches), { epoch: 1, epochs, loss: "-", rate });
       },
-      onBatch: async (p) => {
-        if (p.batch === 1 && ctx.out.interactive) {
-          bar?.stop();
-          bar = await ctx.out.progress(batches, `epoch ${p.epoch} [{bar}] {value}/{total} batches | loss {loss} | {rate} samples/s`);
-        }
-        bar?.update(p.batch, { loss: fmt(p.loss), rate: "…" });
+      onBatch: (p) => {
+        bar.update((p.epoch - 1) * batches + p.batch, { epoch: p.epoch, epochs, loss: fmt(p.loss), rate });
       },
       onEpoch: (m) => {
-        bar?.update(batches, { loss: fmt(m.loss), rate: m.samplesPerSec.toFixed(0) });
-        bar?.stop();
-        bar = undefined;
+        rate = m.samplesPerSec.toFixed(0);
+        bar.update(m.epoch * batches, { epoch: m.epoch, epochs, loss: fmt(m.loss), rate });
         ctx.out.event("epoch", { ...m });
         if (!ctx.out.interactive) {
           ctx.out.info(
-            `epoch ${m.epoch}: loss ${fmt(m.loss)} acc ${fmt(m.accuracy)} val_loss ${fmt(m.valLoss)} val_acc ${fmt(m.valAccuracy)} ${m.samplesPerSec.toFixed(0)} samples/s`,
+            `epoch ${m.epoch}: loss ${fmt(m.loss)} acc ${formatPercent(m.accuracy)} val_loss ${fmt(m.valLoss)} val_acc ${formatPercent(m.valAccuracy)} ${m.samplesPerSec.toFixed(0)} samples/s`,
           );
         }
       },
     });
-    bar?.stop();
+    bar.stop();
     const { weights: _w, delta: _d, ...summary } = result;
     ctx.out.result(summary, (r, c) => [
       r.stopped
         ? c.yellow(`Stopped after ${r.epochsCompleted} full epoch(s); continue with: dat train --resume`)
         : c.green(`Trained ${r.epochsCompleted} epoch(s) on ${r.sampleCount} samples (${r.backend}).`),
       `run:        ${r.id}`,
-      `loss:       ${fmt(r.metrics.loss)}   accuracy: ${fmt(r.metrics.accuracy)}`,
-      `validation: ${r.valCount} samples, loss ${fmt(r.metrics.valLoss)}, accuracy ${fmt(r.metrics.valAccuracy)}`,
+      `loss:       ${fmt(r.metrics.loss)}   accuracy: ${formatPercent(r.metrics.accuracy)}`,
+      `validation: ${r.valCount} samples, loss ${fmt(r.metrics.valLoss)}, accuracy ${formatPercent(r.metrics.valAccuracy)}`,
       `model:      ${r.modelDir}`,
       `delta:      ${r.deltaPath}`,
     ]);
   } finally {
-    bar?.stop();
+    bar.stop();
     interrupt.dispose();
   }
 }
@@ -202,12 +205,17 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
 /** `dat train --job`: unlock first (before any training or wait), then the contributor's service. */
 async function trainJob(ctx: CliContext, parsed: ParsedTrainOptions, jobId: number): Promise<void> {
   if (!parsed.dataPath) throw new UserError("Pass --data <path>: the local data to train on.", { code: "USAGE" });
+  const { checkLocalPath, refuseSecondSubmission } = await import("../../checks.js");
+  // Local inputs first: a missing file is reported as such, not as whatever the network says.
+  checkLocalPath("--data", parsed.dataPath);
   const account = parsed.push ? await (await import("../../unlock.js")).unlockAccount(ctx) : undefined;
   const [{ openOrchestrator }, { trainForJob }, { privacyLines }] = await Promise.all([
     import("../../orchestrator.js"), import("../../../contributor/trainForJob.js"), import("../../privacyLines.js"),
   ]);
   const orch = await openOrchestrator(ctx);
   try {
+    // The intake takes one delta per address and round: refuse before minutes of training, not after.
+    if (account) await refuseSecondSubmission(orch, jobId, account.address);
     const result = await trainForJob(orch, {
       home: ctx.home, jobId, dataPath: parsed.dataPath, labelColumn: parsed.labelColumn, normalize: parsed.normalize,
       epochs: parsed.epochs, batchSize: parsed.batchSize, valSplit: parsed.valSplit, seed: parsed.seed, backend: parsed.backend, allowSoftwareGpu: parsed.allowSoftwareGpu, threads: parsed.threads, account,
