@@ -213,6 +213,14 @@ async function authenticateSubmission(
   authorize: ((s: never, bytes: number) => Promise<{ maxBytes: number }>) | undefined,
 ): Promise<SubmissionAuth> {
   const p = parseOrThrow(roundParam, req.params, "path");
+  const length = req.headers["content-length"];
+  const declared = typeof length === "string" && /^\d{1,15}$/.test(length) ? Number(length) : NaN;
+  if (declared > maxBytes) {
+    throw Object.assign(
+      new MalformedInputError(`The sealed delta is ${declared} bytes, above this server's limit of ${maxBytes}.`, { code: "SUBMISSION_TOO_LARGE" }),
+      { statusCode: 413 },
+    );
+  }
   const header = req.headers[SUBMISSION_HEADER];
   if (typeof header !== "string" || header.length > 16_384) {
     throw new MalformedInputError(`The request has no ${SUBMISSION_HEADER} header.`, { code: "MALFORMED_REQUEST" });
@@ -226,8 +234,6 @@ async function authenticateSubmission(
   if (submission?.jobId !== p.id || submission?.round !== p.round) {
     throw new MalformedInputError("The submission's job and round differ from the URL's.", { code: "MALFORMED_REQUEST" });
   }
-  const length = req.headers["content-length"];
-  const declared = typeof length === "string" && /^\d{1,15}$/.test(length) ? Number(length) : NaN;
   if (!Number.isSafeInteger(declared) || req.headers["transfer-encoding"] !== undefined) {
     throw new MalformedInputError("A submission needs a Content-Length (no chunked bodies): its size is checked before it is read.", {
       code: "SUBMISSION_LENGTH_REQUIRED",
@@ -236,9 +242,6 @@ async function authenticateSubmission(
   }
   if (!/^application\/octet-stream\b/i.test(req.headers["content-type"] ?? "")) {
     throw new MalformedInputError("The body must be the sealed delta as application/octet-stream.", { code: "MALFORMED_REQUEST" });
-  }
-  if (declared > maxBytes) {
-    throw new MalformedInputError(`The sealed delta is ${declared} bytes, above this server's limit of ${maxBytes}.`, { code: "SUBMISSION_TOO_LARGE" });
   }
   if (authorize) await authorize(submission as never, declared);
   return { submission, declared };
