@@ -80,11 +80,12 @@ class HttpOrchestrator implements Orchestrator {
   createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
     return this.json("POST", "/jobs", { input, model: Buffer.from(model).toString("base64") }, true);
   }
+  // With the operator token (when this client has one): the operator's view keeps its file paths.
   listJobs(): Promise<JobInfo[]> {
-    return this.json("GET", "/jobs");
+    return this.json("GET", "/jobs", undefined, true);
   }
   getJob(jobId: number): Promise<JobInfo> {
-    return this.json("GET", `/jobs/${encodeURIComponent(jobId)}`);
+    return this.json("GET", `/jobs/${encodeURIComponent(jobId)}`, undefined, true);
   }
   openRound(jobId: number, options: { deadlineSeconds?: number } = {}): Promise<RoundInfo> {
     return this.json("POST", `/jobs/${encodeURIComponent(jobId)}/rounds`, options, true);
