@@ -136,7 +136,7 @@ describe("floods against dat serve", () => {
       body: new ReadableStream({ start(c) { c.enqueue(new Uint8Array(10)); c.close(); } }), duplex: "half",
     } as RequestInit);
     expect(chunked.status).toBe(400);
-    expect((await chunked.json()).error.code).toBe("SUBMISSION_LENGTH_REQUIRED");
+    expect(((await chunked.json()) as any).error.code).toBe("SUBMISSION_LENGTH_REQUIRED");
     expect(blobFiles(home)).toEqual(blobsBefore);
   }, 60_000);
 
@@ -150,7 +150,7 @@ describe("floods against dat serve", () => {
       method: "POST", headers: { "content-type": "application/octet-stream", "x-dat-submission": header }, body: other.sealed,
     });
     expect(swapped.status).toBe(400);
-    expect((await swapped.json()).error.code).toBe("BLOB_CID_MISMATCH");
+    expect(((await swapped.json()) as any).error.code).toBe("BLOB_CID_MISMATCH");
     expect(blobFiles(home)).toEqual(blobsBefore);
     // A registered node's oversized body: refused from its Content-Length, nothing read or stored.
     const big = await postLarge(server.url, "/jobs/1/rounds/1/submissions", {
@@ -166,7 +166,7 @@ describe("floods against dat serve", () => {
     const dup = await fetch(`${server.url}/jobs/1/rounds/1/submissions`, {
       method: "POST", headers: { "content-type": "application/octet-stream", "x-dat-submission": header }, body: built.sealed,
     });
-    expect((await dup.json()).error.code).toBe("SUBMISSION_DUPLICATE");
+    expect(((await dup.json()) as any).error.code).toBe("SUBMISSION_DUPLICATE");
   }, 60_000);
 
   it("bounds 2,000 free registrations: metadata size, per-IP cap, rate limit, paginated listing", async () => {
@@ -186,7 +186,7 @@ describe("floods against dat serve", () => {
         await res.arrayBuffer();
         continue;
       }
-      const code = (await res.json()).error.code as string;
+      const code = ((await res.json()) as any).error.code as string;
       codes.set(code, (codes.get(code) ?? 0) + 1);
     }
     // Per IP: at most 16 free nodes (one was registered in beforeAll); the rest are refused by rule.
