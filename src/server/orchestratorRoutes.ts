@@ -27,7 +27,7 @@
  * are refused: run those commands in the server's home (embedded) instead.
  */
 import { timingSafeEqual } from "node:crypto";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { DeniedError, MalformedInputError } from "../core/errors.js";
 import type { CreateJobInput, JobInfo, Orchestrator } from "../orchestrator/types.js";
@@ -160,7 +160,7 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
       try {
         req.datSubmission = await authenticateSubmission(req, largeBodyLimit, authorize?.bind(orch));
       } catch (error) {
-        void reply.header("connection", "close");
+        lingerThenClose(req, reply);
         throw error;
       }
     },
@@ -262,4 +262,31 @@ async function readExactly(stream: NodeJS.ReadableStream, length: number): Promi
     throw new MalformedInputError(`The body ended after ${at} of ${length} bytes.`, { code: "SUBMISSION_LENGTH_MISMATCH" });
   }
   return out;
+}
+
+/** Bytes of an unread body discarded after a refusal before the connection is cut. */
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * After a refusal sent before the body was read, node discards (never buffers) what the client
+ * still sends; cutting the socket at once would often lose the answer to a reset. So the socket
+ * lives on while the discarded bytes stay under LINGER_BYTES (a client that reads answers stops
+ * long before), and is destroyed beyond that or after 2 s: a flooder gets its answer, then a cut.
+ */
+function lingerThenClose(req: FastifyRequest, reply: FastifyReply): void {
+  reply.raw.once("finish", () => {
+    const socket = req.raw.socket;
+    if (!socket || socket.destroyed || req.raw.complete) return;
+    const start = socket.bytesRead;
+    const since = Date.now();
+    const timer = setInterval(() => {
+      if (socket.destroyed || req.raw.complete) return clearInterval(timer);
+      if (socket.bytesRead - start > LINGER_BYTES || Date.now() - since > 2000) {
+        clearInterval(timer);
+        socket.destroy();
+      }
+    }, 20);
+    timer.unref();
+    socket.once("close", () => clearInterval(timer));
+  });
 }

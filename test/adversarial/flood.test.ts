@@ -178,17 +178,18 @@ describe("floods against dat serve", () => {
     expect(fatAnswer.status).toBe(413); // above the route's 8 KiB body limit
     const codes = new Map<string, number>();
     let accepted = 0;
-    for (let i = 0; i < 2000; i++) {
+    const registerOne = async (i: number) => {
       const reg = await buildRegistration(account(), "cpu", { cpus: 2, pad: "x".repeat(i % 2 ? 2000 : 100) });
       const res = await fetch(`${server.url}/nodes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(reg) });
       if (res.ok) {
         accepted++;
         await res.arrayBuffer();
-        continue;
+        return;
       }
       const code = ((await res.json()) as any).error.code as string;
       codes.set(code, (codes.get(code) ?? 0) + 1);
-    }
+    };
+    for (let i = 0; i < 2000; i += 20) await Promise.all(Array.from({ length: 20 }, (_, k) => registerOne(i + k)));
     // Per IP: at most 16 free nodes (one was registered in beforeAll); the rest are refused by rule.
     expect(accepted).toBeLessThanOrEqual(15);
     expect([...codes.keys()].sort()).toEqual(expect.arrayContaining(["RATE_LIMITED"]));
@@ -205,5 +206,5 @@ describe("floods against dat serve", () => {
     expect((await fetch(`${server.url}/nodes?after=../etc`)).status).toBe(400);
     // The client pages through all of them.
     expect(await operator.listNodes()).toHaveLength(accepted + 1);
-  }, 60_000);
+  }, 120_000);
 });
