@@ -6,7 +6,7 @@
  *   POST /nodes                                   signed node registration (≤ 8 KiB body, rate-limited per IP)
  *   GET  /nodes?limit=&after=                     { nodes, next }: a page by address (default 100, at most 500)
  *   POST /jobs                         operator   { input: CreateJobInput, model: base64 packed model }
- *   GET  /jobs, GET /jobs/:id
+ *   GET  /jobs, GET /jobs/:id                     the validation file's path only with the operator token
  *   POST /jobs/:id/rounds              operator   { deadlineSeconds? } opens the next round
  *   GET  /jobs/:id/rounds/current                 what contributors need for the collecting round
  *   GET  /jobs/:id/rounds/latest, /jobs/:id/rounds/:round   round status
@@ -16,7 +16,11 @@
  *                                                 the body is read, the body limited to the job's sealed size
  *   POST /jobs/:id/rounds/close        operator
  *   POST /jobs/:id/rounds/fail         operator   { reason }
- *   GET  /models/:cid                             packed model bytes
+ *   GET  /models/:cid                             packed model bytes; a gated job's (gate minimum > 0)
+ *                                                 plaintext model only to the operator, registered
+ *                                                 contributors and gate holders (signed challenge in
+ *                                                 x-dat-challenge, or a session); sealed deltas to the
+ *                                                 operator only (src/inference/modelAccess.ts)
  *
  * Bodies: JSON routes take the app's small limit; only POST /jobs (operator token checked on
  * the request's headers, before the body) and submissions (authenticated first) take large ones.
