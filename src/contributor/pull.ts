@@ -4,8 +4,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import type { LocalAccount } from "viem";
 import { MalformedInputError } from "../core/errors.js";
-import type { Orchestrator } from "../orchestrator/types.js";
+import type { ModelAuth, Orchestrator } from "../orchestrator/types.js";
 
 /** Folder of a pulled model in a home. */
 export function pulledModelDir(home: string, cid: string): string {
@@ -13,8 +14,8 @@ export function pulledModelDir(home: string, cid: string): string {
 }
 
 /** The packed model of a CID from the orchestrator, refused unless the bytes match the CID. */
-export async function fetchVerifiedModel(orchestrator: Orchestrator, cid: string): Promise<Uint8Array> {
-  const bytes = await orchestrator.getModel(cid);
+export async function fetchVerifiedModel(orchestrator: Orchestrator, cid: string, auth?: ModelAuth): Promise<Uint8Array> {
+  const bytes = await orchestrator.getModel(cid, auth);
   const { bytesMatchCid } = await import("../store/cid.js");
   if (!(await bytesMatchCid(bytes, cid))) {
     throw new MalformedInputError(`The model received for ${cid} does not match its CID.`, {
@@ -31,11 +32,18 @@ export interface PullModelResult {
   cached: boolean;
 }
 
+/** A wallet's answer to a gated job's model-download challenge (the contributor proves it registered). */
+export function modelAuthOf(account: LocalAccount): ModelAuth {
+  return {
+    signChallenge: async (challenge) => (await import("../inference/challenge.js")).signChallenge(account, challenge as never),
+  };
+}
+
 /** Fetches the model of a CID, checks the bytes against the CID and saves it as a tfjs folder. */
-export async function pullModel(home: string, orchestrator: Orchestrator, cid: string): Promise<PullModelResult> {
+export async function pullModel(home: string, orchestrator: Orchestrator, cid: string, auth?: ModelAuth): Promise<PullModelResult> {
   const dir = pulledModelDir(home, cid);
   if (fs.existsSync(path.join(dir, "model.json"))) return { dir, cached: true };
-  const bytes = await fetchVerifiedModel(orchestrator, cid);
+  const bytes = await fetchVerifiedModel(orchestrator, cid, auth);
   const { unpackModelToDir } = await import("../train/modelIo.js");
   const tmp = `${dir}.tmp-${process.pid}`;
   await unpackModelToDir(bytes, tmp);

@@ -8,7 +8,7 @@ import { UserError } from "../core/errors.js";
 import type { Orchestrator, RoundInfo } from "../orchestrator/types.js";
 import type { BackendPreference } from "../train/backends.js";
 import type { RunTrainingOptions } from "../train/run.js";
-import { pullModel } from "./pull.js";
+import { modelAuthOf, pullModel } from "./pull.js";
 import { contributeRound, type ContributeRoundOptions, type PushReceipt } from "./push.js";
 
 /** The job's epochs / batch size, lowered by the contributor's flags when asked. */
@@ -69,7 +69,7 @@ export interface TrainForJobResult {
 export async function trainForJob(orchestrator: Orchestrator, options: TrainForJobOptions): Promise<TrainForJobResult> {
   const { jobId } = options;
   const round = await orchestrator.currentRound(jobId);
-  const { dir } = await pullModel(options.home, orchestrator, round.modelCid);
+  const { dir } = await pullModel(options.home, orchestrator, round.modelCid, options.account && modelAuthOf(options.account));
   const settings = jobTrainingSettings(round, options);
   const { runTraining } = await import("../train/run.js");
   options.onStart?.({ jobId, round: round.round, epochs: settings.epochs, batchSize: settings.batchSize });

@@ -101,3 +101,22 @@ export function getEncryptedCopy(db: Database.Database, jobId: string, plainCid:
     .get(jobId, plainCid) as { model_cid: string } | undefined;
   return row?.model_cid;
 }
+
+/** Who a blob belongs to, for the model download route: sealed deltas and the jobs whose models it is. */
+export interface BlobOwners {
+  /** A submission's sealed delta (operator only). */
+  sealedDelta: boolean;
+  /** An encrypted model copy (safe to serve: its key is released after the gate). */
+  encryptedCopy: boolean;
+  /** Jobs using it as a plaintext model (initial, a round's base or a round's result), with their gate minimum. */
+  jobs: { id: number; gateMin: string | null }[];
+}
+
+export function blobOwners(db: Database.Database, cid: string): BlobOwners {
+  const sealedDelta = db.prepare("SELECT 1 FROM submissions WHERE blob_cid = ? LIMIT 1").get(cid) !== undefined;
+  const encryptedCopy = db.prepare("SELECT 1 FROM model_keys WHERE model_cid = ? LIMIT 1").get(cid) !== undefined;
+  const jobs = db.prepare(`SELECT id, gate_min AS gateMin FROM jobs WHERE initial_model_cid = @cid
+      OR id IN (SELECT job_id FROM rounds WHERE base_model_cid = @cid OR model_cid = @cid)
+      OR CAST(id AS TEXT) IN (SELECT job_id FROM model_keys WHERE plain_cid = @cid)`).all({ cid }) as { id: number; gateMin: string | null }[];
+  return { sealedDelta, encryptedCopy, jobs };
+}

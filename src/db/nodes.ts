@@ -1,5 +1,6 @@
 /**
- * Rows of the `nodes` table (migration 003): contributors registered with a signed registration.
+ * Rows of the `nodes` table (migration 003; registered_ip from 006): contributors registered with
+ * a signed registration.
  */
 import type Database from "better-sqlite3";
 import { prepared } from "./statements.js";
@@ -19,11 +20,14 @@ function fromRaw(r: RawNode): NodeRow {
   return { address: r.address, metadata: JSON.parse(r.metadata) as Record<string, unknown>, signature: r.signature, registeredAt: r.registered_at };
 }
 
-/** Registers a node or refreshes its metadata (re-registering is allowed and keeps the first date). */
-export function upsertNode(db: Database.Database, node: Omit<NodeRow, "registeredAt">, now = Date.now()): NodeRow {
-  prepared(db, `INSERT INTO nodes (address, metadata, signature, registered_at) VALUES (@address, @metadata, @signature, @now)
+/**
+ * Registers a node or refreshes its metadata (re-registering is allowed and keeps the first date
+ * and the first IP).
+ */
+export function upsertNode(db: Database.Database, node: Omit<NodeRow, "registeredAt"> & { ip?: string | null }, now = Date.now()): NodeRow {
+  prepared(db, `INSERT INTO nodes (address, metadata, signature, registered_at, registered_ip) VALUES (@address, @metadata, @signature, @now, @ip)
     ON CONFLICT (address) DO UPDATE SET metadata = excluded.metadata, signature = excluded.signature`).run({
-    address: node.address.toLowerCase(), metadata: JSON.stringify(node.metadata), signature: node.signature, now,
+    address: node.address.toLowerCase(), metadata: JSON.stringify(node.metadata), signature: node.signature, now, ip: node.ip ?? null,
   });
   return getNode(db, node.address)!;
 }
@@ -38,6 +42,21 @@ export function getNode(db: Database.Database, address: string): NodeRow | undef
   return r && fromRaw(r);
 }
 
+/** Every node, oldest first (in-process callers; HTTP pages through listNodesPage). */
 export function listNodes(db: Database.Database): NodeRow[] {
   return (prepared(db, "SELECT * FROM nodes ORDER BY registered_at, address").all() as RawNode[]).map(fromRaw);
+}
+
+/** One page of nodes by address (keyset pagination: `after` is the last address of the page before). */
+export function listNodesPage(db: Database.Database, page: { limit: number; after?: string }): NodeRow[] {
+  return (prepared(db, "SELECT * FROM nodes WHERE address > @after ORDER BY address LIMIT @limit")
+    .all({ after: (page.after ?? "").toLowerCase(), limit: page.limit }) as RawNode[]).map(fromRaw);
+}
+
+/** Nodes registered in all, and from one IP. */
+export function countNodes(db: Database.Database, ip?: string): number {
+  const row = ip === undefined
+    ? prepared(db, "SELECT COUNT(*) AS n FROM nodes").get()
+    : prepared(db, "SELECT COUNT(*) AS n FROM nodes WHERE registered_ip = ?").get(ip);
+  return (row as { n: number }).n;
 }

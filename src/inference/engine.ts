@@ -255,6 +255,11 @@ export class InferenceEngine {
     }
   }
 
+  /** The gate check alone, for an address already proven (the model download route). */
+  gateFor(job: InferenceJob, address: Address): Promise<GateResult | null> {
+    return this.checkJobGate(job, address);
+  }
+
   private async checkJobGate(job: InferenceJob, address: Address): Promise<GateResult | null> {
     if (!job.gate) return null;
     const reader = await this.reader();

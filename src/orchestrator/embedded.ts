@@ -19,6 +19,8 @@ import * as subsDb from "../db/submissions.js";
 import { loadDeps, type OrchestratorDeps, type RoundRecipientKey } from "./deps.js";
 import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
+import { parseEncoding } from "../core/delta/encoding.js";
+import { HEADER_BYTES, alignUp, payloadSize } from "../core/delta/format.js";
 import { privacySpent } from "../core/privacy/spent.js";
 import { resolveJobInput } from "./jobs.js";
 import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, duplicateSubmission, notOnchain } from "./intake.js";
@@ -28,7 +30,7 @@ import {
   nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
 } from "./schemas.js";
 import type {
-  CloseRoundResult, CreateJobInput, Hex, HyperParams, JobInfo, NodeInfo, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
+  CloseRoundResult, CreateJobInput, Hex, HyperParams, JobInfo, NodeInfo, NodePage, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
   SignedSubmission, SubmissionReceipt,
 } from "./types.js";
 
@@ -52,11 +54,35 @@ export interface EmbeddedOrchestratorOptions {
    * (`dat serve --onchain`, config orchestrator.requireOnchain); see onchain.ts.
    */
   isRegistered?: (address: Hex) => Promise<boolean>;
+  /** Nodes that may register without on-chain registration, in all (default 10,000). */
+  maxNodes?: number;
+  /** Nodes that may register from one IP without on-chain registration (default 16). */
+  maxNodesPerIp?: number;
+}
+
+export const DEFAULT_MAX_NODES = 10_000;
+export const DEFAULT_MAX_NODES_PER_IP = 16;
+/** Bytes of a node's metadata JSON: hardware, backend, version fit in far less. */
+export const MAX_METADATA_BYTES = 1024;
+/** Nodes per page of listNodes (default and most). */
+export const DEFAULT_NODES_PAGE = 100;
+export const MAX_NODES_PAGE = 500;
+
+function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_NODES_PAGE;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_NODES_PAGE) {
+    throw new MalformedInputError(`A page holds 1 to ${MAX_NODES_PAGE} nodes, not ${String(limit)}.`, { code: "BAD_PAGE" });
+  }
+  return limit;
 }
 
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
 /** Round keys kept in memory at most (one per collecting round: a few in practice). */
 const MAX_ROUND_KEYS = 64;
+/** The sealed-blob layout of src/crypto/hpke.ts: 56-byte header, a 16-byte GCM tag per chunk of at least 1 KiB. */
+const SEAL_HEADER_BYTES = 56;
+const SEAL_TAG_BYTES = 16;
+const SEAL_MIN_CHUNK = 1024;
 
 /** Opens the embedded orchestrator of a home (database migrated, store opened). */
 export async function createEmbeddedOrchestrator(options: EmbeddedOrchestratorOptions): Promise<EmbeddedOrchestrator> {
@@ -83,6 +109,8 @@ export class EmbeddedOrchestrator implements Orchestrator {
   private readonly openedCacheBytes: number;
   /** Collecting rounds' private keys, imported once, by `job/round`; dropped when the round closes or fails. */
   private readonly roundKeys = new Map<string, { privateKey: string; key: RoundRecipientKey }>();
+  /** Largest sealed delta per job (impliedSealedBytes). */
+  private readonly sealedLimits = new Map<number, number>();
 
   constructor(
     readonly db: Database.Database,
@@ -96,8 +124,19 @@ export class EmbeddedOrchestrator implements Orchestrator {
     this.openedCacheBytes = options.openedCacheBytes ?? 128 * 1024 * 1024;
   }
 
-  async registerNode(registration: NodeRegistration): Promise<NodeInfo> {
+  /**
+   * @param context where the registration came from (`dat serve` passes the client IP): free
+   * registrations are capped per IP (maxNodesPerIp) and in all (maxNodes).
+   */
+  async registerNode(registration: NodeRegistration, context: { ip?: string } = {}): Promise<NodeInfo> {
     const reg = parseOrThrow(nodeRegistrationSchema, registration, "node registration");
+    const metadataBytes = Buffer.byteLength(JSON.stringify(reg.metadata));
+    if (metadataBytes > MAX_METADATA_BYTES) {
+      throw new MalformedInputError(`The registration's metadata is ${metadataBytes} bytes, above the limit of ${MAX_METADATA_BYTES}.`, {
+        code: "REGISTRATION_METADATA_TOO_LARGE",
+        hint: "Metadata names the hardware, backend and client version; nothing else belongs there.",
+      });
+    }
     const age = this.now() / 1000 - reg.timestamp;
     if (age > this.registrationMaxAgeMs / 1000 || age < -300) {
       throw new DeniedError("The registration's timestamp is too old or in the future.", {
@@ -110,8 +149,34 @@ export class EmbeddedOrchestrator implements Orchestrator {
     }
     await this.deps.verifyRegistration(reg);
     await this.requireOnchain(reg.address);
-    const row = nodesDb.upsertNode(this.db, { address: reg.address, metadata: { ...reg.metadata, backend: reg.backend }, signature: reg.signature }, this.now());
+    const row = this.db.transaction(() => {
+      // Re-registering refreshes; only a new address counts against the caps. An on-chain
+      // registry (isRegistered) already made identities cost something: no cap then.
+      if (!this.options.isRegistered && !nodesDb.isNodeRegistered(this.db, reg.address)) this.checkRegistrationCaps(context.ip);
+      return nodesDb.upsertNode(this.db, {
+        address: reg.address, metadata: { ...reg.metadata, backend: reg.backend }, signature: reg.signature, ip: context.ip ?? null,
+      }, this.now());
+    }).immediate();
     return { address: row.address as Hex, metadata: row.metadata, registeredAt: row.registeredAt };
+  }
+
+  private checkRegistrationCaps(ip: string | undefined): void {
+    const maxNodes = this.options.maxNodes ?? DEFAULT_MAX_NODES;
+    if (nodesDb.countNodes(this.db) >= maxNodes) {
+      throw new DeniedError(`This orchestrator already has ${maxNodes} registered nodes without on-chain registration.`, {
+        code: "REGISTRY_FULL",
+        hint: "Ask the operator to require on-chain registration (dat serve --onchain) or raise orchestrator.maxNodes.",
+        data: { maxNodes },
+      });
+    }
+    const perIp = this.options.maxNodesPerIp ?? DEFAULT_MAX_NODES_PER_IP;
+    if (ip !== undefined && nodesDb.countNodes(this.db, ip) >= perIp) {
+      throw new DeniedError(`${perIp} nodes are already registered from ${ip}; free registrations are capped per IP.`, {
+        code: "REGISTRATION_IP_CAP",
+        hint: "Register on-chain (dat node register --onchain) on a server that requires it, or reuse an existing node.",
+        data: { ip, maxNodesPerIp: perIp },
+      });
+    }
   }
 
   private async requireOnchain(address: Hex): Promise<void> {
@@ -119,8 +184,10 @@ export class EmbeddedOrchestrator implements Orchestrator {
     throw notOnchain(address);
   }
 
-  async listNodes(): Promise<NodeInfo[]> {
-    return nodesDb.listNodes(this.db).map((n) => ({ address: n.address as Hex, metadata: n.metadata, registeredAt: n.registeredAt }));
+  /** Every node without `page`; one page by address (at most MAX_NODES_PAGE) with it. */
+  async listNodes(page?: NodePage): Promise<NodeInfo[]> {
+    const rows = page ? nodesDb.listNodesPage(this.db, { limit: pageLimit(page.limit), after: page.after }) : nodesDb.listNodes(this.db);
+    return rows.map((n) => ({ address: n.address as Hex, metadata: n.metadata, registeredAt: n.registeredAt }));
   }
 
   async createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
@@ -216,33 +283,34 @@ export class EmbeddedOrchestrator implements Orchestrator {
     return this.store.get(cid);
   }
 
+  /**
+   * Every check a submission passes before its sealed delta is read: schema, size (at most the
+   * sealed size the job's model implies), round collecting, node registered, signature, on-chain
+   * registration, fingerprint, no duplicate. `dat serve` calls it with the declared Content-Length
+   * before it reads a byte of the body, so an unauthenticated flood costs the server nothing.
+   * @returns the largest sealed delta this job accepts, bytes
+   */
+  async authorizeSubmission(submission: SignedSubmission, sealedBytes: number): Promise<{ maxBytes: number }> {
+    const s = parseOrThrow(signedSubmissionSchema, submission, "submission");
+    return { maxBytes: (await this.authorize(s, sealedBytes)).maxBytes };
+  }
+
   async submit(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
     const s = parseOrThrow(signedSubmissionSchema, submission, "submission");
-    // The checks are intake.ts's; this binds them to the database, the store and the round key,
-    // gathering each fact only once the cheaper checks before it passed.
     const sealedBytes = sealed instanceof Uint8Array ? sealed.length : 0;
-    rejectIf(checkBlobSize({ sealedBytes, maxBlobBytes: this.maxBlobBytes }));
-    const job = this.requireJob(s.jobId);
-    // One query in the usual case: the submission is for the job's latest round, which collects.
-    const round = roundsDb.latestRound(this.db, s.jobId);
-    const asked = () => (round?.round === s.round ? round : roundsDb.getRound(this.db, s.jobId, s.round));
-    const needsAsked = !round || round.round !== s.round || !acceptsSubmissions(round.state);
-    rejectIf(checkEnvelope(s, {
-      sealedBytes, maxBlobBytes: this.maxBlobBytes, latest: round ?? null, asked: needsAsked ? asked() ?? null : round,
-      registered: nodesDb.isNodeRegistered(this.db, s.address),
-    }));
-    await this.deps.verifySubmission(s);
-    await this.requireOnchain(s.address);
-    rejectIf(checkIdentity(s, { fingerprint: job.fingerprint, duplicate: Boolean(subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) }));
+    const { job, round } = await this.authorize(s, sealedBytes);
     // Reject garbage now rather than at close: the contributor hears about it while it can still retry.
-    const plain = await this.checkSealedDelta(job, round!, s, sealed);
-    // The blob first, then the row; acknowledge only after both: a crash after this line loses nothing.
-    const cid = await this.store.put(sealed);
+    const plain = await this.checkSealedDelta(job, round, s, sealed);
+    // The CID before the store: a body that is not what was signed leaves no (orphan) blob.
+    const { cidForBytes } = await import("../store/cid.js");
+    const cid = await cidForBytes(sealed);
     if (cid !== s.blobCid) {
       throw new MalformedInputError(`The sealed delta's CID is ${cid}, the signed submission says ${s.blobCid}.`, {
         code: "BLOB_CID_MISMATCH",
       });
     }
+    // The blob first, then the row; acknowledge only after both: a crash after this line loses nothing.
+    await this.store.put(sealed);
     const now = this.now();
     const row = this.db.transaction(() => {
       const current = roundsDb.getRound(this.db, s.jobId, s.round)!;
@@ -356,6 +424,51 @@ export class EmbeddedOrchestrator implements Orchestrator {
       jobId, round: final.round, state: final.state, modelCid: final.modelCid, failureReason: final.failureReason,
       metrics: final.metrics, scores: outcome.scores, rejected: outcome.rejected,
     };
+  }
+
+  /** The submission checks that need no body (see authorizeSubmission), facts gathered cheapest first. */
+  private async authorize(s: SignedSubmission, sealedBytes: number): Promise<{ job: jobsDb.JobRow; round: roundsDb.RoundRow; maxBytes: number }> {
+    // The checks are intake.ts's; this binds them to the database, the store and the round key,
+    // gathering each fact only once the cheaper checks before it passed.
+    rejectIf(checkBlobSize({ sealedBytes, maxBlobBytes: this.maxBlobBytes }));
+    const job = this.requireJob(s.jobId);
+    // One query in the usual case: the submission is for the job's latest round, which collects.
+    const round = roundsDb.latestRound(this.db, s.jobId);
+    const asked = () => (round?.round === s.round ? round : roundsDb.getRound(this.db, s.jobId, s.round));
+    const needsAsked = !round || round.round !== s.round || !acceptsSubmissions(round.state);
+    rejectIf(checkEnvelope(s, {
+      sealedBytes, maxBlobBytes: this.maxBlobBytes, latest: round ?? null, asked: needsAsked ? asked() ?? null : round,
+      registered: nodesDb.isNodeRegistered(this.db, s.address),
+    }));
+    await this.deps.verifySubmission(s);
+    await this.requireOnchain(s.address);
+    rejectIf(checkIdentity(s, { fingerprint: job.fingerprint, duplicate: Boolean(subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) }));
+    const maxBytes = Math.min(this.maxBlobBytes, await this.impliedSealedBytes(job));
+    rejectIf(checkBlobSize({ sealedBytes, maxBlobBytes: maxBytes }));
+    return { job, round: round!, maxBytes };
+  }
+
+  /**
+   * The largest sealed delta the job's model can produce: the delta format's header, tensor table
+   * and payloads for the job's encoding (top-k counted at k = n, its worst case), sealed in the
+   * smallest HPKE chunks (most tags). Cached per job: the initial model fixes the shapes.
+   */
+  private async impliedSealedBytes(job: jobsDb.JobRow): Promise<number> {
+    const cached = this.sealedLimits.get(job.id);
+    if (cached !== undefined) return cached;
+    const view = await readModelBlob(await this.store.get(job.initialModelCid));
+    const encoding = parseEncoding(job.encoding);
+    let table = 0;
+    let payloads = 0;
+    for (const spec of view.specs) {
+      table += 2 + Buffer.byteLength(spec.name) + 1 + spec.dtype.length + 1 + 4 * spec.shape.length;
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      payloads += alignUp(payloadSize(encoding, n, n));
+    }
+    const plain = alignUp(HEADER_BYTES + table) + payloads;
+    const limit = SEAL_HEADER_BYTES + plain + SEAL_TAG_BYTES * Math.max(1, Math.ceil(plain / SEAL_MIN_CHUNK));
+    this.sealedLimits.set(job.id, limit);
+    return limit;
   }
 
   private keepOpened(key: string, plain: Uint8Array): void {

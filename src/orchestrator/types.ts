@@ -139,6 +139,17 @@ export interface NodeInfo {
   registeredAt: number;
 }
 
+/** Signs a model-download challenge (the typed data GET /jobs/:id/challenge returns) with the caller's wallet. */
+export interface ModelAuth {
+  signChallenge(challenge: unknown): Promise<unknown>;
+}
+
+/** A page of the node list: at most `limit` nodes (default 100, at most 500) after the address `after`. */
+export interface NodePage {
+  limit?: number;
+  after?: string;
+}
+
 export interface SubmissionReceipt {
   jobId: number;
   round: number;
@@ -202,7 +213,8 @@ export interface CloseRoundResult {
 export interface Orchestrator {
   /** Registers (or refreshes) a contributor from its signed registration. */
   registerNode(registration: NodeRegistration): Promise<NodeInfo>;
-  listNodes(): Promise<NodeInfo[]>;
+  /** Every node; with `page`, one page of nodes ordered by address (HTTP: GET /nodes?limit=&after=). */
+  listNodes(page?: NodePage): Promise<NodeInfo[]>;
   /** Operator: creates a job from its settings and the packed initial model (packModel bytes). */
   createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo>;
   listJobs(): Promise<JobInfo[]>;
@@ -211,8 +223,12 @@ export interface Orchestrator {
   openRound(jobId: number, options?: { deadlineSeconds?: number }): Promise<RoundInfo>;
   /** The job's collecting round. NotFoundError (ROUND_NOT_OPEN) when none is collecting. */
   currentRound(jobId: number): Promise<RoundInfo>;
-  /** Bytes of a model blob (a packed model); the caller checks them against the CID. */
-  getModel(cid: string): Promise<Uint8Array>;
+  /**
+   * Bytes of a model blob (a packed model); the caller checks them against the CID. A gated job's
+   * model is served over HTTP only to a proven contributor or gate holder: `auth` signs the
+   * server's challenge when it asks for one.
+   */
+  getModel(cid: string, auth?: ModelAuth): Promise<Uint8Array>;
   /** Submits a signed submission with its sealed delta. Acknowledged only once durable. */
   submit(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt>;
   /** A round's state and submissions (the latest round when `round` is omitted). */

@@ -3,17 +3,19 @@
  * limit, the orchestrator routes and, when a home is served, the token-gated inference routes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { isDatError } from "../core/errors.js";
+import { DeniedError, isDatError } from "../core/errors.js";
 import { errorBody, statusFor } from "../core/errorBody.js";
 import type { Orchestrator } from "../orchestrator/types.js";
-import { orchestratorRoutes } from "./orchestratorRoutes.js";
+import { orchestratorRoutes, type OrchestratorRoutesOptions } from "./orchestratorRoutes.js";
 
 export interface ServerOptions {
   orchestrator: Orchestrator;
   /** Operator bearer token; operator routes are refused when unset. */
   operatorToken?: string;
-  /** Largest request body, bytes (sealed deltas, job models). */
+  /** Largest body of the routes that authenticate first (sealed deltas, operator's job models), bytes. */
   bodyLimit?: number;
+  /** Largest body of every other route (JSON from anyone), bytes; default 64 KiB. */
+  smallBodyLimit?: number;
   /** Requests per minute per client IP. */
   rateLimitPerMinute?: number;
   /** The home served (handed to the inference routes). */
@@ -27,13 +29,31 @@ export interface ServerOptions {
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { default: Fastify } = await import("fastify");
   const orch = options.orchestrator;
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 256 * 1024 * 1024 });
+  // Unauthenticated bodies are small; the two routes that take large ones raise their own limit
+  // and authenticate from the headers first.
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.smallBodyLimit ?? 64 * 1024 });
   const { default: rateLimit } = await import("@fastify/rate-limit");
-  await app.register(rateLimit, { max: options.rateLimitPerMinute ?? 6000, timeWindow: "1 minute" });
-  app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+  await app.register(rateLimit, {
+    max: options.rateLimitPerMinute ?? 6000,
+    timeWindow: "1 minute",
+    errorResponseBuilder: (_req, context) =>
+      Object.assign(
+        new DeniedError(`Rate limit reached: at most ${context.max} requests per ${context.after} on this route.`, {
+          code: "RATE_LIMITED",
+          hint: `Retry after ${context.after}.`,
+        }),
+        { statusCode: 429 },
+      ),
+  });
+  // Passed through as a stream: the submission route reads it itself, after authenticating, into
+  // a buffer of the declared (and bounded) size; no other route accepts octet-stream.
+  app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
 
   app.setErrorHandler((error: unknown, _req: FastifyRequest, reply: FastifyReply) => {
-    if (isDatError(error)) return reply.status(statusFor(error)).send({ error: errorBody(error) });
+    if (isDatError(error)) {
+      const explicit = (error as { statusCode?: unknown }).statusCode;
+      return reply.status(typeof explicit === "number" ? explicit : statusFor(error)).send({ error: errorBody(error) });
+    }
     const e = error as { statusCode?: number; code?: string; message?: string };
     if (typeof e.statusCode === "number" && e.statusCode < 500) {
       // fastify's own rejections: body too large, bad JSON, unsupported type, rate limit.
@@ -46,13 +66,23 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: { kind: "NotFoundError", code: "ROUTE_NOT_FOUND", message: `No route ${req.method} ${req.url}.` } }));
 
-  orchestratorRoutes(app, { orchestrator: orch, operatorToken: options.operatorToken });
-
-  // The inference routes (token-gated /jobs/:id/infer) over the served home.
+  // The inference routes (token-gated /jobs/:id/infer) over the served home; their engine also
+  // decides who may download a gated job's model.
   const home = options.home ?? (orch as { options?: { home?: string } }).options?.home;
+  let modelAccess: OrchestratorRoutesOptions["modelAccess"];
   if (home) {
-    const { inferRoutes } = await import("./inferenceRoutes.js");
-    await app.register(inferRoutes as never, { home, orchestrator: orch, ...(options.pluginDeps ?? {}) } as never);
+    const { inferRoutes, createInferenceEngine } = await import("./inferenceRoutes.js");
+    const pluginOptions = { home, orchestrator: orch, ...(options.pluginDeps ?? {}) };
+    const { engine, close } = await createInferenceEngine(pluginOptions as never);
+    app.addHook("onClose", async () => close());
+    const { checkModelAccess } = await import("../inference/modelAccess.js");
+    const db = (engine as unknown as { db: Parameters<typeof checkModelAccess>[0] }).db;
+    modelAccess = (req, cid, isOperator) => checkModelAccess(db, engine, req, cid, isOperator);
+    await app.register(inferRoutes as never, { ...pluginOptions, engine } as never);
   }
+  orchestratorRoutes(app, {
+    orchestrator: orch, operatorToken: options.operatorToken, largeBodyLimit: options.bodyLimit ?? 256 * 1024 * 1024,
+    modelAccess,
+  });
   return app;
 }

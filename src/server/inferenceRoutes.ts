@@ -68,6 +68,19 @@ declare module "fastify" {
   }
 }
 
+/** The engine inferRoutes would build from `options`, and what closes it (for routes that share it). */
+export async function createInferenceEngine(options: InferRoutesOptions): Promise<{ engine: InferenceEngine; close: () => void }> {
+  const built = await engineOptions(options);
+  const engine = new InferenceEngine(built.engine);
+  return {
+    engine,
+    close: () => {
+      engine.close();
+      if (built.ownDb) built.engine.db.close();
+    },
+  };
+}
+
 /** Register the inference routes on `app` (use with app.register). */
 export async function inferRoutes(app: FastifyInstance, options: InferRoutesOptions): Promise<void> {
   let engine = options.engine;

@@ -3,18 +3,27 @@
  *
  * Routes (JSON unless said otherwise; errors are `{ error: { kind, code, message, hint } }`):
  *   GET  /health                                  liveness
- *   POST /nodes                                   signed node registration
- *   GET  /nodes
+ *   POST /nodes                                   signed node registration (≤ 8 KiB body, rate-limited per IP)
+ *   GET  /nodes?limit=&after=                     { nodes, next }: a page by address (default 100, at most 500)
  *   POST /jobs                         operator   { input: CreateJobInput, model: base64 packed model }
- *   GET  /jobs, GET /jobs/:id
+ *   GET  /jobs, GET /jobs/:id                     the validation file's path only with the operator token
  *   POST /jobs/:id/rounds              operator   { deadlineSeconds? } opens the next round
  *   GET  /jobs/:id/rounds/current                 what contributors need for the collecting round
  *   GET  /jobs/:id/rounds/latest, /jobs/:id/rounds/:round   round status
  *   POST /jobs/:id/rounds/:round/submissions      body: the sealed delta (application/octet-stream),
- *                                                 header x-dat-submission: base64url JSON of the signed submission
+ *                                                 header x-dat-submission: base64url JSON of the signed submission;
+ *                                                 authenticated from the header and Content-Length before
+ *                                                 the body is read, the body limited to the job's sealed size
  *   POST /jobs/:id/rounds/close        operator
  *   POST /jobs/:id/rounds/fail         operator   { reason }
- *   GET  /models/:cid                             packed model bytes
+ *   GET  /models/:cid                             packed model bytes; a gated job's (gate minimum > 0)
+ *                                                 plaintext model only to the operator, registered
+ *                                                 contributors and gate holders (signed challenge in
+ *                                                 x-dat-challenge, or a session); sealed deltas to the
+ *                                                 operator only (src/inference/modelAccess.ts)
+ *
+ * Bodies: JSON routes take the app's small limit; only POST /jobs (operator token checked on
+ * the request's headers, before the body) and submissions (authenticated first) take large ones.
  *
  * Authentication: contributor requests are authenticated by their EIP-712 signatures (checked by
  * the orchestrator itself); operator requests need `Authorization: Bearer <operator.token>`
@@ -22,10 +31,10 @@
  * are refused: run those commands in the server's home (embedded) instead.
  */
 import { timingSafeEqual } from "node:crypto";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { DeniedError, MalformedInputError } from "../core/errors.js";
-import type { CreateJobInput, Orchestrator } from "../orchestrator/types.js";
+import type { CreateJobInput, JobInfo, Orchestrator } from "../orchestrator/types.js";
 import { parseOrThrow } from "../orchestrator/schemas.js";
 import { createJobInputSchema } from "../orchestrator/jobs.js";
 import { SUBMISSION_HEADER } from "../orchestrator/http/constants.js";
@@ -34,7 +43,36 @@ export interface OrchestratorRoutesOptions {
   orchestrator: Orchestrator;
   /** Operator bearer token; operator routes are refused when unset. */
   operatorToken?: string;
+  /** Largest body of POST /jobs (the packed model, base64) and of a submission, bytes. */
+  largeBodyLimit?: number;
+  /** Registrations per minute per IP (and per address). */
+  registrationsPerMinute?: number;
+  /**
+   * Checks a model download (GET /models/:cid) before any byte is sent: gated jobs' models only to
+   * gate holders and the job's contributors, sealed deltas only to the operator.
+   */
+  modelAccess?: (req: FastifyRequest, cid: string, isOperator: () => Promise<boolean>) => Promise<void>;
 }
+
+/** What the submission route learned in onRequest, before the body. */
+interface SubmissionAuth {
+  submission: Record<string, unknown>;
+  declared: number;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    datSubmission?: SubmissionAuth;
+  }
+}
+
+const nodesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  after: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address").optional(),
+}).strict();
+
+/** What a non-operator sees instead of the validation file's path. */
+export const HIDDEN_PATH = "(on the orchestrator)";
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const roundParam = z.object({ id: z.coerce.number().int().positive(), round: z.coerce.number().int().positive() });
@@ -62,25 +100,52 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
     }
   };
 
+  const isOperator = async (req: FastifyRequest) => {
+    try {
+      await operator(req);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   app.get("/health", async () => ({ ok: true, service: "dat-orchestrator" }));
-  app.post("/nodes", async (req) => orch.registerNode(req.body as never));
-  app.get("/nodes", async () => orch.listNodes());
-  app.post("/jobs", { preHandler: operator }, async (req) => {
+  const perMinute = options.registrationsPerMinute ?? 30;
+  app.post("/nodes", {
+    bodyLimit: 8 * 1024,
+    config: {
+      rateLimit: { max: perMinute, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => `nodes-ip:${req.ip}` },
+    },
+  }, async (req) => {
+    const address = (req.body as { address?: unknown } | null)?.address;
+    if (typeof address === "string") registrationsByAddress.hit(address.toLowerCase(), perMinute);
+    const register = orch.registerNode as (reg: never, context?: { ip?: string }) => ReturnType<Orchestrator["registerNode"]>;
+    return register.call(orch, req.body as never, { ip: req.ip });
+  });
+  app.get("/nodes", async (req) => {
+    const q = parseOrThrow(nodesQuery, req.query ?? {}, "query");
+    const limit = q.limit ?? 100;
+    const nodes = await orch.listNodes({ limit, after: q.after });
+    return { nodes, next: nodes.length === limit ? nodes.at(-1)!.address : null };
+  });
+  app.post("/jobs", { onRequest: operator, bodyLimit: options.largeBodyLimit ?? 256 * 1024 * 1024 }, async (req) => {
     const body = parseOrThrow(z.object({ input: createJobInputSchema, model: z.string().min(1) }).strict(), req.body, "job request");
     // A plain Uint8Array copy: a pooled Buffer's .buffer is larger than its bytes.
     return orch.createJob(body.input as CreateJobInput, new Uint8Array(Buffer.from(body.model, "base64")));
   });
-  app.get("/jobs", async () => orch.listJobs());
-  app.get("/jobs/:id", async (req) => orch.getJob(parseOrThrow(idParam, req.params, "path").id));
-  app.post("/jobs/:id/rounds", { preHandler: operator }, async (req) => {
+  // The public view hides the operator's file paths (the validation file); the operator sees them.
+  const publicJob = async (req: FastifyRequest, job: JobInfo): Promise<JobInfo> =>
+    !job.validation || (await isOperator(req)) ? job : { ...job, validation: { path: HIDDEN_PATH, labelColumn: job.validation.labelColumn } };
+  app.get("/jobs", async (req) => Promise.all((await orch.listJobs()).map((j) => publicJob(req, j))));
+  app.get("/jobs/:id", async (req) => publicJob(req, await orch.getJob(parseOrThrow(idParam, req.params, "path").id)));
+  app.post("/jobs/:id/rounds", { onRequest: operator }, async (req) => {
     const { id } = parseOrThrow(idParam, req.params, "path");
     const body = parseOrThrow(z.object({ deadlineSeconds: z.number().positive().optional() }).strict(), req.body ?? {}, "round request");
     return orch.openRound(id, body);
   });
   app.get("/jobs/:id/rounds/current", async (req) => orch.currentRound(parseOrThrow(idParam, req.params, "path").id));
   app.get("/jobs/:id/rounds/latest", async (req) => orch.roundStatus(parseOrThrow(idParam, req.params, "path").id));
-  app.post("/jobs/:id/rounds/close", { preHandler: operator }, async (req) => orch.closeRound(parseOrThrow(idParam, req.params, "path").id));
-  app.post("/jobs/:id/rounds/fail", { preHandler: operator }, async (req) => {
+  app.post("/jobs/:id/rounds/close", { onRequest: operator }, async (req) => orch.closeRound(parseOrThrow(idParam, req.params, "path").id));
+  app.post("/jobs/:id/rounds/fail", { onRequest: operator }, async (req) => {
     const { id } = parseOrThrow(idParam, req.params, "path");
     const body = parseOrThrow(z.object({ reason: z.string().min(1).max(1000) }).strict(), req.body, "fail request");
     return orch.failRound(id, body.reason);
@@ -89,31 +154,143 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
     const p = parseOrThrow(roundParam, req.params, "path");
     return orch.roundStatus(p.id, p.round);
   });
-  app.post("/jobs/:id/rounds/:round/submissions", async (req) => {
-    const p = parseOrThrow(roundParam, req.params, "path");
-    const header = req.headers[SUBMISSION_HEADER];
-    if (typeof header !== "string" || header.length > 16_384) {
-      throw new MalformedInputError(`The request has no ${SUBMISSION_HEADER} header.`, { code: "MALFORMED_REQUEST" });
-    }
-    let submission: Record<string, unknown>;
-    try {
-      submission = JSON.parse(Buffer.from(header, "base64url").toString("utf8")) as Record<string, unknown>;
-    } catch {
-      throw new MalformedInputError(`The ${SUBMISSION_HEADER} header is not base64url JSON.`, { code: "MALFORMED_REQUEST" });
-    }
-    if (submission?.jobId !== p.id || submission?.round !== p.round) {
-      throw new MalformedInputError("The submission's job and round differ from the URL's.", { code: "MALFORMED_REQUEST" });
-    }
-    if (!Buffer.isBuffer(req.body)) {
+  const largeBodyLimit = options.largeBodyLimit ?? 256 * 1024 * 1024;
+  const authorize = (orch as { authorizeSubmission?: (s: never, bytes: number) => Promise<{ maxBytes: number }> }).authorizeSubmission;
+  app.post("/jobs/:id/rounds/:round/submissions", {
+    bodyLimit: largeBodyLimit,
+    // Everything that needs no body, before fastify reads a byte of it: an unauthenticated or
+    // oversized body is refused with the socket closed, never buffered.
+    onRequest: async (req, reply) => {
+      try {
+        req.datSubmission = await authenticateSubmission(req, largeBodyLimit, authorize?.bind(orch));
+      } catch (error) {
+        lingerThenClose(req, reply);
+        throw error;
+      }
+    },
+  }, async (req) => {
+    const { submission, declared } = req.datSubmission!;
+    const body = req.body as NodeJS.ReadableStream | undefined;
+    if (!body || typeof (body as { on?: unknown }).on !== "function") {
       throw new MalformedInputError("The body must be the sealed delta as application/octet-stream.", { code: "MALFORMED_REQUEST" });
     }
-    // A view, not a copy: the sealed delta can be large, and nothing keeps it past this request.
-    return orch.submit(submission as never, new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength));
+    const sealed = await readExactly(body, declared);
+    return orch.submit(submission as never, sealed);
   });
   app.get("/models/:cid", async (req, reply) => {
     const { cid } = req.params as { cid: string };
+    if (options.modelAccess) await options.modelAccess(req, cid, () => isOperator(req));
     const bytes = await orch.getModel(cid);
     return reply.type("application/octet-stream").send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 
+}
+
+/** Fixed-window counter per key (the rate-limit plugin keys on the request before the body is parsed). */
+const registrationsByAddress = {
+  windowStart: 0,
+  counts: new Map<string, number>(),
+  hit(key: string, max: number): void {
+    const now = Date.now();
+    if (now - this.windowStart >= 60_000) {
+      this.windowStart = now;
+      this.counts.clear();
+    }
+    const n = (this.counts.get(key) ?? 0) + 1;
+    this.counts.set(key, n);
+    if (n > max) {
+      throw new DeniedError(`Rate limit reached: at most ${max} registrations per minute for ${key}.`, {
+        code: "RATE_LIMITED",
+        hint: "Retry in a minute.",
+      });
+    }
+  },
+};
+
+/**
+ * The submission header and Content-Length, checked against the orchestrator before the body:
+ * schema, signature, registration, round, duplicate, and a declared size within the job's limit.
+ */
+async function authenticateSubmission(
+  req: FastifyRequest,
+  maxBytes: number,
+  authorize: ((s: never, bytes: number) => Promise<{ maxBytes: number }>) | undefined,
+): Promise<SubmissionAuth> {
+  const p = parseOrThrow(roundParam, req.params, "path");
+  const length = req.headers["content-length"];
+  const declared = typeof length === "string" && /^\d{1,15}$/.test(length) ? Number(length) : NaN;
+  if (declared > maxBytes) {
+    throw Object.assign(
+      new MalformedInputError(`The sealed delta is ${declared} bytes, above this server's limit of ${maxBytes}.`, { code: "SUBMISSION_TOO_LARGE" }),
+      { statusCode: 413 },
+    );
+  }
+  const header = req.headers[SUBMISSION_HEADER];
+  if (typeof header !== "string" || header.length > 16_384) {
+    throw new MalformedInputError(`The request has no ${SUBMISSION_HEADER} header.`, { code: "MALFORMED_REQUEST" });
+  }
+  let submission: Record<string, unknown>;
+  try {
+    submission = JSON.parse(Buffer.from(header, "base64url").toString("utf8")) as Record<string, unknown>;
+  } catch {
+    throw new MalformedInputError(`The ${SUBMISSION_HEADER} header is not base64url JSON.`, { code: "MALFORMED_REQUEST" });
+  }
+  if (submission?.jobId !== p.id || submission?.round !== p.round) {
+    throw new MalformedInputError("The submission's job and round differ from the URL's.", { code: "MALFORMED_REQUEST" });
+  }
+  if (!Number.isSafeInteger(declared) || req.headers["transfer-encoding"] !== undefined) {
+    throw new MalformedInputError("A submission needs a Content-Length (no chunked bodies): its size is checked before it is read.", {
+      code: "SUBMISSION_LENGTH_REQUIRED",
+      hint: "Send the sealed delta as one body with its Content-Length.",
+    });
+  }
+  if (!/^application\/octet-stream\b/i.test(req.headers["content-type"] ?? "")) {
+    throw new MalformedInputError("The body must be the sealed delta as application/octet-stream.", { code: "MALFORMED_REQUEST" });
+  }
+  if (authorize) await authorize(submission as never, declared);
+  return { submission, declared };
+}
+
+/** Reads a body stream into one buffer of exactly `length` bytes (more or fewer is refused). */
+async function readExactly(stream: NodeJS.ReadableStream, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (at + chunk.length > length) {
+      throw new MalformedInputError(`The body is longer than its Content-Length of ${length} bytes.`, { code: "SUBMISSION_LENGTH_MISMATCH" });
+    }
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  if (at !== length) {
+    throw new MalformedInputError(`The body ended after ${at} of ${length} bytes.`, { code: "SUBMISSION_LENGTH_MISMATCH" });
+  }
+  return out;
+}
+
+/** Bytes of an unread body discarded after a refusal before the connection is cut. */
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * After a refusal sent before the body was read, node discards (never buffers) what the client
+ * still sends; cutting the socket at once would often lose the answer to a reset. So the socket
+ * lives on while the discarded bytes stay under LINGER_BYTES (a client that reads answers stops
+ * long before), and is destroyed beyond that or after 2 s: a flooder gets its answer, then a cut.
+ */
+function lingerThenClose(req: FastifyRequest, reply: FastifyReply): void {
+  reply.raw.once("finish", () => {
+    const socket = req.raw.socket;
+    if (!socket || socket.destroyed || req.raw.complete) return;
+    const start = socket.bytesRead;
+    const since = Date.now();
+    const timer = setInterval(() => {
+      if (socket.destroyed || req.raw.complete) return clearInterval(timer);
+      if (socket.bytesRead - start > LINGER_BYTES || Date.now() - since > 2000) {
+        clearInterval(timer);
+        socket.destroy();
+      }
+    }, 20);
+    timer.unref();
+    socket.once("close", () => clearInterval(timer));
+  });
 }

@@ -6,11 +6,11 @@
 import { Agent, request, errors as undiciErrors } from "undici";
 import { NetworkError } from "../../core/errors.js";
 import type {
-  CloseRoundResult, CreateJobInput, JobInfo, NodeInfo, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
+  CloseRoundResult, CreateJobInput, JobInfo, ModelAuth, NodeInfo, NodePage, NodeRegistration, Orchestrator, RoundInfo, RoundStatus,
   SignedSubmission, SubmissionReceipt,
 } from "../types.js";
 import { errorFromBody } from "../../core/errorBody.js";
-import { SUBMISSION_HEADER } from "./constants.js";
+import { MODEL_CHALLENGE_HEADER, SUBMISSION_HEADER } from "./constants.js";
 
 export interface HttpOrchestratorOptions {
   /** Base URL of `dat serve`, e.g. http://127.0.0.1:8780 */
@@ -59,17 +59,33 @@ class HttpOrchestrator implements Orchestrator {
   registerNode(registration: NodeRegistration): Promise<NodeInfo> {
     return this.json("POST", "/nodes", registration);
   }
-  listNodes(): Promise<NodeInfo[]> {
-    return this.json("GET", "/nodes");
+  /** One page with `page`; without it every node, page by page (the server answers at most 500 a request). */
+  async listNodes(page?: NodePage): Promise<NodeInfo[]> {
+    const get = (p: NodePage) => {
+      const q = new URLSearchParams();
+      if (p.limit !== undefined) q.set("limit", String(p.limit));
+      if (p.after !== undefined) q.set("after", p.after);
+      const qs = q.toString();
+      return this.json<{ nodes: NodeInfo[]; next: string | null }>("GET", `/nodes${qs ? `?${qs}` : ""}`);
+    };
+    if (page) return (await get(page)).nodes;
+    const all: NodeInfo[] = [];
+    for (let after: string | undefined; ;) {
+      const { nodes, next } = await get({ limit: 500, after });
+      all.push(...nodes);
+      if (!next) return all;
+      after = next;
+    }
   }
   createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
     return this.json("POST", "/jobs", { input, model: Buffer.from(model).toString("base64") }, true);
   }
+  // With the operator token (when this client has one): the operator's view keeps its file paths.
   listJobs(): Promise<JobInfo[]> {
-    return this.json("GET", "/jobs");
+    return this.json("GET", "/jobs", undefined, true);
   }
   getJob(jobId: number): Promise<JobInfo> {
-    return this.json("GET", `/jobs/${encodeURIComponent(jobId)}`);
+    return this.json("GET", `/jobs/${encodeURIComponent(jobId)}`, undefined, true);
   }
   openRound(jobId: number, options: { deadlineSeconds?: number } = {}): Promise<RoundInfo> {
     return this.json("POST", `/jobs/${encodeURIComponent(jobId)}/rounds`, options, true);
@@ -77,8 +93,19 @@ class HttpOrchestrator implements Orchestrator {
   currentRound(jobId: number): Promise<RoundInfo> {
     return this.json("GET", `/jobs/${encodeURIComponent(jobId)}/rounds/current`);
   }
-  async getModel(cid: string): Promise<Uint8Array> {
-    const res = await this.send("GET", `/models/${encodeURIComponent(cid)}`, {});
+  async getModel(cid: string, auth?: ModelAuth): Promise<Uint8Array> {
+    const path = `/models/${encodeURIComponent(cid)}`;
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await this.send("GET", path, { headers: this.operatorHeaders() });
+    } catch (error) {
+      // A gated job's model: prove the address with a signed challenge, as inference does.
+      const e = error as { code?: string; data?: { jobId?: unknown } };
+      if (e.code !== "MODEL_AUTH_REQUIRED" || !auth || typeof e.data?.jobId !== "number") throw error;
+      const challenge = await this.json<unknown>("GET", `/jobs/${e.data.jobId}/challenge?purpose=infer`);
+      const signed = await auth.signChallenge(challenge);
+      res = await this.send("GET", path, { headers: { [MODEL_CHALLENGE_HEADER]: Buffer.from(JSON.stringify(signed)).toString("base64url") } });
+    }
     return new Uint8Array(await res.body.arrayBuffer());
   }
   async submit(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
@@ -113,6 +140,10 @@ class HttpOrchestrator implements Orchestrator {
   }
   async close(): Promise<void> {
     await this.agent.close();
+  }
+
+  private operatorHeaders(): Record<string, string> {
+    return this.options.operatorToken ? { authorization: `Bearer ${this.options.operatorToken}` } : {};
   }
 
   private async json<T>(method: "GET" | "POST", path: string, body?: unknown, operator = false): Promise<T> {

@@ -1,0 +1,87 @@
+/**
+ * Who may download a blob through GET /models/:cid. Plaintext models of a gated job (gate minimum
+ * above zero) go only to the operator, to the job's contributors (registered nodes) and to gate
+ * holders, each proving its address with the same signed challenge (header x-dat-challenge,
+ * base64url JSON, purpose "infer") or session token (Authorization: Bearer) as inference. Sealed
+ * deltas go to the operator only. Encrypted copies and ungated models are public: their keys, or
+ * nothing, are what the gate protects.
+ */
+import type Database from "better-sqlite3";
+import type { Address } from "viem";
+import { DeniedError, MalformedInputError } from "../core/errors.js";
+import { blobOwners } from "../db/challenges.js";
+import { isNodeRegistered } from "../db/nodes.js";
+import { verifyChallenge } from "./challenge.js";
+import type { InferenceEngine } from "./engine.js";
+
+/** The header that carries a signed challenge on a model download. */
+export const MODEL_CHALLENGE_HEADER = "x-dat-challenge";
+
+export interface ModelAccessRequest {
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Whether a job's gate minimum makes its models private ("0" and null do not; see resolveInferenceJob for inference). */
+export function gatesDownloads(gateMin: string | null): boolean {
+  return gateMin !== null && /^\d+$/.test(gateMin) && BigInt(gateMin) > 0n;
+}
+
+/**
+ * Throws unless the caller may read `cid`. `isOperator` checks the operator token of the request.
+ * @throws DeniedError MODEL_AUTH_REQUIRED (no proof; data.jobId names the job to sign for),
+ *   MODEL_ACCESS_DENIED (proven address neither contributor nor holder), SEALED_DELTA_PRIVATE.
+ */
+export async function checkModelAccess(
+  db: Database.Database, engine: InferenceEngine, req: ModelAccessRequest, cid: string, isOperator: () => Promise<boolean>,
+): Promise<void> {
+  if (typeof cid !== "string" || !/^[a-zA-Z0-9]{8,128}$/.test(cid)) return; // the route's own CID check answers
+  const owners = blobOwners(db, cid);
+  if (owners.sealedDelta) {
+    if (await isOperator()) return;
+    throw new DeniedError(`${cid} is a sealed delta: only the operator reads submissions.`, {
+      code: "SEALED_DELTA_PRIVATE",
+      hint: "Contributors pull models, not other contributors' deltas.",
+    });
+  }
+  if (owners.encryptedCopy) return;
+  const gated = owners.jobs.filter((j) => gatesDownloads(j.gateMin));
+  if (gated.length === 0) return;
+  if (await isOperator()) return;
+  const job = gated[0];
+  const jobId = String(job.id);
+  const address = await provenAddress(db, engine, req, jobId);
+  if (isNodeRegistered(db, address)) return;
+  try {
+    await engine.gateFor(await engine.job(jobId), address);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "GATE_INSUFFICIENT_BALANCE") throw error;
+    throw new DeniedError(`${address} may not download job ${jobId}'s model: it is neither a contributor nor a gate holder.`, {
+      code: "MODEL_ACCESS_DENIED",
+      hint: "Hold the gate token and use dat infer, or register as a contributor (dat node register).",
+      data: { jobId: job.id, address, gate: (error as { data?: unknown }).data },
+    });
+  }
+}
+
+async function provenAddress(db: Database.Database, engine: InferenceEngine, req: ModelAccessRequest, jobId: string): Promise<Address> {
+  const auth = req.headers.authorization;
+  if (typeof auth === "string" && /^Bearer\s+\S+\.\S+$/i.test(auth)) {
+    return engine.verifySession(auth.replace(/^Bearer\s+/i, ""), jobId);
+  }
+  const header = req.headers[MODEL_CHALLENGE_HEADER];
+  if (typeof header !== "string") {
+    throw new DeniedError(`This model belongs to gated job ${jobId}: prove your address with a signed challenge.`, {
+      code: "MODEL_AUTH_REQUIRED",
+      hint: `GET /jobs/${jobId}/challenge, sign it (EIP-712), send it base64url-encoded in the ${MODEL_CHALLENGE_HEADER} header.`,
+      data: { jobId: Number(jobId) },
+    });
+  }
+  let challenge: unknown;
+  try {
+    if (header.length > 8192) throw new Error("too long");
+    challenge = JSON.parse(Buffer.from(header, "base64url").toString("utf8"));
+  } catch {
+    throw new MalformedInputError(`The ${MODEL_CHALLENGE_HEADER} header is not base64url JSON.`, { code: "CHALLENGE_MALFORMED" });
+  }
+  return verifyChallenge(db, challenge, { jobId, purpose: "infer" });
+}
