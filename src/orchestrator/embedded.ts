@@ -21,7 +21,9 @@ import { readModelBlob } from "./modelBlob.js";
 import { hashNodeMetadata } from "./nodeMetadata.js";
 import { privacySpent } from "../core/privacy/spent.js";
 import { resolveJobInput } from "./jobs.js";
-import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, duplicateSubmission, notOnchain } from "./intake.js";
+import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, checkStake, duplicateSubmission, notOnchain } from "./intake.js";
+import { stakeFacts, type StakeOracle } from "./stake.js";
+import { getJobEcon, saveJobEcon } from "../db/econ.js";
 import { aggregateRound, normBound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import {
@@ -52,6 +54,8 @@ export interface EmbeddedOrchestratorOptions {
    * (`dat serve --onchain`, config orchestrator.requireOnchain); see onchain.ts.
    */
   isRegistered?: (address: Hex) => Promise<boolean>;
+  /** The chain's stakes, for jobs with a minimum stake (stake.ts); without it such jobs refuse submissions. */
+  staking?: StakeOracle;
 }
 
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
@@ -151,6 +155,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       gateMin: spec.gateMin ?? null,
       encryptModel: spec.encryptModel ?? false,
     }, this.now());
+    saveJobEcon(this.db, row.id, { minStake: spec.minStake ?? null, maxSamples: spec.maxSamples ?? null });
     if (row.encryptModel) await publishEncrypted(this.db, this.store, row.id, model, cid);
     return this.jobInfo(row);
   }
@@ -233,6 +238,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     }));
     await this.deps.verifySubmission(s);
     await this.requireOnchain(s.address);
+    rejectIf(checkStake(s, await stakeFacts(this.db, this.options.staking, s.jobId, s.round, s.address)));
     rejectIf(checkIdentity(s, { fingerprint: job.fingerprint, duplicate: Boolean(subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) }));
     // Reject garbage now rather than at close: the contributor hears about it while it can still retry.
     const plain = await this.checkSealedDelta(job, round!, s, sealed);
@@ -435,6 +441,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       encoding: j.encoding, rewardPerRound: j.rewardPerRound,
       validation: j.validationPath && j.labelColumn ? { path: j.validationPath, labelColumn: j.labelColumn } : null,
       gate: { token: j.gateToken as Hex | null, min: j.gateMin }, encryptModel: j.encryptModel, createdAt: j.createdAt,
+      ...getJobEcon(this.db, j.id),
       publishedRounds: published.length,
       history: rounds.map((r) => ({
         round: r.round, state: r.state, modelCid: r.modelCid,
