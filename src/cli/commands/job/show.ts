@@ -34,6 +34,8 @@ export async function jobShow(ctx: CliContext, rawId: string | undefined): Promi
       `aggregation: ${j.strategy} ${JSON.stringify(j.strategyParams)} · encoding ${j.encoding}${j.dp ? ` · dp clip ${j.dp.clip} noise ${j.dp.noise}` : ""}`,
       `reward per round: ${j.rewardPerRound} · validation: ${j.validation ? `${j.validation.path} (label ${j.validation.labelColumn})` : "none"}`,
       `gate: ${j.gate.min === "0" ? "none (public model)" : `${j.gate.token ?? "the deployed DatToken"}, min ${j.gate.min ?? "1 whole token"}`} · model encrypted: ${j.encryptModel ? "yes" : "no"}`,
+      `stake: ${j.minStake ? `at least ${j.minStake} base units per contributor, checked on chain when a round opens` : "none (trusted group: any registered node may submit)"}`
+        + (j.maxSamples ? ` · max samples per claim: ${j.maxSamples}` : ""),
       `model: ${j.modelCid}`,
       "",
       ...curveLines(j.history),
