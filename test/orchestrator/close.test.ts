@@ -117,7 +117,9 @@ describe("contribution scores with a validation set", () => {
     const people = [account(), account(), account()];
     for (const [who, value] of [[people[0], 0.001], [people[1], 0.002], [people[2], -40]] as const) {
       await orch.registerNode(await buildRegistration(who, "cpu", { cpu: "test" }));
-      const built = await buildSubmission({ account: who, round, tensors: constantDelta(view, value), sampleCount: 10 });
+      // The two small deltas agree without being copies (copies would share one vote).
+      const tensors = constantDelta(view, value).map((t) => ({ ...t, data: t.data.map((v, i) => (value > 0 && value > 0.0015 && i % 2 ? v / 4 : v)) }));
+      const built = await buildSubmission({ account: who, round, tensors, sampleCount: 10 });
       await orch.submit(built.submission, built.sealed);
     }
 
@@ -126,7 +128,7 @@ describe("contribution scores with a validation set", () => {
 
     // Assert
     expect(result.state).toBe("published");
-    expect(result.metrics).toMatchObject({ scoring: "agreement+validation(alone)" });
+    expect(result.metrics).toMatchObject({ scoring: "beyond-public+validation(alone)" });
     expect(Number.isFinite(result.metrics!.loss)).toBe(true);
     const score = Object.fromEntries(result.scores.map((s) => [s.address, s.score]));
     for (const s of result.scores) expect(s.score).toBeGreaterThanOrEqual(0);
