@@ -3,6 +3,7 @@
  * to, so the ε it has spent (core/privacy/spent.ts) is counted per contributor across runs. Written
  * before the delta leaves: a delta sent but never acknowledged may still have been seen.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -29,4 +30,25 @@ export function recordPrivacyRound(home: string, jobId: number, round: number): 
   fs.writeFileSync(`${file}.tmp`, JSON.stringify({ jobId, rounds }), { mode: 0o600 });
   fs.renameSync(`${file}.tmp`, file);
   return rounds;
+}
+
+/**
+ * The secret salt of this home's metrics hashes for a job (32 random bytes, hex, file mode 0600),
+ * made on first use: the signed metrics hash commits to the metrics without revealing them to
+ * anyone who could guess the few numbers behind it. The contributor can later open the hash by
+ * showing the salt and the metrics.
+ */
+export function metricsSalt(home: string, jobId: number): string {
+  const file = path.join(home, "privacy", `job-${jobId}.salt`);
+  try {
+    const text = fs.readFileSync(file, "utf8").trim();
+    if (/^[0-9a-f]{64}$/.test(text)) return text;
+  } catch {
+    // none yet: make one below
+  }
+  const salt = crypto.randomBytes(32).toString("hex");
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(`${file}.tmp`, salt, { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+  return salt;
 }

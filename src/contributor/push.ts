@@ -10,7 +10,7 @@ import type { LocalAccount } from "viem";
 import { NotFoundError, UserError } from "../core/errors.js";
 import { privacySpent, type PrivacyReport } from "../core/privacy/spent.js";
 import type { Orchestrator, RoundInfo, SubmissionReceipt } from "../orchestrator/types.js";
-import { recordPrivacyRound } from "./privacyLedger.js";
+import { metricsSalt, recordPrivacyRound } from "./privacyLedger.js";
 import { pulledModelDir } from "./pull.js";
 
 /** One named tensor of a delta (trained − global), in model order. */
@@ -64,7 +64,13 @@ export async function contributeRound(
   const metrics = Object.fromEntries(
     Object.entries(delta.metrics ?? {}).filter(([, v]) => ["number", "string", "boolean"].includes(typeof v)),
   ) as Record<string, number | string | boolean>;
-  const built = await buildSubmission({ account, round, tensors, sampleCount: delta.sampleCount, metrics, residual });
+  // The metrics hash is salted with a secret kept in this home (privacyLedger.metricsSalt): an
+  // unsalted hash of a few training numbers can be brute-forced back to them.
+  metrics.salt = metricsSalt(options.home, round.jobId);
+  // With DP on, the exact count would single out a data set: report its power-of-two bucket.
+  const { coarsenSampleCount } = await import("../core/privacy/coarsenSampleCount.js");
+  const sampleCount = coarsenSampleCount(delta.sampleCount, { dp: Boolean(round.dp) });
+  const built = await buildSubmission({ account, round, tensors, sampleCount, metrics, residual });
   const receipt = await orchestrator.submit(built.submission, built.sealed);
   // Keep the top-k residual only once the submission is acknowledged (error feedback for next round).
   if (built.residual) writeResidual(residualFile, built.residual);

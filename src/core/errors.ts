@@ -279,6 +279,8 @@ export const errorCatalogue = {
   SESSION_WRONG_JOB: { exit: ExitCode.denied, retryable: false },
   SIGNATURE_INVALID: { exit: ExitCode.denied, retryable: false },
   SIGNATURE_MISMATCH: { exit: ExitCode.denied, retryable: false },
+  STAKE_TOO_LOW: { exit: ExitCode.denied, retryable: false },
+  STAKE_UNCHECKABLE: { exit: ExitCode.denied, retryable: false },
   STAKING_JOB_UNKNOWN: { exit: ExitCode.notFound, retryable: false },
   STORE_UNREACHABLE: { exit: ExitCode.network, retryable: true },
   STRATEGY_BAD_PARAM: { exit: ExitCode.user, retryable: false },

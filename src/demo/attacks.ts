@@ -6,15 +6,24 @@
  */
 import { UsageError } from "../core/errors.js";
 
-export type AttackKind = "sign-flip" | "scale";
+export type AttackKind = "sign-flip" | "scale" | "free-ride" | "copy" | "zero" | "noise";
+
+/** Every attack `--attack` takes. */
+export const ATTACK_KINDS: readonly AttackKind[] = ["sign-flip", "scale", "free-ride", "copy", "zero", "noise"];
 
 export interface AttackSpec {
   kind: AttackKind;
-  /** sign-flip: the delta becomes −factor·Δ; scale: factor·Δ. */
+  /**
+   * sign-flip: −factor·Δ; scale: factor·Δ; free-ride: factor × the previous round's public global
+   * update (no data used); noise: Gaussian noise of factor × the trained delta's norm; copy and
+   * zero ignore it.
+   */
   factor: number;
 }
 
-export const DEFAULT_ATTACK_FACTORS: Readonly<Record<AttackKind, number>> = { "sign-flip": 1, scale: 10 };
+export const DEFAULT_ATTACK_FACTORS: Readonly<Record<AttackKind, number>> = {
+  "sign-flip": 1, scale: 10, "free-ride": 1, copy: 1, zero: 1, noise: 1,
+};
 
 /** A tensor of a delta; the same shape as the training and delta modules use. */
 export interface DeltaTensorLike {
@@ -28,11 +37,11 @@ export interface DeltaTensorLike {
  * @throws UsageError BAD_ATTACK for anything else, a non-finite factor or one ≤ 0.
  */
 export function parseAttack(text: string): AttackSpec {
-  const match = /^(sign-flip|scale)(?::(.+))?$/.exec(text.trim());
+  const match = /^(sign-flip|scale|free-ride|copy|zero|noise)(?::(.+))?$/.exec(text.trim());
   if (!match) {
     throw new UsageError(`Unknown attack "${text}".`, {
       code: "BAD_ATTACK",
-      hint: "Use sign-flip, sign-flip:<factor>, scale or scale:<factor> (e.g. scale:20).",
+      hint: `Use one of ${ATTACK_KINDS.join(", ")}, optionally with :<factor> (e.g. scale:20).`,
     });
   }
   const kind = match[1] as AttackKind;
@@ -44,6 +53,77 @@ export function parseAttack(text: string): AttackSpec {
     });
   }
   return { kind, factor };
+}
+
+/** What an attacker can see besides its own trained delta (everything here is public or its own). */
+export interface AttackContext {
+  /** The previous round's public global update (current global − previous global), per tensor; absent in round 1. */
+  previousUpdate?: Float32Array[];
+  /** For `copy`: the attackers' shared slot; the first attacker of a round fills it, the others submit it. */
+  copySlot?: { round: number; tensors?: DeltaTensorLike[] };
+  round: number;
+  /** Seed of the noise attack. */
+  seed: number;
+}
+
+/**
+ * The attacker's delta for any kind: the poisoning ones (sign-flip, scale) transform the trained
+ * delta; free-ride sends the public previous update (zero in round 1, when there is none); copy
+ * submits the first attacker's delta of the round; zero sends zeros; noise sends Gaussian noise as
+ * large as the trained delta.
+ */
+export function attackDelta<T extends DeltaTensorLike>(tensors: readonly T[], attack: AttackSpec, ctx: AttackContext): T[] {
+  const fresh = (fill: (i: number, j: number) => number): T[] =>
+    tensors.map((t, i) => {
+      const data = new Float32Array(t.data.length);
+      for (let j = 0; j < data.length; j++) data[j] = fill(i, j);
+      return { ...t, shape: [...t.shape], data };
+    });
+  switch (attack.kind) {
+    case "sign-flip":
+    case "scale":
+      return poisonDelta(tensors, attack);
+    case "zero":
+      return fresh(() => 0);
+    case "free-ride": {
+      const u = ctx.previousUpdate;
+      return fresh((i, j) => (u && u[i]?.length === tensors[i].data.length ? attack.factor * u[i][j] : 0));
+    }
+    case "copy": {
+      const slot = ctx.copySlot;
+      if (!slot) return poisonDelta(tensors, { kind: "scale", factor: 1 });
+      if (slot.round !== ctx.round || !slot.tensors) {
+        slot.round = ctx.round;
+        slot.tensors = tensors.map((t) => ({ name: t.name, shape: [...t.shape], data: Float32Array.from(t.data) }));
+      }
+      const copied = slot.tensors;
+      return fresh((i, j) => copied[i].data[j]);
+    }
+    case "noise": {
+      let normSq = 0;
+      for (const t of tensors) for (const v of t.data) normSq += v * v;
+      const count = tensors.reduce((n, t) => n + t.data.length, 0);
+      const scale = (attack.factor * Math.sqrt(normSq)) / Math.sqrt(Math.max(1, count));
+      const random = mulberry32(ctx.seed);
+      return fresh(() => scale * gaussian(random));
+    }
+  }
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(random: () => number): number {
+  const u = Math.max(random(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
 /**

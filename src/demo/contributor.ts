@@ -9,7 +9,7 @@
 import type { PrivateKeyAccount } from "viem/accounts";
 import type { DataSource } from "../train/data/source.js";
 import type { Orchestrator } from "../orchestrator/types.js";
-import { poisonDelta, type AttackSpec } from "./attacks.js";
+import { attackDelta, type AttackContext, type AttackSpec } from "./attacks.js";
 
 export interface DemoContributorOptions {
   /** The contributor's home (privacy ledger, top-k residuals). */
@@ -20,6 +20,10 @@ export interface DemoContributorOptions {
   backend: string;
   seed: number;
   attack?: AttackSpec;
+  /** The sample count an attacker claims (`--attack-samples`); honest contributors claim their shard's. */
+  claimSamples?: number;
+  /** The attackers' shared slot for the `copy` attack (one object for all attackers of a demo). */
+  copySlot?: AttackContext["copySlot"];
 }
 
 export interface PushedDelta {
@@ -48,6 +52,9 @@ export async function createDemoContributor(options: DemoContributorOptions): Pr
     import("../train/trainLocal.js"),
   ]);
   let round = 0;
+  // The global model this contributor pulled last round: with the current one it gives the public
+  // previous update a free-rider sends.
+  let previousGlobal: { cid: string; weights: Float32Array[] } | undefined;
   return {
     async register() {
       await orchestrator.registerNode(await buildRegistration(account, options.backend, { backend: options.backend, client: "dat demo" }));
@@ -57,16 +64,23 @@ export async function createDemoContributor(options: DemoContributorOptions): Pr
       const info = await orchestrator.currentRound(jobId);
       const model = await unpackModel(await fetchVerifiedModel(orchestrator, info.modelCid));
       try {
+        const current = model.getWeights().map((w) => w.dataSync() as Float32Array).map((d) => Float32Array.from(d));
+        const previousUpdate = previousGlobal && previousGlobal.cid !== info.modelCid
+          ? current.map((w, i) => w.map((v, j) => v - previousGlobal!.weights[i][j]))
+          : undefined;
+        previousGlobal = { cid: info.modelCid, weights: current };
         const trained = await trainLocal({ model, data: options.data, ...jobTrainingSettings(info), seed: options.seed + round++ });
+        const sampleCount = attack && options.claimSamples !== undefined ? options.claimSamples : trained.sampleCount;
+        const context: AttackContext = { previousUpdate, copySlot: options.copySlot, round: info.round, seed: options.seed * 7919 + info.round };
         const receipt = await contributeRound(orchestrator, account, info, {
           tensors: trained.delta.map((t) => ({ name: t.name, shape: t.shape, data: t.data })),
-          sampleCount: trained.sampleCount,
+          sampleCount,
           metrics: { loss: trained.metrics.loss, samples: trained.sampleCount },
         }, {
           home: options.home,
-          transformDelta: attack ? (tensors) => poisonDelta(tensors, attack) : undefined,
+          transformDelta: attack ? (tensors) => attackDelta(tensors, attack, context) : undefined,
         });
-        return { round: info.round, sampleCount: trained.sampleCount, trainLoss: trained.metrics.loss, blobCid: receipt.blobCid };
+        return { round: info.round, sampleCount, trainLoss: trained.metrics.loss, blobCid: receipt.blobCid };
       } finally {
         model.dispose();
       }

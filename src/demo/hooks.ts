@@ -7,6 +7,7 @@ export type DemoStage =
   | "data"
   | "model"
   | "job"
+  | "stake"
   | "register"
   | "round.open"
   | "round.close"

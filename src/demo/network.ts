@@ -14,6 +14,8 @@ import type { DemoContributor } from "./contributor.js";
 export const TOKEN_DECIMALS = 18;
 /** ETH given to each demo wallet for gas (claims). */
 const WALLET_ETH = 10n ** 18n;
+/** The demo job's minimum stake, and what every contributor gets and stakes: 10 DAT. */
+export const DEMO_MIN_STAKE = 10n * 10n ** 18n;
 const DEMO_SCRYPT_N = "1024";
 
 export interface Participant {
@@ -103,13 +105,21 @@ export async function setupDemoNetwork(
       };
       return cfg;
     });
-    await fundOnDevnet({ rpcUrl: launched.url, address: p.account.address, eth: WALLET_ETH, tokens: 0n });
+    await fundOnDevnet({ rpcUrl: launched.url, address: p.account.address, eth: WALLET_ETH, tokens: p === outsider ? 0n : DEMO_MIN_STAKE });
   }
   emit("chain", { ...chainInfo, ready: true });
 
   // --- orchestrator and job ------------------------------------------------------------------
   const { createEmbeddedOrchestrator } = await import("../orchestrator/embedded.js");
-  const orchestrator = await createEmbeddedOrchestrator({ home: operator.home });
+  // Identity costs something: the job has a minimum stake, checked on the devnet at intake.
+  const { connectChain } = await import("../chain/clients.js");
+  const { eligibleStakers, setJobMinStake, stakeForJob } = await import("../chain/staking.js");
+  const { publicClientStakeOracle } = await import("../orchestrator/stake.js");
+  const staking = launched.contracts.staking;
+  const operatorWallet = await connectChain({ rpcUrl: launched.url, account: operator.account });
+  const orchestrator = await createEmbeddedOrchestrator({
+    home: operator.home, staking: publicClientStakeOracle(operatorWallet.publicClient, staking, eligibleStakers),
+  });
   cleanups.push(() => orchestrator.close());
   const { parseUnits } = await import("viem");
   const rewardPerRound = parseUnits(options.reward, TOKEN_DECIMALS);
@@ -129,14 +139,22 @@ export async function setupDemoNetwork(
       rewardPerRound: rewardPerRound.toString(),
       validationPath: validationFile,
       labelColumn,
+      minStake: DEMO_MIN_STAKE.toString(),
     },
     initialBytes,
   );
   const jobId = job.id;
+  await setJobMinStake(operatorWallet.publicClient, operatorWallet.walletClient!, { staking, jobId, amount: DEMO_MIN_STAKE });
+  for (const p of contributors) {
+    const wallet = await connectChain({ rpcUrl: launched.url, account: p.account });
+    await stakeForJob(wallet.publicClient, wallet.walletClient!, { staking, jobId, amount: DEMO_MIN_STAKE });
+  }
+  emit("stake", { jobId, minStake: DEMO_MIN_STAKE.toString(), stakers: contributors.length });
   emit("job", { jobId, strategy: job.strategy, encoding: job.encoding });
 
   const { createDemoContributor } = await import("./contributor.js");
   const demoContributors: DemoContributorInfo[] = [];
+  const copySlot: { round: number } = { round: 0 };
   const clients: DemoContributor[] = [];
   for (const [i, p] of contributors.entries()) {
     const attacker = i >= options.contributors - options.attackers;
@@ -148,6 +166,8 @@ export async function setupDemoNetwork(
       backend: backend.name,
       seed: options.seed * 1000 + i,
       attack: attacker ? options.attack : undefined,
+      ...(attacker && options.attackSamples !== undefined ? { claimSamples: options.attackSamples } : {}),
+      ...(attacker ? { copySlot } : {}),
     });
     clients.push(client);
     await client.register();
@@ -172,6 +192,8 @@ export async function setupDemoNetwork(
     attackers: options.attackers,
     attack: options.attack.kind,
     attackFactor: options.attack.factor,
+    ...(options.attackSamples !== undefined ? { attackSamples: options.attackSamples } : {}),
+    minStake: DEMO_MIN_STAKE.toString(),
     dpClip: options.dpClip,
     dpNoise: options.dpNoise,
     data: data.description,

@@ -23,6 +23,8 @@ export interface DemoOptions {
   seed: number;
   attackers: number;
   attack: AttackSpec;
+  /** `--attack-samples`: the sample count every attacker claims (else its shard's size). */
+  attackSamples?: number;
   dpClip?: number;
   dpNoise?: number;
   /** A data set file or folder; undefined: generated data. */
@@ -55,6 +57,7 @@ export interface RawDemoOptions {
   seed?: string;
   attackers?: string;
   attack?: string;
+  attackSamples?: string;
   dpClip?: string;
   dpNoise?: string;
   data?: string;
@@ -156,6 +159,7 @@ export function parseDemoOptions(raw: RawDemoOptions): DemoOptions {
     });
   }
   const attack = parseAttack(raw.attack ?? DEMO_DEFAULTS.attack);
+  const attackSamples = raw.attackSamples === undefined ? undefined : integer("--attack-samples", raw.attackSamples, 1, 1, Number.MAX_SAFE_INTEGER);
   const lr = decimal("--lr", raw.lr, (v) => v > 0 && v <= 10, "in (0, 10]") ?? DEMO_DEFAULTS.lr;
 
   const strategy = raw.strategy ?? DEMO_DEFAULTS.strategy;
@@ -207,6 +211,7 @@ export function parseDemoOptions(raw: RawDemoOptions): DemoOptions {
     seed,
     attackers,
     attack,
+    ...(attackSamples !== undefined ? { attackSamples } : {}),
     dpClip,
     dpNoise: dpClip !== undefined ? (dpNoise ?? 0) : undefined,
     data: raw.data,

@@ -15,6 +15,7 @@ export async function runDemoRounds(net: DemoNetwork, options: DemoOptions, hook
   // --- rounds --------------------------------------------------------------------------------
   const { connectChain } = await import("../chain/clients.js");
   const { settleRound } = await import("../chain/settle.js");
+  const { getRoundEcon } = await import("../db/econ.js");
   const operatorChain = await connectChain({ rpcUrl: launched.url, account: operator.account });
   const byAddress = new Map(demoContributors.map((c) => [c.address.toLowerCase(), c]));
   const rounds: DemoRound[] = [];
@@ -63,6 +64,8 @@ export async function runDemoRounds(net: DemoNetwork, options: DemoOptions, hook
         modelCid: closed.modelCid,
         rewardTotal: rewardPerRound,
         scores: closed.scores.map((s) => ({ address: s.address, score: s.score })),
+        // The close's slashable evidence (zero, exact free-ride, copies): those stakes are slashed in this transaction.
+        slashes: getRoundEcon(orchestrator.db, jobId, closed.round).slashes as `0x${string}`[],
       });
       round.txHash = settled.txHash ?? undefined;
       const paid = new Map(settled.amounts.map((a) => [a.address.toLowerCase(), a.amount]));

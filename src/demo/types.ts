@@ -82,6 +82,10 @@ export type DemoSettings = Pick<
 > & {
   attack: AttackKind;
   attackFactor: number;
+  /** `--attack-samples`: the count every attacker claimed. */
+  attackSamples?: number;
+  /** The job's minimum stake in base units (every demo contributor staked it). */
+  minStake?: string;
   /** What the data was (generated, or the path and split). */
   data: string;
   model: string;

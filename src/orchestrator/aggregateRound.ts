@@ -6,7 +6,9 @@
  */
 import type Database from "better-sqlite3";
 import { OperationFailedError, isRetryable } from "../core/errors.js";
-import { computeContributionScores, deltaAgreement, squaredNorm, type ContributionStats, type ValidationEffect } from "../core/scores.js";
+import type { ValidationEffect } from "../core/scores.js";
+import { scoreBeyondPublic } from "../core/scoreBeyondPublic.js";
+import { getJobEcon, saveRoundEvidence, saveSubmissionFlag, type EvidenceRecord } from "../db/econ.js";
 import type { JobRow } from "../db/jobs.js";
 import * as roundsDb from "../db/rounds.js";
 import * as subsDb from "../db/submissions.js";
@@ -52,8 +54,13 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
   const state = saved && saved.strategy === job.strategy && (!saved.m || saved.m.length === base.length)
     ? { strategy: strategy.name, step: saved.step, m: saved.m ?? undefined, v: saved.v ?? undefined }
     : undefined;
-  const accumulator = strategy.createAccumulator(base.length, state);
   const submissions = subsDb.listSubmissions(db, job.id, round.round).filter((s) => s.status !== "rejected");
+  // Claimed counts are self-reported: FedAvg-family weights are min(claim, min(maxSamples, 2 × median
+  // of the round's claims)) (core/aggregate/boundedWeights.ts), so one inflated claim weighs at most
+  // twice a typical honest one. The claims are known before decoding: they are in the signed rows.
+  const econ = getJobEcon(db, job.id);
+  const weightOptions = { claims: submissions.map((s) => s.sampleCount), ...(econ.maxSamples !== null ? { maxSamples: econ.maxSamples } : {}) };
+  const accumulator = strategy.createAccumulator(base.length, state, submissions.length > 0 ? weightOptions : undefined);
   const keepBytes = options.keepBytes ?? 256 * 1024 * 1024;
   const keep = !strategy.streaming || submissions.length * base.length * 4 <= keepBytes;
   const kept = new Map<number, Float32Array>();
@@ -117,14 +124,20 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
   if (result.selected) metrics.selected = result.selected.length;
   if (encryptedModelCid) metrics.encryptedModelCid = encryptedModelCid;
 
-  // Scores: each delta's agreement with the aggregate and its size against the median, and, with a
-  // validation set, its effect on the validation loss ("alone": global + Δᵢ against the global).
-  const aggNormSq = squaredNorm(result.delta);
-  const stats: ContributionStats[] = [];
+  // Scores: what each delta adds beyond public information (core/scoreBeyondPublic.ts): the public
+  // previous global update, zero and noise earn nothing, copies share one vote; with a validation
+  // set, each delta's effect on the validation loss ("alone": global + Δᵢ against the global) is
+  // blended in.
+  const { boundedWeights } = await import("../core/aggregate/boundedWeights.js");
+  if (submissions.length > 0 && strategy.name.startsWith("fed")) {
+    const bounded = boundedWeights(weightOptions.claims, weightOptions);
+    metrics.weightCap = bounded.cap;
+    metrics.weightCapped = bounded.capped.length;
+  }
   const evaluator = job.validationPath && job.labelColumn ? await openEvaluator(job.validationPath, job.labelColumn, modelBytes) : undefined;
   const losses: Record<string, number> = {};
   let validationError: string | undefined;
-  let scored: ReturnType<typeof computeContributionScores>;
+  let scored: ReturnType<typeof scoreBeyondPublic>;
   try {
     if (evaluator) {
       const evaluation = await evaluator.evaluate(next);
@@ -134,9 +147,11 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
     }
     const scoreByLoss = evaluator !== undefined && valid.length <= MAX_VALIDATION_SCORED;
     const candidate = scoreByLoss ? new Float32Array(base.length) : undefined;
+    // Scoring needs every delta at once (one Gram matrix): O(contributors × model) memory.
+    const deltas: { id: string; delta: Float32Array }[] = [];
     for (const s of valid) {
-      const flat = kept.get(s.id) ?? (await decodeFlat(s, scratch));
-      stats.push(deltaAgreement(s.address, flat, result.delta, aggNormSq));
+      const flat = kept.get(s.id) ?? (await decodeFlat(s));
+      deltas.push({ id: s.address, delta: flat });
       if (candidate && validationError === undefined) {
         for (let i = 0; i < candidate.length; i++) candidate[i] = base.weights[i] + flat[i];
         try {
@@ -156,21 +171,40 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
       if (Number.isFinite(referenceLoss)) validation = { kind: "alone", referenceLoss, losses };
       else validationError = "the base model's validation loss is not finite";
     }
-    if (validation) metrics.scoring = "agreement+validation(alone)";
-    else metrics.scoring = evaluator
-      ? `agreement (validation effect skipped: ${validationError ?? `more than ${MAX_VALIDATION_SCORED} contributors`})`
-      : "agreement";
-    scored = computeContributionScores(stats, validation ? { validation } : {});
+    const previousUpdate = await publicPreviousUpdate(db, store, job.id, round, base);
+    metrics.scoring = "beyond-public" + (previousUpdate ? "(previous update)" : "") + (validation
+      ? "+validation(alone)"
+      : evaluator ? ` (validation effect skipped: ${validationError ?? `more than ${MAX_VALIDATION_SCORED} contributors`})` : "");
+    scored = scoreBeyondPublic(deltas, {
+      ...(previousUpdate ? { previousUpdate } : {}),
+      ...(validation ? { validation } : {}),
+      // Under local DP noise every honest residual is mostly noise: the noise test would flag them all.
+      ...((job.dpNoise ?? 0) > 0 ? { noiseAgreement: 0 } : {}),
+    });
   } finally {
     evaluator?.dispose();
   }
-  const scoreOf = new Map(scored.map((x) => [x.id, x.score]));
+  const scoreOf = new Map(scored.scores.map((x) => [x.id, x]));
+  const evidence: EvidenceRecord[] = scored.evidence.map((e) => ({ ...e, ids: e.ids.map((id) => id.toLowerCase()) }));
+  // A delta rejected at close passed intake's checks once and is signed: the rejection is evidence.
+  for (const r of rejectedList) evidence.push({ kind: "rejected", ids: [r.address.toLowerCase()], slashable: true, measure: 0 });
+  // Slash only on exact evidence anyone holding the deltas can recheck (zero, exact copy of the
+  // public update, copies); statistical flags (noise, near free-ride) only cost the reward.
+  const slashes = [...new Set(evidence.filter((e) => e.slashable).flatMap((e) => e.ids))].sort();
+  const flagged = scored.scores.filter((x) => x.flag !== null);
+  if (flagged.length > 0) metrics.flagged = Object.fromEntries(["free-ride", "zero", "noise", "duplicate"].map((f) => [f, flagged.filter((x) => x.flag === f).length]));
+  if (slashes.length > 0) metrics.slashes = slashes.length;
 
   db.transaction(() => {
     for (const s of submissions) {
       if (rejected.has(s.id)) subsDb.markRejected(db, s.id, rejected.get(s.id)!);
-      else subsDb.markAggregated(db, s.id, scoreOf.get(s.address) ?? 0);
+      else {
+        const x = scoreOf.get(s.address);
+        subsDb.markAggregated(db, s.id, x?.score ?? 0);
+        if (x) saveSubmissionFlag(db, s.id, { flag: x.flag, agreement: x.agreement, residualRatio: x.residualRatio });
+      }
     }
+    saveRoundEvidence(db, job.id, round.round, evidence, slashes);
     if (result.state) {
       saveServerState(db, {
         jobId: job.id, round: round.round, strategy: result.state.strategy, step: result.state.step,
@@ -181,9 +215,27 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
   }).immediate();
 
   return {
-    scores: valid.map((s) => ({ address: s.address as Hex, sampleCount: s.sampleCount, score: scoreOf.get(s.address) ?? 0 })),
+    scores: valid.map((s) => ({ address: s.address as Hex, sampleCount: s.sampleCount, score: scoreOf.get(s.address)?.score ?? 0 })),
     rejected: rejectedList,
   };
+}
+
+/**
+ * The public previous global update: this round's base model minus the previous round's base model
+ * (both public CIDs), or undefined in a job's first round (or when the models differ in size).
+ */
+async function publicPreviousUpdate(
+  db: Database.Database, store: BlobStore, jobId: number, round: roundsDb.RoundRow, base: ModelBlobView,
+): Promise<Float32Array | undefined> {
+  const previous = roundsDb.listRounds(db, jobId)
+    .filter((r) => r.round < round.round && r.state === "published" && r.modelCid === round.baseModelCid)
+    .at(-1);
+  if (!previous || previous.baseModelCid === round.baseModelCid) return undefined;
+  const before = await readModelBlob(await store.get(previous.baseModelCid));
+  if (before.length !== base.length) return undefined;
+  const u = new Float32Array(base.length);
+  for (let i = 0; i < u.length; i++) u[i] = base.weights[i] - before.weights[i];
+  return u.some((x) => x !== 0) ? u : undefined;
 }
 
 /** Copies decoded tensors (checked against the model's specs) into one flat vector. */

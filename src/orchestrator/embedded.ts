@@ -23,7 +23,9 @@ import { parseEncoding } from "../core/delta/encoding.js";
 import { HEADER_BYTES, alignUp, payloadSize } from "../core/delta/format.js";
 import { privacySpent } from "../core/privacy/spent.js";
 import { resolveJobInput } from "./jobs.js";
-import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, duplicateSubmission, notOnchain } from "./intake.js";
+import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, checkStake, duplicateSubmission, notOnchain } from "./intake.js";
+import { stakeFacts, type StakeOracle } from "./stake.js";
+import { getJobEcon, saveJobEcon } from "../db/econ.js";
 import { aggregateRound, normBound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import {
@@ -58,6 +60,8 @@ export interface EmbeddedOrchestratorOptions {
   maxNodes?: number;
   /** Nodes that may register from one IP without on-chain registration (default 16). */
   maxNodesPerIp?: number;
+  /** The chain's stakes, for jobs with a minimum stake (stake.ts); without it such jobs refuse submissions. */
+  staking?: StakeOracle;
 }
 
 export const DEFAULT_MAX_NODES = 10_000;
@@ -218,6 +222,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       gateMin: spec.gateMin ?? null,
       encryptModel: spec.encryptModel ?? false,
     }, this.now());
+    saveJobEcon(this.db, row.id, { minStake: spec.minStake ?? null, maxSamples: spec.maxSamples ?? null });
     if (row.encryptModel) await publishEncrypted(this.db, this.store, row.id, model, cid);
     return this.jobInfo(row);
   }
@@ -442,6 +447,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     }));
     await this.deps.verifySubmission(s);
     await this.requireOnchain(s.address);
+    rejectIf(checkStake(s, await stakeFacts(this.db, this.options.staking, s.jobId, s.round, s.address)));
     rejectIf(checkIdentity(s, { fingerprint: job.fingerprint, duplicate: Boolean(subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) }));
     const maxBytes = Math.min(this.maxBlobBytes, await this.impliedSealedBytes(job));
     rejectIf(checkBlobSize({ sealedBytes, maxBlobBytes: maxBytes }));
@@ -548,6 +554,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       encoding: j.encoding, rewardPerRound: j.rewardPerRound,
       validation: j.validationPath && j.labelColumn ? { path: j.validationPath, labelColumn: j.labelColumn } : null,
       gate: { token: j.gateToken as Hex | null, min: j.gateMin }, encryptModel: j.encryptModel, createdAt: j.createdAt,
+      ...getJobEcon(this.db, j.id),
       publishedRounds: published.length,
       history: rounds.map((r) => ({
         round: r.round, state: r.state, modelCid: r.modelCid,

@@ -6,12 +6,13 @@
  * the database; `decideIntake` runs every check in that same order on facts given all at once.
  *
  * Order: blob present and within the size limit → round collecting → node registered →
- * signature → on-chain registration → model fingerprint → no duplicate → opened delta agrees
+ * signature → on-chain registration → stake at the round's block (staked jobs) → model fingerprint → no duplicate → opened delta agrees
  * with the signed sample count and carries samples → at commit: round still collecting, not full.
  */
 import { DatError, DeniedError, MalformedInputError, UserError } from "../core/errors.js";
 import { acceptsSubmissions, type RoundState } from "../core/round.js";
 import type { Hex, SignedSubmission } from "./types.js";
+import { stakeTooLow, type StakeFacts } from "./stake.js";
 
 /** A round as intake sees it. */
 export interface IntakeRound {
@@ -95,6 +96,16 @@ export function notOnchain(address: Hex): DeniedError {
   });
 }
 
+/**
+ * The address's stake in the job met the job's minimum at the round's stake block (stake.ts);
+ * a job without a minimum stake (trusted group) passes.
+ */
+export function checkStake(s: SignedSubmission, facts: StakeFacts): DatError | null {
+  if (facts.required === null) return null;
+  if (facts.unavailable || facts.held < facts.required) return stakeTooLow(s.address, s.jobId, facts);
+  return null;
+}
+
 /** Trained on the job's model, and the first submission of this address in the round. */
 export function checkIdentity(s: SignedSubmission, facts: IntakeIdentityFacts): DatError | null {
   if (s.fingerprint.toLowerCase() !== facts.fingerprint.toLowerCase()) {
@@ -143,6 +154,8 @@ export interface IntakeFacts extends IntakeEnvelopeFacts, IntakeIdentityFacts, I
   signatureError: DatError | null;
   /** Whether the on-chain registry (when required) lists the address. */
   onchain: boolean;
+  /** The stake facts (stake.ts); absent = the job needs no stake. */
+  stake?: StakeFacts;
   commit: Omit<IntakeCommitFacts, "state"> & { state?: RoundState };
 }
 
@@ -155,6 +168,7 @@ export function decideIntake(s: SignedSubmission, facts: IntakeFacts): IntakeDec
   const rejection = checkEnvelope(s, facts)
     ?? facts.signatureError
     ?? (facts.onchain ? null : notOnchain(s.address))
+    ?? (facts.stake ? checkStake(s, facts.stake) : null)
     ?? checkIdentity(s, facts)
     ?? checkDelta(s, facts)
     ?? checkCommit(s, { ...facts.commit, state: facts.commit.state ?? facts.latest!.state });

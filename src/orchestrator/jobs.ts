@@ -33,6 +33,14 @@ export const createJobInputSchema = z.object({
   gateToken: hex(20).optional() as z.ZodOptional<z.ZodType<`0x${string}`>>,
   gateMin: z.string().regex(/^\d+$/, "must be a whole number of base units").optional(),
   encryptModel: z.boolean().optional(),
+  /**
+   * Minimum stake (token base units) an address must have staked in the job, when the round opened,
+   * for its submissions to count. Needs a chain (the Staking contract); a job without it is for a
+   * trusted group: anyone registered may submit.
+   */
+  minStake: z.string().regex(/^\d+$/, "must be a whole number of base units").optional(),
+  /** Cap on a submission's claimed sample count as an aggregation weight (see boundedWeights). */
+  maxSamples: positiveInt.max(1_000_000_000_000).optional(),
 }).strict();
 
 /** A job's settings, checked field by field and across fields; strategy and encoding resolved. */

@@ -96,10 +96,15 @@ export function settleOnChain(options: SettleOnChainOptions): RoundSettler {
       const db = openDatabase(options.home);
       try {
         const job = getJob(db, result.jobId)!;
+        // The slash list was fixed at close (round_econ): a retry slashes the same addresses, and
+        // the contract publishes (and slashes) a round once.
+        const { getRoundEcon } = await import("../db/econ.js");
+        const slashes = getRoundEcon(db, result.jobId, result.round).slashes as Hex[];
         const settled = await settleRound({
           db, store, publicClient: chain.publicClient, walletClient: chain.walletClient!, distributor: chain.deployment.distributor as Hex,
           jobId: result.jobId, round: result.round, modelCid: result.modelCid!, rewardTotal: BigInt(job.rewardPerRound),
           scores: result.scores.map((s) => ({ address: s.address, score: s.score })),
+          slashes,
         });
         return { status: "published", txHash: settled.txHash };
       } finally {

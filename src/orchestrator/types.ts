@@ -41,6 +41,10 @@ export interface CreateJobInput {
   gateToken?: Hex;
   gateMin?: string;
   encryptModel?: boolean;
+  /** Minimum stake in base units (decimal string); needs a chain. */
+  minStake?: string;
+  /** Cap on claimed sample counts as aggregation weights. */
+  maxSamples?: number;
 }
 
 export interface RoundSummary {
@@ -76,6 +80,10 @@ export interface JobInfo {
   gate: { token: Hex | null; min: string | null };
   encryptModel: boolean;
   createdAt: number;
+  /** Minimum stake in base units; null: no stake needed (a trusted group, no chain check). */
+  minStake?: string | null;
+  /** Cap on claimed sample counts as aggregation weights; null: only 2 × the round's median. */
+  maxSamples?: number | null;
   /** Rounds published so far. */
   publishedRounds: number;
   /** Every round, in order (the learning curve). */

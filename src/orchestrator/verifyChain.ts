@@ -31,6 +31,8 @@ export interface CompareInput {
   /** The reward tree blob fetched by the on-chain tree CID, or why it could not be. */
   tree?: { entries: { amount: bigint }[] } | { error: string };
   cidsHashOf(modelCid: string, treeCid: string): Hex;
+  /** Slashed events of the round on chain, and the slash list the database fixed at close. */
+  slashes?: { onchain: string[]; db?: string[] } | { error: string };
 }
 
 /** Pure comparison of the on-chain record with the store and the database. */
@@ -74,6 +76,17 @@ export function compareChainRound(input: CompareInput): ChainVerification {
   } else if (onchain.total !== 0n) {
     checks.push({ what: "reward tree (store)", ok: false, detail: "a reward was published but no tree CID is known" });
   }
+  if (input.slashes && "error" in input.slashes) {
+    checks.push({ what: "slashes", ok: false, detail: input.slashes.error });
+  } else if (input.slashes) {
+    const chain = [...new Set(input.slashes.onchain.map((a) => a.toLowerCase()))].sort();
+    const listed = input.slashes.db ? [...new Set(input.slashes.db.map((a) => a.toLowerCase()))].sort() : undefined;
+    checks.push({
+      what: "slashes",
+      ok: listed === undefined || chain.join(",") === listed.join(","),
+      detail: `chain slashed ${chain.length ? chain.join(", ") : "nobody"}` + (listed ? `; db evidence lists ${listed.length ? listed.join(", ") : "nobody"}` : ""),
+    });
+  }
   return { status: "checked", checks };
 }
 
@@ -88,6 +101,8 @@ export interface VerifyChainOptions {
   getBlob(cid: string): Promise<Uint8Array>;
   /** The operator's database, for the settlement row. */
   db?: Database.Database;
+  /** The Staking contract, to read the round's Slashed events (deployments made before staking have none). */
+  staking?: Address;
 }
 
 /** Reads the round on chain, fetches its reward tree, and compares (see compareChainRound). */
@@ -108,5 +123,16 @@ export async function verifyRoundOnChain(options: VerifyChainOptions): Promise<C
       tree = { error: `tree ${treeCid}: ${(error as Error).message}` };
     }
   }
-  return compareChainRound({ modelCid: options.modelCid, onchain, settlement, tree, cidsHashOf });
+  let slashes: CompareInput["slashes"];
+  if (options.staking && onchain.published) {
+    try {
+      const { readSlashes } = await import("../chain/staking.js");
+      const events = await readSlashes(options.publicClient, { staking: options.staking, fromBlock: options.fromBlock, jobId: options.jobId, round: options.round });
+      const { getRoundEcon } = await import("../db/econ.js");
+      slashes = { onchain: events.map((e) => e.account), ...(options.db ? { db: getRoundEcon(options.db, options.jobId, options.round).slashes } : {}) };
+    } catch (error) {
+      slashes = { error: (error as Error).message };
+    }
+  }
+  return compareChainRound({ modelCid: options.modelCid, onchain, settlement, tree, cidsHashOf, ...(slashes ? { slashes } : {}) });
 }

@@ -112,12 +112,17 @@ describe("contribution scores with a validation set", () => {
     await writeTabularCsv(valCsv, 120, 5);
     orch = await createEmbeddedOrchestrator({ home });
     const { bytes, view } = await tinyModel();
-    await orch.createJob(jobInput({ minContributors: 3, strategy: "median", validationPath: valCsv, labelColumn: "label" }), bytes);
+    await orch.createJob(jobInput({ minContributors: 4, strategy: "median", validationPath: valCsv, labelColumn: "label" }), bytes);
     const round = await orch.openRound(1);
-    const people = [account(), account(), account()];
-    for (const [who, value] of [[people[0], 0.001], [people[1], 0.002], [people[2], -40]] as const) {
+    const people = [account(), account(), account(), account()];
+    // Three small deltas that agree without being copies (copies would share one vote), one wrecker.
+    const pattern: Record<string, (v: number, i: number) => number> = {
+      a: (v) => v, b: (v, i) => (i % 2 ? v / 4 : v), c: (v, i) => (i % 3 ? v : v / 3), w: (v) => v,
+    };
+    for (const [who, value, kind] of [[people[0], 0.001, "a"], [people[1], 0.002, "b"], [people[2], -40, "w"], [people[3], 0.0015, "c"]] as const) {
       await orch.registerNode(await buildRegistration(who, "cpu", { cpu: "test" }));
-      const built = await buildSubmission({ account: who, round, tensors: constantDelta(view, value), sampleCount: 10 });
+      const tensors = constantDelta(view, value).map((t) => ({ ...t, data: t.data.map((v, i) => pattern[kind](v, i)) }));
+      const built = await buildSubmission({ account: who, round, tensors, sampleCount: 10 });
       await orch.submit(built.submission, built.sealed);
     }
 
@@ -126,7 +131,7 @@ describe("contribution scores with a validation set", () => {
 
     // Assert
     expect(result.state).toBe("published");
-    expect(result.metrics).toMatchObject({ scoring: "agreement+validation(alone)" });
+    expect(result.metrics).toMatchObject({ scoring: "beyond-public+validation(alone)" });
     expect(Number.isFinite(result.metrics!.loss)).toBe(true);
     const score = Object.fromEntries(result.scores.map((s) => [s.address, s.score]));
     for (const s of result.scores) expect(s.score).toBeGreaterThanOrEqual(0);

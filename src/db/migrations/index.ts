@@ -1,7 +1,7 @@
 /**
  * The ordered list of schema migrations. Each is applied once, in its own transaction, and bumps
  * PRAGMA user_version to its number. Numbers are reserved per part: 001 foundation, 002 training,
- * 003 orchestrator, 004 chain, 005 inference, 006 defend. Never edit a migration that has shipped: add one.
+ * 003 orchestrator, 004 chain, 005 inference, 006 defend, 007 nodes heartbeat, 008 econ, 009 preprocess. Never edit a migration that has shipped: add one.
  */
 import { migration001Foundation } from "./001_foundation.js";
 import { migration002Training } from "./002_training.js";
@@ -9,6 +9,7 @@ import { migration003Orchestrator } from "./003_orchestrator.js";
 import { migration004Chain } from "./004_chain.js";
 import { migration005Inference } from "./005_inference.js";
 import { migration006Defend } from "./006_defend.js";
+import { migration008Econ } from "./008_econ.js";
 
 export interface Migration {
   version: number;
@@ -24,4 +25,5 @@ export const migrations: readonly Migration[] = [
   migration004Chain,
   migration005Inference,
   migration006Defend,
+  migration008Econ,
 ];

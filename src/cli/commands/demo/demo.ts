@@ -5,6 +5,7 @@
  * view becomes JSON event lines on stderr and stdout carries one document with the whole result.
  */
 import fs from "node:fs";
+import { attackerShare } from "../../../demo/attackerShare.js";
 import path from "node:path";
 import type { ChalkInstance } from "chalk";
 import type { CliContext } from "../../context.js";
@@ -72,6 +73,7 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
       if (stage === "data" && detail.description) ctx.out.info(`data      ${detail.description}; shards ${(detail.shards as number[]).join(" / ")}`);
       if (stage === "model" && detail.model) ctx.out.info(`model     ${detail.model} on ${detail.backend}; start accuracy ${formatPercent(detail.accuracy as number)}`);
       if (stage === "job") ctx.out.info(`job       ${detail.jobId} created (${detail.strategy}, ${detail.encoding})`);
+      if (stage === "stake") ctx.out.info(`stake     every contributor staked ${amount(String(detail.minStake))}, the job's minimum`);
       if (stage === "round.open") ctx.out.info(`\n${c.bold(`round ${detail.round}`)}${c.dim(`  global model ${detail.modelCid}`)}`);
       if (stage === "claims") ctx.out.info(`\n${c.bold("claims")}  each contributor collects its rewards with a Merkle proof`);
       if (stage === "inference") ctx.out.info(`\n${c.bold("gated inference")}  only holders of the token may query the trained model`);
@@ -152,6 +154,10 @@ export function renderSummary(r: DemoResult, c: ChalkInstance): string[] {
     ),
     "",
   );
+  if (r.contributors.some((p) => p.attack)) {
+    const share = attackerShare(r);
+    lines.push(`attackers' share of rewards: ${c.bold(`${(share.share * 100).toFixed(2)}%`)} (${amount(share.attackers.toString())} of ${amount(share.total.toString())})`, "");
+  }
   for (const o of r.inference) {
     if (o.answered) lines.push(`${c.green("✔ answered")} ${o.who} ${o.address}: predicted ${describePredictions(o)}`);
     else lines.push(`${c.red("✘ denied")}   ${o.who} ${o.address}: ${describeDenial(o, amount)}`);

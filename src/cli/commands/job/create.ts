@@ -9,7 +9,7 @@ export interface JobCreateOptions {
   model: string; rounds: string; minContributors: string; maxContributors?: string; deadline: string; epochs: string;
   batchSize: string; lr: string; optimizer: string; strategy: string; strategyParam?: string[]; dpClip?: string; dpNoise?: string;
   encoding: string; reward: string; validation?: string; labelColumn?: string; gateToken?: string; gateMin?: string;
-  encryptModel?: boolean; name?: string;
+  encryptModel?: boolean; name?: string; minStake?: string; maxSamples?: string;
 }
 
 function int(flag: string, v: string | undefined): number | undefined {
@@ -70,6 +70,8 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
     gateToken: opts.gateToken?.toLowerCase() as `0x${string}` | undefined,
     gateMin,
     encryptModel: opts.encryptModel ? true : undefined,
+    minStake: opts.minStake === undefined ? undefined : parseTokenAmount("--min-stake", opts.minStake),
+    maxSamples: int("--max-samples", opts.maxSamples),
   };
 }
 
@@ -78,14 +80,41 @@ export async function jobCreate(ctx: CliContext, opts: JobCreateOptions): Promis
   const { packModelDir } = await import("../../../train/modelIo.js");
   const model = await packModelDir(path.resolve(opts.model));
   const { openOrchestrator } = await import("../../orchestrator.js");
+  // A minimum stake lives on the chain: connect (and unlock the operator's wallet) before creating
+  // anything, so a missing chain fails the command instead of leaving a job nobody can join.
+  const staking = input.minStake !== undefined ? await stakingWallet(ctx) : undefined;
   const orch = await openOrchestrator(ctx);
   try {
     const job = await orch.createJob(input, model);
-    ctx.out.result({ id: job.id, modelCid: job.modelCid, fingerprint: job.fingerprint }, (j) => [
+    let minStakeTx: string[] | undefined;
+    if (staking && input.minStake !== undefined) {
+      const { setJobMinStake } = await import("../../../chain/staking.js");
+      // Cooldown: the unstake must outlast any round the contributor took part in (deadline + publish time).
+      const cooldown = Math.ceil(input.deadlineSeconds) + 3600;
+      minStakeTx = (await setJobMinStake(staking.chain.publicClient, staking.chain.walletClient!, {
+        staking: staking.address, jobId: job.id, amount: BigInt(input.minStake), cooldown,
+      })).txHashes;
+    }
+    ctx.out.result({ id: job.id, modelCid: job.modelCid, fingerprint: job.fingerprint, minStake: input.minStake ?? null, ...(minStakeTx ? { minStakeTx } : {}) }, (j) => [
       `${j.id}`,
     ]);
-    ctx.out.success(`created job ${job.id} (model ${job.modelCid}); next: dat round start --job ${job.id}`);
+    ctx.out.success(`created job ${job.id} (model ${job.modelCid})`
+      + (input.minStake !== undefined ? `, min stake ${input.minStake} base units on chain` : ", no stake required (trusted group)")
+      + `; next: dat round start --job ${job.id}`);
   } finally {
     await orch.close();
   }
+}
+
+/** The configured chain with the operator's wallet and the Staking contract, for --min-stake. */
+async function stakingWallet(ctx: CliContext) {
+  const { loadConfig } = await import("../../../config/index.js");
+  const { configOptions } = await import("../../context.js");
+  const { unlockAccount } = await import("../../unlock.js");
+  const { connectConfiguredChain } = await import("../../../chain/clients.js");
+  const { stakingAddress } = await import("../../../chain/staking.js");
+  const config = (await loadConfig(configOptions(ctx))).values;
+  const account = await unlockAccount(ctx);
+  const chain = await connectConfiguredChain(config, { account });
+  return { chain, address: stakingAddress(chain.deployment, chain.chainId) };
 }

@@ -6,8 +6,10 @@ export function registerNode(program: Command): void {
   node.command("register").description("Sign and send this node's registration (address, hardware, backend)")
     .option("--backend <name>", "training backend to announce (default: config train.backend)")
     .option("--onchain", "also register in the on-chain NodeRegistry from this wallet (needs ETH for gas)")
-    .addHelpText("after", examples("dat node register", "dat node register --onchain", "dat --orchestrator http://host:8780 node register"))
-    .action(action(async (ctx, opts: { backend?: string; onchain?: boolean }) => {
+    .option("--stake <amount>", "stake this many DAT in the --job before registering (jobs with a minimum stake need it)")
+    .option("--job <id>", "the job to stake in (with --stake)")
+    .addHelpText("after", examples("dat node register", "dat node register --stake 10 --job 1", "dat node register --onchain", "dat --orchestrator http://host:8780 node register"))
+    .action(action(async (ctx, opts: { backend?: string; onchain?: boolean; stake?: string; job?: string }) => {
       const { nodeRegister } = await import("./register.js");
       await nodeRegister(ctx, opts);
     }));

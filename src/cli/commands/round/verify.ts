@@ -52,6 +52,7 @@ async function verifyChain(ctx: CliContext, orch: Orchestrator, jobId: number, r
       return await verifyRoundOnChain({
         publicClient: chain.publicClient, distributor: chain.deployment.distributor as `0x${string}`,
         fromBlock: chain.deployment.blockNumber ?? 0, jobId, round, modelCid, getBlob: (cid) => orch.getModel(cid), db,
+        ...(chain.deployment.staking ? { staking: chain.deployment.staking as `0x${string}` } : {}),
       });
     } finally {
       db?.close();

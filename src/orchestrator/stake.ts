@@ -1,0 +1,115 @@
+/**
+ * Stakes at intake: a submission counts only from an address whose stake in the job met the job's
+ * minimum at the round's stake block. The block is fixed once per round (the first check records
+ * it in round_econ; every later check, after a restart too, uses the same one), and the stakes of
+ * every registered node are read in ONE contract call per round (eligibleStakers), cached here; an
+ * address that registered after that call costs one more call, once.
+ *
+ * Jobs without a minimum stake (no `--min-stake`) skip the check: they are for trusted groups.
+ */
+import type Database from "better-sqlite3";
+import type { Address } from "viem";
+import type { DatConfig } from "../config/schema.js";
+import { DeniedError } from "../core/errors.js";
+import { getJobEcon, getRoundEcon, setStakeBlock } from "../db/econ.js";
+import { listNodes } from "../db/nodes.js";
+import type { Hex } from "./types.js";
+
+/** What the orchestrator asks the chain about stakes (a test passes the real chain actions). */
+export interface StakeOracle {
+  /** The chain's latest block number. */
+  blockNumber(): Promise<bigint>;
+  /** Stakes of `addresses` in the job at `block`, and the job's on-chain minimum. */
+  stakesAt(jobId: number, addresses: readonly Hex[], block: bigint): Promise<{ stakes: Map<string, bigint>; minStake: bigint }>;
+}
+
+/** The facts `checkStake` (intake.ts) decides on: null `required` = the job needs no stake. */
+export interface StakeFacts {
+  required: bigint | null;
+  held: bigint;
+  block: number | null;
+  /** Set when the job needs a stake and no chain is configured to check it. */
+  unavailable?: boolean;
+}
+
+/** Per-round cache of stakes read at the round's block, keyed `job/round`. */
+const caches = new WeakMap<StakeOracle, Map<string, { block: bigint; minStake: bigint; stakes: Map<string, bigint> }>>();
+
+/**
+ * Gathers the stake facts of one submission (see the module comment). Pure reads of the database
+ * and, for a staked job, the chain (once per round).
+ */
+export async function stakeFacts(
+  db: Database.Database,
+  oracle: StakeOracle | undefined,
+  jobId: number,
+  round: number,
+  address: Hex,
+): Promise<StakeFacts> {
+  const econ = getJobEcon(db, jobId);
+  if (econ.minStake === null) return { required: null, held: 0n, block: null };
+  if (!oracle) return { required: BigInt(econ.minStake), held: 0n, block: null, unavailable: true };
+  let perRound = caches.get(oracle);
+  if (!perRound) caches.set(oracle, (perRound = new Map()));
+  const key = `${jobId}/${round}`;
+  let entry = perRound.get(key);
+  const who = address.toLowerCase();
+  if (!entry || !entry.stakes.has(who)) {
+    const recorded = getRoundEcon(db, jobId, round).stakeBlock;
+    const block = BigInt(recorded ?? setStakeBlock(db, jobId, round, Number(await oracle.blockNumber())));
+    const addresses = entry ? [address] : [...new Set([...listNodes(db).map((n) => n.address.toLowerCase() as Hex), who as Hex])];
+    const read = await oracle.stakesAt(jobId, addresses, block);
+    entry ??= { block, minStake: read.minStake, stakes: new Map() };
+    for (const [a, v] of read.stakes) entry.stakes.set(a.toLowerCase(), v);
+    for (const a of addresses) if (!entry.stakes.has(a.toLowerCase())) entry.stakes.set(a.toLowerCase(), 0n);
+    perRound.set(key, entry);
+    // Rounds of the past are never checked again: keep the cache small.
+    if (perRound.size > 64) perRound.delete(perRound.keys().next().value!);
+  }
+  // The stricter of the two minimums counts: the job's recorded one and the contract's.
+  const required = BigInt(econ.minStake) > entry.minStake ? BigInt(econ.minStake) : entry.minStake;
+  return { required, held: entry.stakes.get(who) ?? 0n, block: Number(entry.block) };
+}
+
+/** The rejection of a submission whose stake was below the job's minimum (exit 5). */
+export function stakeTooLow(address: Hex, jobId: number, facts: StakeFacts): DeniedError {
+  if (facts.unavailable) {
+    return new DeniedError(`Job ${jobId} needs a stake, and this orchestrator has no chain to check ${address}'s.`, {
+      code: "STAKE_UNCHECKABLE",
+      hint: "The operator configures a chain (dat devnet, or dat chain deploy) and restarts dat serve.",
+      data: { jobId, address, required: facts.required!.toString() },
+    });
+  }
+  return new DeniedError(
+    `${address} had ${facts.held} base units staked in job ${jobId} at block ${facts.block}; the job requires ${facts.required}.`,
+    {
+      code: "STAKE_TOO_LOW",
+      hint: `Stake, then take part from the next round: dat node stake --job ${jobId} --amount <DAT>`,
+      data: { jobId, address, held: facts.held.toString(), required: facts.required!.toString(), block: facts.block },
+    },
+  );
+}
+
+/** The stake oracle over the configured chain's Staking contract (for `dat serve` and the CLI). */
+export async function chainStakeOracle(config: DatConfig, options: { rpcUrl?: string } = {}): Promise<StakeOracle> {
+  const { connectConfiguredChain } = await import("../chain/clients.js");
+  const { eligibleStakers, stakingAddress } = await import("../chain/staking.js");
+  const chain = await connectConfiguredChain(config, { rpcUrl: options.rpcUrl });
+  const staking = stakingAddress(chain.deployment, chain.chainId);
+  return publicClientStakeOracle(chain.publicClient, staking, eligibleStakers);
+}
+
+/** A StakeOracle over a viem public client and a Staking contract address. */
+export function publicClientStakeOracle(
+  publicClient: import("viem").PublicClient,
+  staking: Address,
+  eligibleStakers: typeof import("../chain/staking.js").eligibleStakers,
+): StakeOracle {
+  return {
+    blockNumber: () => publicClient.getBlockNumber(),
+    async stakesAt(jobId, addresses, block) {
+      const result = await eligibleStakers(publicClient, { staking, jobId, addresses: addresses as Address[], blockNumber: block });
+      return { stakes: new Map([...result.stakes].map(([a, v]) => [a.toLowerCase(), v])), minStake: result.minStake };
+    },
+  };
+}
