@@ -24,7 +24,9 @@ export async function connectOrchestrator(options: ConnectOrchestratorOptions): 
     return createHttpOrchestrator({ url, operatorToken: options.operatorToken ?? config.operator.token });
   }
   const { createEmbeddedOrchestrator } = await import("./embedded.js");
-  if (!config.orchestrator.requireOnchain) return createEmbeddedOrchestrator({ home, config });
+  const { lazyChainStakeOracle } = await import("./stake.js");
+  const staking = lazyChainStakeOracle(config);
+  if (!config.orchestrator.requireOnchain) return createEmbeddedOrchestrator({ home, config, staking });
   const { onchainRegistrationCheck } = await import("./onchain.js");
-  return createEmbeddedOrchestrator({ home, config, isRegistered: await onchainRegistrationCheck(config) });
+  return createEmbeddedOrchestrator({ home, config, staking, isRegistered: await onchainRegistrationCheck(config) });
 }

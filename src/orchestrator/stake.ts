@@ -113,3 +113,22 @@ export function publicClientStakeOracle(
     },
   };
 }
+
+/**
+ * The configured chain's stake oracle, connected on first use: a server or CLI that never sees a
+ * job with a minimum stake never needs a chain. A failed connection is retried on the next call.
+ */
+export function lazyChainStakeOracle(config: DatConfig): StakeOracle {
+  let oracle: Promise<StakeOracle> | undefined;
+  const get = (): Promise<StakeOracle> => {
+    oracle ??= chainStakeOracle(config).catch((error: unknown) => {
+      oracle = undefined;
+      throw error;
+    });
+    return oracle;
+  };
+  return {
+    blockNumber: async () => (await get()).blockNumber(),
+    stakesAt: async (jobId, addresses, block) => (await get()).stakesAt(jobId, addresses, block),
+  };
+}

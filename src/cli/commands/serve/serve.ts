@@ -19,7 +19,8 @@ export async function serve(ctx: CliContext, opts: { host?: string; port?: strin
   const isRegistered = onchain
     ? await (await import("../../../orchestrator/onchain.js")).onchainRegistrationCheck(config)
     : undefined;
-  const orch = await createEmbeddedOrchestrator({ home: ctx.home, config, isRegistered });
+  const { lazyChainStakeOracle } = await import("../../../orchestrator/stake.js");
+  const orch = await createEmbeddedOrchestrator({ home: ctx.home, config, isRegistered, staking: lazyChainStakeOracle(config) });
   const options = serverOptions(ctx, orch, config);
   const { operatorToken } = options;
   const app = await buildServer(options);
