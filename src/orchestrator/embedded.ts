@@ -22,6 +22,7 @@ import { hashNodeMetadata } from "./nodeMetadata.js";
 import { privacySpent } from "../core/privacy/spent.js";
 import { resolveJobInput } from "./jobs.js";
 import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, duplicateSubmission, notOnchain } from "./intake.js";
+import { RoundEventBus } from "./events.js";
 import { aggregateRound, normBound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import {
@@ -83,6 +84,8 @@ export class EmbeddedOrchestrator implements Orchestrator {
   private readonly openedCacheBytes: number;
   /** Collecting rounds' private keys, imported once, by `job/round`; dropped when the round closes or fails. */
   private readonly roundKeys = new Map<string, { privateKey: string; key: RoundRecipientKey }>();
+  /** Round events (opened, submissions, closed, aggregated), recorded in the database; see events.ts. */
+  readonly events: RoundEventBus;
 
   constructor(
     readonly db: Database.Database,
@@ -94,6 +97,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     this.maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
     this.registrationMaxAgeMs = options.registrationMaxAgeMs ?? 24 * 3600 * 1000;
     this.openedCacheBytes = options.openedCacheBytes ?? 128 * 1024 * 1024;
+    this.events = new RoundEventBus(db, this.now);
   }
 
   async registerNode(registration: NodeRegistration): Promise<NodeInfo> {
@@ -120,7 +124,10 @@ export class EmbeddedOrchestrator implements Orchestrator {
   }
 
   async listNodes(): Promise<NodeInfo[]> {
-    return nodesDb.listNodes(this.db).map((n) => ({ address: n.address as Hex, metadata: n.metadata, registeredAt: n.registeredAt }));
+    const rounds = nodesDb.roundsContributed(this.db);
+    return nodesDb.listNodes(this.db).map((n) => ({
+      address: n.address as Hex, metadata: n.metadata, registeredAt: n.registeredAt, lastSeenAt: n.lastSeenAt, roundsContributed: rounds.get(n.address) ?? 0,
+    }));
   }
 
   async createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
@@ -192,6 +199,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       }, now);
       return roundsDb.transitionRound(this.db, jobId, inserted.round, { to: "collecting" });
     }).immediate();
+    this.events.emit(jobId, row.round, "round.opened", { deadline: row.deadline, baseModelCid: row.baseModelCid });
     return this.roundInfo(job, row);
   }
 
@@ -217,6 +225,20 @@ export class EmbeddedOrchestrator implements Orchestrator {
   }
 
   async submit(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
+    const receipt = await this.intake(submission, sealed).catch((error: unknown) => {
+      const s = submission as Partial<SignedSubmission> | undefined;
+      if (Number.isSafeInteger(s?.jobId) && Number.isSafeInteger(s?.round) && jobsDb.getJob(this.db, s!.jobId!)) {
+        this.events.emit(s!.jobId!, s!.round!, "submission.rejected", {
+          address: typeof s?.address === "string" ? s.address : null, code: (error as { code?: unknown })?.code ?? "INTERNAL", message: (error as Error)?.message,
+        });
+      }
+      throw error;
+    });
+    this.events.emit(receipt.jobId, receipt.round, "submission.accepted", { address: receipt.address, blobCid: receipt.blobCid, sampleCount: submission.sampleCount, accepted: receipt.accepted });
+    return receipt;
+  }
+
+  private async intake(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
     const s = parseOrThrow(signedSubmissionSchema, submission, "submission");
     // The checks are intake.ts's; this binds them to the database, the store and the round key,
     // gathering each fact only once the cheaper checks before it passed.
@@ -301,6 +323,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       throw new NotFoundError(`Job ${jobId} has no active round to fail.`, { code: "ROUND_NOT_OPEN" });
     }
     const row = roundsDb.transitionRound(this.db, jobId, latest.round, { to: "failed", failureReason: reason, closedAt: this.now() });
+    this.events.emit(jobId, row.round, "round.failed", { reason });
     this.forgetRound(jobId, latest.round);
     return { jobId, round: row.round, state: row.state, modelCid: null, failureReason: row.failureReason, metrics: row.metrics, scores: [], rejected: [] };
   }
@@ -324,6 +347,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     let round = latest;
     if (round.state !== "aggregating") {
       round = roundsDb.transitionRound(this.db, jobId, round.round, { to: "aggregating", closedAt: this.now() });
+      this.events.emit(jobId, round.round, "round.closed", {});
     }
     // A transient fault (store unreadable, database busy…) throws and leaves the round aggregating
     // for a later retry. Anything else is decided by the inputs (the strategy overflowed, too few
@@ -345,6 +369,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       const failed = roundsDb.transitionRound(this.db, jobId, round.round, {
         to: "failed", failureReason: reason, metrics: { ...(current.metrics ?? {}), error: typeof code === "string" ? code : "AGGREGATE_FAILED" },
       });
+      this.events.emit(jobId, failed.round, "round.failed", { reason });
       return {
         jobId, round: failed.round, state: failed.state, modelCid: null, failureReason: failed.failureReason,
         metrics: failed.metrics, scores: [], rejected: [],
@@ -352,6 +377,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     }
     this.forgetRound(jobId, round.round);
     const final = roundsDb.getRound(this.db, jobId, round.round)!;
+    this.events.emit(jobId, final.round, "round.aggregated", { modelCid: final.modelCid, metrics: final.metrics });
     return {
       jobId, round: final.round, state: final.state, modelCid: final.modelCid, failureReason: final.failureReason,
       metrics: final.metrics, scores: outcome.scores, rejected: outcome.rejected,

@@ -21,6 +21,8 @@ export interface ServerOptions {
   /** Extra dependencies handed to plugin routes (inference). */
   pluginDeps?: Record<string, unknown>;
   logger?: boolean;
+  /** Called once per answered request with a concise line's fields (no headers, no bodies). */
+  logRequest?: (line: { method: string; url: string; status: number; ms: number }) => void;
 }
 
 /** Builds the fastify app (not listening yet). */
@@ -30,6 +32,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 256 * 1024 * 1024 });
   const { default: rateLimit } = await import("@fastify/rate-limit");
   await app.register(rateLimit, { max: options.rateLimitPerMinute ?? 6000, timeWindow: "1 minute" });
+  const logRequest = options.logRequest;
+  if (logRequest) {
+    app.addHook("onResponse", async (req, reply) => {
+      logRequest({ method: req.method, url: req.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+    });
+  }
   app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((error: unknown, _req: FastifyRequest, reply: FastifyReply) => {
@@ -47,6 +55,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     reply.status(404).send({ error: { kind: "NotFoundError", code: "ROUTE_NOT_FOUND", message: `No route ${req.method} ${req.url}.` } }));
 
   orchestratorRoutes(app, { orchestrator: orch, operatorToken: options.operatorToken });
+  (await import("./networkRoutes.js")).networkRoutes(app, { orchestrator: orch, config: options.pluginDeps?.config as never });
+  (await import("./eventsRoutes.js")).eventsRoutes(app, { orchestrator: orch });
 
   // The inference routes (token-gated /jobs/:id/infer) over the served home.
   const home = options.home ?? (orch as { options?: { home?: string } }).options?.home;

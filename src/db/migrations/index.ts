@@ -8,6 +8,7 @@ import { migration002Training } from "./002_training.js";
 import { migration003Orchestrator } from "./003_orchestrator.js";
 import { migration004Chain } from "./004_chain.js";
 import { migration005Inference } from "./005_inference.js";
+import { migration007NodesHeartbeat } from "./007_nodes_heartbeat.js";
 
 export interface Migration {
   version: number;
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   migration003Orchestrator,
   migration004Chain,
   migration005Inference,
+  migration007NodesHeartbeat,
 ];

@@ -21,6 +21,7 @@ export interface TrainCommandOptions {
   threads?: string;
   push: boolean;
   resume?: boolean;
+  follow?: boolean;
 }
 
 /** Flags after checking, as the training service and the --job path take them. */
@@ -121,6 +122,10 @@ function fmt(n: number | undefined, digits = 4): string {
 
 export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise<void> {
   const parsed = parseTrainOptions(opts);
+  if (opts.follow) {
+    await (await import("./follow.js")).trainFollow(ctx, parsed);
+    return;
+  }
   if (parsed.jobId !== undefined) {
     await trainJob(ctx, parsed, parsed.jobId);
     return;
