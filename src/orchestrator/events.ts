@@ -74,3 +74,101 @@ export function emitRoundEvent(
   }
   return recorded;
 }
+
+/** Where round events are read from: a home's database (embedded) or `dat serve`'s stream. */
+export type RoundEventSource = { kind: "bus"; bus: RoundEventBus } | { kind: "http"; url: string };
+
+export interface WatchRoundEventsOptions {
+  jobId: number;
+  /** Start after this event id; undefined: with the next event (the stream's default; the bus's latest). */
+  after?: number;
+  signal?: AbortSignal;
+  onEvent: (event: RoundEvent) => void;
+  /** A lost stream (server restart) is reconnected with Last-Event-ID after this pause, ms. */
+  onReconnect?: (info: { error: string; inMs: number }) => void;
+  pollMs?: number;
+}
+
+/**
+ * Delivers a job's round events until `signal` aborts. Over HTTP it reconnects with the last id
+ * after a lost connection, so nothing is missed across a restart of `dat serve`. A refusal (unknown
+ * job, bad id) is thrown.
+ */
+export async function watchRoundEvents(source: RoundEventSource, options: WatchRoundEventsOptions): Promise<void> {
+  const { signal } = options;
+  if (source.kind === "bus") {
+    let after = options.after ?? source.bus.since(options.jobId, 0, 1_000_000).at(-1)?.id ?? 0;
+    const drain = (): void => {
+      for (const e of source.bus.since(options.jobId, after)) {
+        after = e.id;
+        options.onEvent(e);
+      }
+    };
+    while (!signal?.aborted) {
+      drain();
+      await pause(options.pollMs ?? 250, signal);
+    }
+    drain(); // what was recorded before the stop was asked for
+    return;
+  }
+  const { request } = await import("undici");
+  const { errorFromBody } = await import("../core/errorBody.js");
+  let last = options.after;
+  let backoff = 250;
+  while (!signal?.aborted) {
+    const query = last === undefined ? "" : `?after=${last}`;
+    try {
+      const res = await request(`${source.url.replace(/\/$/, "")}/jobs/${options.jobId}/events${query}`, {
+        method: "GET", signal, headers: { accept: "text/event-stream", ...(last === undefined ? {} : { "last-event-id": String(last) }) },
+      });
+      if (res.statusCode !== 200) {
+        const text = await res.body.text();
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        throw Object.assign(errorFromBody(res.statusCode, body, source.url), { fatal: true });
+      }
+      backoff = 250;
+      let buffer = "";
+      for await (const chunk of res.body) {
+        buffer += (chunk as Buffer).toString("utf8");
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+          if (!data) continue;
+          const event = JSON.parse(data) as RoundEvent;
+          last = event.id;
+          options.onEvent(event);
+        }
+      }
+    } catch (error) {
+      if (signal?.aborted) return;
+      if ((error as { fatal?: boolean }).fatal) throw error;
+      options.onReconnect?.({ error: (error as Error).message, inMs: backoff });
+    }
+    if (signal?.aborted) return;
+    // The stream ended (server stopped) or failed: reconnect after a pause, resuming after `last`.
+    await pause(backoff, signal);
+    backoff = Math.min(backoff * 2, 5000);
+  }
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
