@@ -63,10 +63,11 @@ export async function followJob(orch: Orchestrator, options: FollowJobOptions): 
   const contributed: number[] = [];
   let lastRound = 0;
 
-  const register = async (heartbeat: boolean): Promise<void> => {
+  const register = async (heartbeat: boolean): Promise<true> => {
     const registration = await buildRegistration(options.account, options.backendLabel, options.metadata);
     const node = await orch.registerNode(registration);
     emit({ type: "registered", address: node.address, heartbeat });
+    return true;
   };
   /** Runs `step`; on a retryable fault reports it, waits the backoff and returns undefined. */
   const attempt = async <T>(what: string, step: () => Promise<T>): Promise<T | undefined> => {

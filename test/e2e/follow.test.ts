@@ -116,17 +116,19 @@ interface Home {
 }
 
 /** A long-running --json process whose stderr event lines and stdout lines are collected as they come. */
-function startCollector(args: string[]): { child: ChildProcess; events: Record<string, unknown>[]; lines: string[]; exited: Promise<number | null> } {
+function startCollector(args: string[]): { child: ChildProcess; events: Record<string, unknown>[]; lines: string[]; log: string[]; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [BIN, "--json", ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   const events: Record<string, unknown>[] = [];
   const lines: string[] = [];
+  const log: string[] = [];
   let err = "";
   let out = "";
   child.stderr!.on("data", (d) => {
     err += d;
     const parts = err.split("\n");
     err = parts.pop()!;
+    log.push(...parts);
     for (const l of parts) if (l.startsWith("{")) events.push(JSON.parse(l) as Record<string, unknown>);
   });
   child.stdout!.on("data", (d) => {
@@ -136,7 +138,7 @@ function startCollector(args: string[]): { child: ChildProcess; events: Record<s
     lines.push(...parts.filter((l) => l.trim()));
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, events, lines, exited };
+  return { child, events, lines, log, exited };
 }
 
 describe("contributors that join and follow, through an orchestrator restart", () => {
@@ -222,7 +224,9 @@ describe("contributors that join and follow, through an orchestrator restart", (
           if (roundRunning) for (const l of watch.lines) if (!seenWhileRunning.includes(l)) seenWhileRunning.push(l);
         });
       }
-      const started = await dat(["--json", "--home", operator.home, "round", "start", "--job", "1"], { timeoutMs: 240_000 });
+      const started = await dat(["--json", "--home", operator.home, "round", "start", "--job", "1"], { timeoutMs: 240_000 }).catch((error: Error) => {
+        throw new Error(`${error.message}\nfollowers:\n${followers.map((f) => f.log.slice(-15).join("\n")).join("\n---\n")}`);
+      });
       roundRunning = false;
       expect(started.code, started.stderr).toBe(0);
       const result = JSON.parse(started.stdout) as { round: number; state: string; scores: unknown[]; settlement: { status: string; txHash: string } };
