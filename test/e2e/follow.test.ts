@@ -201,7 +201,7 @@ describe("contributors that join and follow, through an orchestrator restart", (
     ]);
     expect(job.id).toBe(1);
 
-    const followers = [];
+    const followers: ReturnType<typeof startCollector>[] = [];
     for (const c of contributors) {
       const joined = await datJson<{ chainId: number; orchestratorUrl: string; contracts: { distributor: string }; jobs: { id: number }[] }>(
         ["--home", c.home, "join", orchestratorUrl]);

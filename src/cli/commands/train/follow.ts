@@ -7,10 +7,25 @@ import fs from "node:fs";
 import os from "node:os";
 import { configOptions, type CliContext } from "../../context.js";
 import { NotFoundError, UsageError, UserError } from "../../../core/errors.js";
-import type { ParsedTrainOptions } from "./train.js";
 import type { FollowEvent } from "../../../contributor/follow.js";
 
-export async function trainFollow(ctx: CliContext, parsed: ParsedTrainOptions): Promise<void> {
+/** The checked `dat train` flags that following uses (train.ts's ParsedTrainOptions fits). */
+export interface FollowTrainOptions {
+  jobId?: number;
+  dataPath?: string;
+  labelColumn?: string;
+  normalize: "none" | "minmax" | "zscore";
+  epochs?: number;
+  batchSize?: number;
+  valSplit: number;
+  seed: number;
+  backend?: "auto" | "gpu" | "native" | "webgpu" | "wasm" | "cpu";
+  allowSoftwareGpu?: boolean;
+  threads?: number;
+  push: boolean;
+}
+
+export async function trainFollow(ctx: CliContext, parsed: FollowTrainOptions): Promise<void> {
   if (parsed.jobId === undefined) throw new UsageError("--follow needs --job <id>.", { code: "USAGE" });
   if (!parsed.push) throw new UsageError("--follow pushes every round: drop --no-push.", { code: "USAGE" });
   if (!parsed.dataPath) throw new UserError("Pass --data <path>: the local data to train on.", { code: "USAGE" });
