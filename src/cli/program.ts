@@ -19,6 +19,7 @@ import { registerNode } from "./commands/node/index.js";
 import { registerModel } from "./commands/model/index.js";
 import { registerPush } from "./commands/push/index.js";
 import { registerServe } from "./commands/serve/index.js";
+import { registerJoin } from "./commands/join/index.js";
 
 export const VERSION = "0.1.0";
 
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions(false);
 
   registerInit(program);
+  registerJoin(program);
   registerConfig(program);
   registerDoctor(program);
   registerDevnet(program);

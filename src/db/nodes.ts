@@ -12,21 +12,23 @@ export interface NodeRow {
   metadata: Record<string, unknown>;
   signature: string;
   registeredAt: number;
+  /** When the node was last heard from (registration or heartbeat), ms; migration 007. */
+  lastSeenAt: number;
 }
 
-interface RawNode { address: string; metadata: string; signature: string; registered_at: number }
+interface RawNode { address: string; metadata: string; signature: string; registered_at: number; last_seen_at: number | null }
 
 function fromRaw(r: RawNode): NodeRow {
-  return { address: r.address, metadata: JSON.parse(r.metadata) as Record<string, unknown>, signature: r.signature, registeredAt: r.registered_at };
+  return { address: r.address, metadata: JSON.parse(r.metadata) as Record<string, unknown>, signature: r.signature, registeredAt: r.registered_at, lastSeenAt: r.last_seen_at ?? r.registered_at };
 }
 
 /**
  * Registers a node or refreshes its metadata (re-registering is allowed and keeps the first date
- * and the first IP).
+ * and the first IP); either counts as the node being seen now (its heartbeat).
  */
-export function upsertNode(db: Database.Database, node: Omit<NodeRow, "registeredAt"> & { ip?: string | null }, now = Date.now()): NodeRow {
-  prepared(db, `INSERT INTO nodes (address, metadata, signature, registered_at, registered_ip) VALUES (@address, @metadata, @signature, @now, @ip)
-    ON CONFLICT (address) DO UPDATE SET metadata = excluded.metadata, signature = excluded.signature`).run({
+export function upsertNode(db: Database.Database, node: Omit<NodeRow, "registeredAt" | "lastSeenAt"> & { ip?: string | null }, now = Date.now()): NodeRow {
+  prepared(db, `INSERT INTO nodes (address, metadata, signature, registered_at, registered_ip, last_seen_at) VALUES (@address, @metadata, @signature, @now, @ip, @now)
+    ON CONFLICT (address) DO UPDATE SET metadata = excluded.metadata, signature = excluded.signature, last_seen_at = excluded.last_seen_at`).run({
     address: node.address.toLowerCase(), metadata: JSON.stringify(node.metadata), signature: node.signature, now, ip: node.ip ?? null,
   });
   return getNode(db, node.address)!;
@@ -59,4 +61,10 @@ export function countNodes(db: Database.Database, ip?: string): number {
     ? prepared(db, "SELECT COUNT(*) AS n FROM nodes").get()
     : prepared(db, "SELECT COUNT(*) AS n FROM nodes WHERE registered_ip = ?").get(ip);
   return (row as { n: number }).n;
+}
+
+/** Rounds each address contributed to (submissions not rejected), all jobs together. */
+export function roundsContributed(db: Database.Database): Map<string, number> {
+  const rows = prepared(db, "SELECT address, COUNT(*) AS n FROM submissions WHERE status != 'rejected' GROUP BY address").all() as { address: string; n: number }[];
+  return new Map(rows.map((r) => [r.address.toLowerCase(), r.n]));
 }

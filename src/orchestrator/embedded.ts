@@ -26,6 +26,7 @@ import { resolveJobInput } from "./jobs.js";
 import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, checkStake, duplicateSubmission, notOnchain } from "./intake.js";
 import { stakeFacts, type StakeOracle } from "./stake.js";
 import { getJobEcon, saveJobEcon } from "../db/econ.js";
+import { RoundEventBus } from "./events.js";
 import { aggregateRound, normBound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import {
@@ -115,6 +116,8 @@ export class EmbeddedOrchestrator implements Orchestrator {
   private readonly roundKeys = new Map<string, { privateKey: string; key: RoundRecipientKey }>();
   /** Largest sealed delta per job (impliedSealedBytes). */
   private readonly sealedLimits = new Map<number, number>();
+  /** Round events (opened, submissions, closed, aggregated), recorded in the database; see events.ts. */
+  readonly events: RoundEventBus;
 
   constructor(
     readonly db: Database.Database,
@@ -126,6 +129,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     this.maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
     this.registrationMaxAgeMs = options.registrationMaxAgeMs ?? 24 * 3600 * 1000;
     this.openedCacheBytes = options.openedCacheBytes ?? 128 * 1024 * 1024;
+    this.events = new RoundEventBus(db, this.now);
   }
 
   /**
@@ -191,7 +195,10 @@ export class EmbeddedOrchestrator implements Orchestrator {
   /** Every node without `page`; one page by address (at most MAX_NODES_PAGE) with it. */
   async listNodes(page?: NodePage): Promise<NodeInfo[]> {
     const rows = page ? nodesDb.listNodesPage(this.db, { limit: pageLimit(page.limit), after: page.after }) : nodesDb.listNodes(this.db);
-    return rows.map((n) => ({ address: n.address as Hex, metadata: n.metadata, registeredAt: n.registeredAt }));
+    const rounds = nodesDb.roundsContributed(this.db);
+    return rows.map((n) => ({
+      address: n.address as Hex, metadata: n.metadata, registeredAt: n.registeredAt, lastSeenAt: n.lastSeenAt, roundsContributed: rounds.get(n.address) ?? 0,
+    }));
   }
 
   async createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
@@ -264,6 +271,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       }, now);
       return roundsDb.transitionRound(this.db, jobId, inserted.round, { to: "collecting" });
     }).immediate();
+    this.events.emit(jobId, row.round, "round.opened", { deadline: row.deadline, baseModelCid: row.baseModelCid });
     return this.roundInfo(job, row);
   }
 
@@ -301,6 +309,20 @@ export class EmbeddedOrchestrator implements Orchestrator {
   }
 
   async submit(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
+    const receipt = await this.intake(submission, sealed).catch((error: unknown) => {
+      const s = submission as Partial<SignedSubmission> | undefined;
+      if (Number.isSafeInteger(s?.jobId) && Number.isSafeInteger(s?.round) && jobsDb.getJob(this.db, s!.jobId!)) {
+        this.events.emit(s!.jobId!, s!.round!, "submission.rejected", {
+          address: typeof s?.address === "string" ? s.address : null, code: (error as { code?: unknown })?.code ?? "INTERNAL", message: (error as Error)?.message,
+        });
+      }
+      throw error;
+    });
+    this.events.emit(receipt.jobId, receipt.round, "submission.accepted", { address: receipt.address, blobCid: receipt.blobCid, sampleCount: submission.sampleCount, accepted: receipt.accepted });
+    return receipt;
+  }
+
+  private async intake(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
     const s = parseOrThrow(signedSubmissionSchema, submission, "submission");
     const sealedBytes = sealed instanceof Uint8Array ? sealed.length : 0;
     const { job, round } = await this.authorize(s, sealedBytes);
@@ -374,6 +396,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       throw new NotFoundError(`Job ${jobId} has no active round to fail.`, { code: "ROUND_NOT_OPEN" });
     }
     const row = roundsDb.transitionRound(this.db, jobId, latest.round, { to: "failed", failureReason: reason, closedAt: this.now() });
+    this.events.emit(jobId, row.round, "round.failed", { reason });
     this.forgetRound(jobId, latest.round);
     return { jobId, round: row.round, state: row.state, modelCid: null, failureReason: row.failureReason, metrics: row.metrics, scores: [], rejected: [] };
   }
@@ -397,6 +420,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     let round = latest;
     if (round.state !== "aggregating") {
       round = roundsDb.transitionRound(this.db, jobId, round.round, { to: "aggregating", closedAt: this.now() });
+      this.events.emit(jobId, round.round, "round.closed", {});
     }
     // A transient fault (store unreadable, database busy…) throws and leaves the round aggregating
     // for a later retry. Anything else is decided by the inputs (the strategy overflowed, too few
@@ -418,6 +442,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       const failed = roundsDb.transitionRound(this.db, jobId, round.round, {
         to: "failed", failureReason: reason, metrics: { ...(current.metrics ?? {}), error: typeof code === "string" ? code : "AGGREGATE_FAILED" },
       });
+      this.events.emit(jobId, failed.round, "round.failed", { reason });
       return {
         jobId, round: failed.round, state: failed.state, modelCid: null, failureReason: failed.failureReason,
         metrics: failed.metrics, scores: [], rejected: [],
@@ -425,6 +450,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     }
     this.forgetRound(jobId, round.round);
     const final = roundsDb.getRound(this.db, jobId, round.round)!;
+    this.events.emit(jobId, final.round, "round.aggregated", { modelCid: final.modelCid, metrics: final.metrics });
     return {
       jobId, round: final.round, state: final.state, modelCid: final.modelCid, failureReason: final.failureReason,
       metrics: final.metrics, scores: outcome.scores, rejected: outcome.rejected,

@@ -145,6 +145,10 @@ export interface NodeInfo {
   address: Hex;
   metadata: Record<string, unknown>;
   registeredAt: number;
+  /** When the node was last heard from (its signed re-registration is its heartbeat), ms. */
+  lastSeenAt?: number;
+  /** Rounds with a submission of this node that was not rejected, all jobs. */
+  roundsContributed?: number;
 }
 
 /** Signs a model-download challenge (the typed data GET /jobs/:id/challenge returns) with the caller's wallet. */

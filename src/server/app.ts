@@ -23,6 +23,8 @@ export interface ServerOptions {
   /** Extra dependencies handed to plugin routes (inference). */
   pluginDeps?: Record<string, unknown>;
   logger?: boolean;
+  /** Called once per answered request with a concise line's fields (no headers, no bodies). */
+  logRequest?: (line: { method: string; url: string; status: number; ms: number }) => void;
 }
 
 /** Builds the fastify app (not listening yet). */
@@ -48,6 +50,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   // Passed through as a stream: the submission route reads it itself, after authenticating, into
   // a buffer of the declared (and bounded) size; no other route accepts octet-stream.
   app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
+  const logRequest = options.logRequest;
+  if (logRequest) {
+    app.addHook("onResponse", async (req, reply) => {
+      logRequest({ method: req.method, url: req.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+    });
+  }
 
   app.setErrorHandler((error: unknown, _req: FastifyRequest, reply: FastifyReply) => {
     if (isDatError(error)) {
@@ -65,6 +73,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: { kind: "NotFoundError", code: "ROUTE_NOT_FOUND", message: `No route ${req.method} ${req.url}.` } }));
+
+  (await import("./networkRoutes.js")).networkRoutes(app, { orchestrator: orch, config: options.pluginDeps?.config as never });
+  (await import("./eventsRoutes.js")).eventsRoutes(app, { orchestrator: orch });
 
   // The inference routes (token-gated /jobs/:id/infer) over the served home; their engine also
   // decides who may download a gated job's model.

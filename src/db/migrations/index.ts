@@ -9,6 +9,7 @@ import { migration003Orchestrator } from "./003_orchestrator.js";
 import { migration004Chain } from "./004_chain.js";
 import { migration005Inference } from "./005_inference.js";
 import { migration006Defend } from "./006_defend.js";
+import { migration007NodesHeartbeat } from "./007_nodes_heartbeat.js";
 import { migration008Econ } from "./008_econ.js";
 
 export interface Migration {
@@ -25,5 +26,6 @@ export const migrations: readonly Migration[] = [
   migration004Chain,
   migration005Inference,
   migration006Defend,
+  migration007NodesHeartbeat,
   migration008Econ,
 ];

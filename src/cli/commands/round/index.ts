@@ -11,6 +11,12 @@ export function registerRound(program: Command): void {
       const { roundStart } = await import("./start.js");
       await roundStart(ctx, opts);
     }));
+  round.command("watch").description("Show a job's round events live (opened, submissions, closed, aggregated, published)")
+    .requiredOption("--job <id>", "job id")
+    .option("--after <event-id>", "replay the events after this id first (0: the job's whole history)")
+    .option("--until <event>", "exit after the first event of this type, e.g. round.published")
+    .addHelpText("after", examples("dat round watch --job 1", "dat --orchestrator http://host:8780 round watch --job 1 --json --until round.aggregated"))
+    .action(action(async (ctx, opts: { job: string; after?: string; until?: string }) => (await import("./watch.js")).roundWatch(ctx, opts)));
   round.command("open").description("Open the job's next round").requiredOption("--job <id>", "job id")
     .option("--deadline <duration>", "override the job's round deadline")
     .action(action(async (ctx, opts: { job: string; deadline?: string }) => {

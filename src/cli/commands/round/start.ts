@@ -25,6 +25,7 @@ export async function roundStart(ctx: CliContext, opts: { job: string; deadline?
   const { openOrchestrator } = await import("../../orchestrator.js");
   const orch = await openOrchestrator(ctx, config);
   const spinner = await ctx.out.spinner(`job ${jobId}: waiting for submissions…`);
+  const stopEcho = await (await import("./watch.js")).echoRoundEvents(ctx, jobId, (line) => (ctx.out.interactive ? spinner.text(line) : ctx.out.info(line)));
   let lastCount = -1;
   const result = await runRound(orch, {
     jobId, deadlineSeconds, settle,
@@ -38,7 +39,10 @@ export async function roundStart(ctx: CliContext, opts: { job: string; deadline?
   }).catch((error) => {
     spinner.fail();
     throw error;
-  }).finally(() => orch.close());
+  }).finally(async () => {
+    await stopEcho();
+    await orch.close();
+  });
   spinner.stop();
   ctx.out.result(result, (r) => [
     r.state === "published"

@@ -53,6 +53,7 @@ export function serverOptions(ctx: CliContext, orchestrator: ServerOptions["orch
   return {
     orchestrator, operatorToken: ctx.env.DAT_OPERATOR_TOKEN ?? config.operator.token, home: ctx.home,
     pluginDeps: { config },
+    logRequest: (r) => ctx.json ? ctx.out.event("request", r) : ctx.out.info(`${r.method} ${r.url} ${r.status} ${r.ms}ms`),
   };
 }
 

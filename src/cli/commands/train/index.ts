@@ -22,11 +22,13 @@ export function registerTrain(program: Command): void {
     .option("--seed <n>", "seed for the shuffle and the validation split", "1")
     .option("--threads <n>", "worker threads for data-parallel training on wasm (default: all cores, for runs long enough to repay them)")
     .option("--no-push", "with --job: train and keep the result without pushing it")
+    .option("--follow", "with --job: stay up, train and push every round until the job ends (Ctrl-C stops after the current round)")
     .option("--resume", "continue the last run stopped with Ctrl-C")
     .addHelpText(
       "after",
       examples(
         "dat train --job 1 --data ./my-data.csv",
+        "dat train --job 1 --data ./my-data.csv --follow",
         "dat train --model fixtures/cnn-digits --data ./digits-images-idx3-ubyte.gz --epochs 2 --backend wasm",
         "dat train --model fixtures/mlp-tabular --data ./table.csv --label-column species --normalize zscore",
         "dat train --resume",

@@ -22,6 +22,7 @@ export interface TrainCommandOptions {
   threads?: string;
   push: boolean;
   resume?: boolean;
+  follow?: boolean;
 }
 
 /** Flags after checking, as the training service and the --job path take them. */
@@ -124,6 +125,10 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
   const parsed = parseTrainOptions(opts);
   if (parsed.dataPath !== undefined) (await import("../../checks.js")).checkLocalPath("--data", parsed.dataPath);
   if (parsed.modelDir !== undefined) (await import("../../checks.js")).checkLocalPath("--model", parsed.modelDir, "MODEL_NOT_FOUND");
+  if (opts.follow) {
+    await (await import("./follow.js")).trainFollow(ctx, parsed);
+    return;
+  }
   if (parsed.jobId !== undefined) {
     await trainJob(ctx, parsed, parsed.jobId);
     return;

@@ -1,0 +1,286 @@
+/**
+ * Issue 16's "Done when": a network that runs unattended. The operator's `dat devnet` and
+ * `dat serve`; three contributor homes, each a separate process, run only `dat join <url>` and
+ * `dat train --job 1 --follow` (gas from `dat devnet fund`, operator setup). The operator runs
+ * three rounds with `dat round start`; `dat serve` is killed and restarted on the same home and
+ * port between rounds 1 and 2; the followers ride through it and exit when the job is complete;
+ * each contributor then claims with `dat rewards claim`, the chain found through its joined config.
+ * Beside it, `dat round watch` reads round 1's events from the stream while the round runs.
+ * No sleeps: readiness through the processes' output, state through polling with deadlines.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { syntheticDigits } from "../../src/train/data/synthetic.js";
+import { subsetSource } from "../../src/train/data/source.js";
+import { writeValidationCsv } from "../../src/demo/data.js";
+
+const ROOT = path.resolve(__dirname, "../..");
+const BIN = path.join(ROOT, "bin", "dat.js");
+const PASSPHRASE = "e2e-passphrase";
+const ENV = { ...process.env, DAT_PASSPHRASE: PASSPHRASE, DAT_SCRYPT_N: "1024", NO_COLOR: "1", CI: "true" };
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const children: ChildProcess[] = [];
+let tmp: string;
+
+/** Run a dat command to completion. */
+function dat(args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`dat ${args.join(" ")} ran past ${options.timeoutMs ?? 120_000} ms\n${stderr}`));
+    }, options.timeoutMs ?? 120_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Run a dat --json command that must succeed; returns its one stdout document. */
+async function datJson<T = Record<string, unknown>>(args: string[], options: { timeoutMs?: number } = {}): Promise<T> {
+  const run = await dat(["--json", ...args], options);
+  if (run.code !== 0) throw new Error(`dat ${args.join(" ")} exited ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+/**
+ * Start a long-running dat --json command and resolve with its readiness document once printed:
+ * its first stdout document, or a `{"event":"ready",…}` line on stderr, whichever comes first.
+ * Rejects at the deadline or when the process exits first.
+ */
+function startDaemon<T>(args: string[], deadlineMs = 60_000): Promise<{ child: ChildProcess; ready: T }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, "--json", ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let stdout = "";
+    let stderr = "";
+    let done = false;
+    const timer = setTimeout(() => reject(new Error(`dat ${args.join(" ")} not ready within ${deadlineMs} ms\n${stderr}`)), deadlineMs);
+    const ready = (doc: T) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve({ child, ready: doc });
+    };
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      for (const line of stderr.split("\n").slice(0, -1)) {
+        if (!line.startsWith("{")) continue;
+        const event = JSON.parse(line) as { event?: string };
+        if (event.event === "ready") ready(event as T);
+      }
+    });
+    child.stdout.on("data", (d) => {
+      stdout += d;
+      const line = stdout.split("\n").slice(0, -1).find((l) => l.trim().startsWith("{"));
+      if (line) ready(JSON.parse(line) as T);
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (!done) reject(new Error(`dat ${args.join(" ")} exited ${code} before it was ready\n${stderr}`));
+    });
+  });
+}
+
+/** Poll `check` until it returns a value, or fail at the deadline. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface Home {
+  name: string;
+  home: string;
+  address: string;
+}
+
+/** A long-running --json process whose stderr event lines and stdout lines are collected as they come. */
+function startCollector(args: string[]): { child: ChildProcess; events: Record<string, unknown>[]; lines: string[]; log: string[]; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, "--json", ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  const events: Record<string, unknown>[] = [];
+  const lines: string[] = [];
+  const log: string[] = [];
+  let err = "";
+  let out = "";
+  child.stderr!.on("data", (d) => {
+    err += d;
+    const parts = err.split("\n");
+    err = parts.pop()!;
+    log.push(...parts);
+    for (const l of parts) if (l.startsWith("{")) events.push(JSON.parse(l) as Record<string, unknown>);
+  });
+  child.stdout!.on("data", (d) => {
+    out += d;
+    const parts = out.split("\n");
+    out = parts.pop()!;
+    lines.push(...parts.filter((l) => l.trim()));
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, events, lines, log, exited };
+}
+
+describe("contributors that join and follow, through an orchestrator restart", () => {
+  let operator: Home;
+  let contributors: Home[];
+  let serve: ChildProcess;
+  let orchestratorUrl: string;
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dat-follow-"));
+    const init = async (name: string): Promise<Home> => {
+      const home = path.join(tmp, name);
+      const out = await datJson<{ address: string }>(["--home", home, "init"]);
+      return { name, home, address: out.address };
+    };
+    operator = await init("operator");
+    contributors = [await init("c1"), await init("c2"), await init("c3")];
+    await startDaemon(["--home", operator.home, "devnet", "--port", "0"]);
+    const started = await startDaemon<{ url: string }>(["--home", operator.home, "serve", "--port", "0"]);
+    serve = started.child;
+    orchestratorUrl = started.ready.url;
+
+    const all = syntheticDigits({ count: 900, seed: 11 });
+    for (const [i, c] of contributors.entries()) {
+      await writeValidationCsv(subsetSource(all, Array.from({ length: 240 }, (_, k) => i * 240 + k)), path.join(c.home, "shard.csv"));
+    }
+    await writeValidationCsv(syntheticDigits({ count: 200, seed: 12 }), path.join(operator.home, "validation.csv"));
+  });
+
+  afterAll(async () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    }
+    await Promise.all(children.map((child) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const hard = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      child.once("exit", () => {
+        clearTimeout(hard);
+        resolve();
+      });
+    })));
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("refuses to join what is not a dat orchestrator, and leaves the config unchanged", async () => {
+    const c = contributors[0];
+    const before = fs.readFileSync(path.join(c.home, "config.json"), "utf8");
+    // The orchestrator's host answers HTTP, but /nope/network is no network description (404).
+    const run = await dat(["--json", "--home", c.home, "join", orchestratorUrl + "/nope"]);
+    expect(run.code).toBe(3);
+    expect((JSON.parse(run.stdout) as { error: { code: string } }).error.code).toBe("JOIN_NOT_ORCHESTRATOR");
+    expect(fs.readFileSync(path.join(c.home, "config.json"), "utf8")).toBe(before);
+  });
+
+  it("three followers train three rounds unattended, survive a restart, and claim their rewards", async () => {
+    const job = await datJson<{ id: number }>([
+      "--home", operator.home, "job", "create", "--model", path.join(ROOT, "fixtures", "mlp-digits"),
+      "--rounds", "3", "--min-contributors", "3", "--epochs", "1", "--batch-size", "32", "--lr", "0.05",
+      "--reward", "100", "--validation", path.join(operator.home, "validation.csv"), "--label-column", "label",
+    ]);
+    expect(job.id).toBe(1);
+
+    const followers: ReturnType<typeof startCollector>[] = [];
+    for (const c of contributors) {
+      const joined = await datJson<{ chainId: number; orchestratorUrl: string; contracts: { distributor: string }; jobs: { id: number }[] }>(
+        ["--home", c.home, "join", orchestratorUrl]);
+      expect(joined.jobs.map((j) => j.id)).toEqual([1]);
+      await datJson(["--home", operator.home, "devnet", "fund", "--address", c.address, "--eth", "1"]);
+      followers.push(startCollector(["--home", c.home, "train", "--job", "1", "--follow", "--data", path.join(c.home, "shard.csv"), "--label-column", "label"]));
+    }
+    // Every follower has registered (and so is waiting) before the first round opens.
+    await waitFor("three registered followers", async () => followers.every((f) => f.events.some((e) => e.event === "follow.registered")) || undefined, 90_000);
+
+    const port = new URL(orchestratorUrl).port;
+    for (const round of [1, 2, 3]) {
+      const watch = round === 1
+        ? startCollector(["--home", contributors[0].home, "round", "watch", "--job", "1", "--after", "0", "--until", "round.published"])
+        : undefined;
+      let roundRunning = true;
+      const seenWhileRunning: string[] = [];
+      if (watch) {
+        watch.child.stdout!.on("data", () => {
+          if (roundRunning) for (const l of watch.lines) if (!seenWhileRunning.includes(l)) seenWhileRunning.push(l);
+        });
+      }
+      const started = await dat(["--json", "--home", operator.home, "round", "start", "--job", "1"], { timeoutMs: 240_000 }).catch((error: Error) => {
+        throw new Error(`${error.message}\nfollowers:\n${followers.map((f) => f.log.slice(-15).join("\n")).join("\n---\n")}`);
+      });
+      roundRunning = false;
+      expect(started.code, started.stderr).toBe(0);
+      const result = JSON.parse(started.stdout) as { round: number; state: string; scores: unknown[]; settlement: { status: string; txHash: string } };
+      expect(result.round).toBe(round);
+      expect(result.state).toBe("published");
+      expect(result.scores).toHaveLength(3);
+      expect(result.settlement.status).toBe("published");
+
+      if (watch) {
+        expect(await watch.exited).toBe(0);
+        const events = watch.lines.map((l) => JSON.parse(l) as { type: string; round: number; data: Record<string, unknown> });
+        expect(events.map((e) => e.type)).toEqual([
+          "round.opened", "submission.accepted", "submission.accepted", "submission.accepted", "round.closed", "round.aggregated", "round.published",
+        ]);
+        expect(events.every((e) => e.round === 1)).toBe(true);
+        expect(events.at(-1)!.data.txHash).toBe(result.settlement.txHash);
+        expect(typeof (events[5].data.metrics as { accuracy: number }).accuracy).toBe("number");
+        // Read from the stream as they happened: the round's first events arrived while it still ran.
+        expect(seenWhileRunning.length).toBeGreaterThan(0);
+        expect(JSON.parse(seenWhileRunning[0]).type).toBe("round.opened");
+      }
+
+      if (round === 1) {
+        // Kill the orchestrator and bring it back on the same home and port.
+        serve.kill("SIGKILL");
+        await new Promise((resolve) => serve.once("exit", resolve));
+        const again = await startDaemon<{ url: string }>(["--home", operator.home, "serve", "--port", port]);
+        serve = again.child;
+        expect(again.ready.url).toBe(orchestratorUrl);
+      }
+    }
+
+    // The followers end on their own once the job has published all its rounds.
+    for (const f of followers) {
+      expect(await f.exited).toBe(0);
+      const summary = JSON.parse(f.lines.at(-1)!) as { reason: string; roundsContributed: number[] };
+      expect(summary.reason).toBe("job-complete");
+      expect(summary.roundsContributed).toEqual([1, 2, 3]);
+      expect(f.events.filter((e) => e.event === "follow.round-pushed")).toHaveLength(3);
+    }
+
+    const nodes = await datJson<{ address: string; lastSeenAt: number; roundsContributed: number }[]>(["--home", operator.home, "node", "list"]);
+    for (const c of contributors) {
+      const node = nodes.find((n) => n.address.toLowerCase() === c.address.toLowerCase());
+      expect(node?.roundsContributed).toBe(3);
+      expect(node!.lastSeenAt).toBeGreaterThan(0);
+    }
+
+    for (const c of contributors) {
+      const report = await datJson<{ earned: string }>(["--home", c.home, "rewards", "--job", "1"]);
+      expect(BigInt(report.earned)).toBeGreaterThan(0n);
+      const claim = await datJson<{ total: string; balance: string }>(["--home", c.home, "rewards", "claim", "--job", "1"]);
+      expect(BigInt(claim.total)).toBe(BigInt(report.earned));
+      expect(BigInt(claim.balance)).toBe(BigInt(report.earned));
+    }
+  }, 900_000);
+});
