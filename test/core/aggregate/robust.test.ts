@@ -4,6 +4,7 @@ import {
   aggregateMedian,
   aggregateTrimmedMean,
   createStrategy,
+  duplicateGroups,
   pairwiseSquaredDistances,
   type ClientUpdate,
 } from "../../../src/core/aggregate/index.js";
@@ -106,6 +107,60 @@ describe("Krum and Multi-Krum", () => {
     expect(() => aggregateKrum(five, { f: 1, m: 0 })).toThrow(expect.objectContaining({ code: "STRATEGY_BAD_PARAM" }));
     // Default f adapts to n: three updates → f = 0.
     expect(aggregateKrum(four.slice(0, 3)).f).toBe(0);
+  });
+
+  it("collapses identical attacker updates to one candidate so they cannot vouch for each other", () => {
+    // Prepare: 7 honest deltas μ + noise (non-IID: ‖noise‖² ≈ 1 per client, pairwise ≈ 2) and 3
+    // identical −1.2μ deltas (‖−1.2μ − honest‖² ≈ 4.84·0.25 + 1 ≈ 2.2). Scored naively with f = 3
+    // (5 neighbours), each copy's score is 0 + 0 + 3·2.2 ≈ 6.6 against ≈ 10 for an honest delta,
+    // so a copy wins; counted once, the copy scores ≈ 4·2.2 against ≈ 4·2 for honest ones.
+    const length = 4000;
+    const next = rng(11);
+    const mu = Float32Array.from({ length }, () => 0.5 / Math.sqrt(length) * (next() < 0.5 ? -1 : 1));
+    const noiseScale = Math.sqrt(3 / length); // randomVector is uniform in [-1, 1): variance 1/3.
+    const honest = Array.from({ length: 7 }, (_, c) => {
+      const noise = randomVector(length, next);
+      return { id: `h${c}`, weight: 1, delta: Float32Array.from(mu, (m, i) => m + noise[i] * noiseScale) };
+    });
+    const evil = Float32Array.from(mu, (m) => -1.2 * m);
+    const attackers = [0, 1, 2].map((k) => ({ id: `a${k}`, weight: 1, delta: Float32Array.from(evil) }));
+    const updates = [...attackers, ...honest];
+
+    // Execute
+    const result = aggregateKrum(updates, { f: 3, m: 1 });
+
+    // Assert: an honest update is chosen, the copies share one score, and f shrank to fit 8 distinct.
+    expect(result.selectedIndices[0]).toBeGreaterThanOrEqual(3);
+    expect(result.scores[1]).toBe(result.scores[0]);
+    expect(result.scores[2]).toBe(result.scores[0]);
+    expect(result.f).toBe(2);
+    // The naive score (every copy a neighbour) would have preferred the attackers.
+    const dist = pairwiseSquaredDistances(updates.map((u) => u.delta));
+    const naive = (a: number): number =>
+      Array.from({ length: 10 }, (_, b) => b).filter((b) => b !== a).map((b) => dist[a * 10 + b]).sort((x, y) => x - y).slice(0, 5).reduce((s, x) => s + x, 0);
+    expect(naive(0)).toBeLessThan(Math.min(...[3, 4, 5, 6, 7, 8, 9].map(naive)));
+  });
+
+  it("never selects an all-zero majority of free riders over trained updates", () => {
+    // Prepare: 4 zero deltas (free riders) and 5 trained ones spread around a common direction.
+    const next = rng(13);
+    const trained = Array.from({ length: 5 }, (_, c) => ({ id: `t${c}`, weight: 1, delta: Float32Array.from(randomVector(500, next), (x) => 1 + x) }));
+    const zeros = [0, 1, 2, 3].map((k) => ({ id: `z${k}`, weight: 1, delta: new Float32Array(500) }));
+
+    // Execute
+    const result = createStrategy("krum", { f: "3" }).aggregate([...zeros, ...trained]);
+
+    // Assert: one zero vote at most, and a trained delta wins; the result is not frozen at zero.
+    expect(result.selected?.[0]).toMatch(/^t/);
+    expect(result.delta.some((x) => x !== 0)).toBe(true);
+  });
+
+  it("treats near-identical copies (float noise far below independent training) as duplicates", () => {
+    const base = randomVector(300, rng(17));
+    const near = Float32Array.from(base, (x) => x * (1 + 1e-7));
+    const other = Float32Array.from(base, (x) => -x);
+    const dist = pairwiseSquaredDistances([base, near, other]);
+    expect(duplicateGroups([base, near, other], dist)).toEqual([0, 0, 2]);
   });
 
   it("reports the selected ids through the Strategy", () => {
