@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../core/errors.js";
 import { featureSize, type DataSource } from "./data/source.js";
-import { describeModel } from "./trainLocal.js";
+import { checkDataFitsModel, describeModel } from "./modelShape.js";
 
 export interface ClassMetrics {
   class: number;
@@ -37,11 +37,6 @@ export interface ModelEvalOptions {
   modelName?: string;
 }
 
-/** The model's expectations as a phrase for messages: "input [28×28×1] and 10 classes". */
-function modelPhrase(inputShape: number[], classes: number): string {
-  return `input [${inputShape.join("×")}] (${featureSize(inputShape)} features) and ${classes} classes`;
-}
-
 /**
  * Refuse data that cannot feed the model before any sample is read: a different feature count, a
  * model that is not a classifier, or labels beyond its classes (from the loader's validation pass).
@@ -56,16 +51,8 @@ export function checkEvalDataFits(model: tf.LayersModel, data: DataSource, model
     });
   }
   const classes = shape.task.classes;
-  const dataClasses = data.integerLabels && data.maxLabel >= 0 ? `labels 0..${data.maxLabel}` : "labels that are not all class indices";
-  const dataPhrase = `${featureSize(data.featureShape)} features per sample [${data.featureShape.join("×")}] and ${dataClasses}`;
-  const want = featureSize(shape.inputShape);
-  if (shape.inputShape.some((d) => d < 0) || want !== featureSize(data.featureShape)) {
-    throw new UserError(`${data.name} does not fit ${modelName}: the data has ${dataPhrase}; the model expects ${modelPhrase(shape.inputShape, classes)}.`, {
-      code: "DATA_MODEL_MISMATCH",
-      hint: "Evaluate with the model made for this data (dat model init --from-data <file>), or the --label-column that leaves the right features.",
-      data: { file: data.name, modelInput: shape.inputShape, modelClasses: classes, dataShape: data.featureShape },
-    });
-  }
+  // Labels are checked row by row in evaluateClassifier, so that error can name the row.
+  checkDataFitsModel(model, data, modelName, { labels: false });
   return { inputShape: shape.inputShape, classes };
 }
 

@@ -1,13 +1,14 @@
 /**
  * The ordered list of schema migrations. Each is applied once, in its own transaction, and bumps
  * PRAGMA user_version to its number. Numbers are reserved per part: 001 foundation, 002 training,
- * 003 orchestrator, 004 chain, 005 inference. Never edit a migration that has shipped: add one.
+ * 003 orchestrator, 004 chain, 005 inference, 009 preprocess. Never edit a migration that has shipped: add one.
  */
 import { migration001Foundation } from "./001_foundation.js";
 import { migration002Training } from "./002_training.js";
 import { migration003Orchestrator } from "./003_orchestrator.js";
 import { migration004Chain } from "./004_chain.js";
 import { migration005Inference } from "./005_inference.js";
+import { migration009Preprocess } from "./009_preprocess.js";
 
 export interface Migration {
   version: number;
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   migration003Orchestrator,
   migration004Chain,
   migration005Inference,
+  migration009Preprocess,
 ];
