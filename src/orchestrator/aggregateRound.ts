@@ -4,6 +4,7 @@
  * base model, store the new global model, evaluate it on the job's validation set, score every
  * contribution, and commit all of it in one SQLite transaction.
  */
+import type { PreprocessSpec } from "../core/preprocess.js";
 import type Database from "better-sqlite3";
 import { OperationFailedError, isRetryable } from "../core/errors.js";
 import { computeContributionScores, deltaAgreement, squaredNorm, type ContributionStats, type ValidationEffect } from "../core/scores.js";
@@ -121,7 +122,7 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
   // validation set, its effect on the validation loss ("alone": global + Δᵢ against the global).
   const aggNormSq = squaredNorm(result.delta);
   const stats: ContributionStats[] = [];
-  const evaluator = job.validationPath && job.labelColumn ? await openEvaluator(job.validationPath, job.labelColumn, modelBytes) : undefined;
+  const evaluator = job.validationPath && job.labelColumn ? await openEvaluator(job.validationPath, job.labelColumn, modelBytes, job.preprocess as PreprocessSpec | null) : undefined;
   const losses: Record<string, number> = {};
   let validationError: string | undefined;
   let scored: ReturnType<typeof computeContributionScores>;
@@ -226,7 +227,7 @@ interface Evaluator {
 }
 
 /** One model (unpacked once) and one validation source, evaluated for any flat weights. */
-async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint8Array): Promise<Evaluator> {
+async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint8Array, preprocess: PreprocessSpec | null): Promise<Evaluator> {
   const { unpackModel, setWeightTensors } = await import("../train/modelIo.js");
   const { evaluate } = await import("../train/trainLocal.js");
   const { openValidationSource } = await import("./validation.js");
@@ -234,7 +235,7 @@ async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint
   const offsets = tensorOffsets(view.specs);
   const model = await unpackModel(modelBytes);
   try {
-    const source = await openValidationSource(file, labelColumn, model);
+    const source = await openValidationSource(file, labelColumn, model, preprocess);
     return {
       async evaluate(weights) {
         setWeightTensors(model, view.specs.map((spec, i) => ({
