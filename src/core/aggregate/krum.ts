@@ -105,7 +105,8 @@ export function duplicateGroups(vectors: readonly Float32Array[], dist: Float64A
  * unweighted (sample counts are self-reported, so they do not get a say in a robust rule).
  * Exact and near-duplicate updates are collapsed to one candidate first (`duplicateGroups`):
  * scoring runs over the n′ distinct updates with f′ = min(f, ⌊(n′ − 3)/2⌋) and m′ = min(m, n′ − f′),
- * and a duplicate gets its group's score but is never selected itself.
+ * and a duplicate gets its group's score but is never selected itself. All-zero updates are not
+ * candidates (unless every update is zero; then the result is zero).
  * Requires n ≥ 2f + 3 and 1 ≤ m ≤ n − f (on the updates as submitted).
  * @throws UserError AGGREGATE_TOO_FEW / STRATEGY_BAD_PARAM; MalformedInputError on invalid updates.
  */
@@ -120,7 +121,11 @@ export function aggregateKrum(updates: readonly ClientUpdate[], options: KrumOpt
   const vectors = updates.map((u) => u.delta);
   const dist = pairwiseSquaredDistances(vectors);
   const group = duplicateGroups(vectors, dist);
-  const distinct = group.flatMap((g, i) => (g === i ? [i] : []));
+  // An all-zero delta carries no training and, under non-IID data, sits closer to every honest
+  // delta than they sit to each other: it would win Krum and freeze the model. It is never a candidate.
+  const isZero = vectors.map((v) => v.every((x) => x === 0));
+  const nonZero = group.flatMap((g, i) => (g === i && !isZero[i] ? [i] : []));
+  const distinct = nonZero.length > 0 ? nonZero : [0];
   const d = distinct.length;
   const fUsed = Math.min(f, Math.max(0, Math.floor((d - 3) / 2)));
   const neighbours = Math.max(0, Math.min(d - 1, d - fUsed - 2));
@@ -134,7 +139,7 @@ export function aggregateKrum(updates: readonly ClientUpdate[], options: KrumOpt
     for (let t = 0; t < neighbours; t++) s += row[t];
     scores[a] = s;
   }
-  for (let i = 0; i < n; i++) scores[i] = scores[group[i]];
+  for (let i = 0; i < n; i++) scores[i] = isZero[i] && nonZero.length > 0 ? Infinity : scores[group[i]];
   const mUsed = Math.max(1, Math.min(m, d - fUsed));
   const order = distinct.slice().sort((i, j) => scores[i] - scores[j] || i - j);
   const selectedIndices = order.slice(0, mUsed);

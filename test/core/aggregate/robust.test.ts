@@ -68,19 +68,19 @@ describe("trimmed mean", () => {
 
 describe("Krum and Multi-Krum", () => {
   it("scores by the n − f − 2 nearest neighbours (hand-computed)", () => {
-    // Prepare: 1-D points 0, 1, 2, 3, 100 with f = 1 → 2 neighbours each.
-    const updates = [0, 1, 2, 3, 100].map((x, i) => update(`c${i}`, 1, [x]));
+    // Prepare: 1-D points 10, 11, 12, 13, 110 with f = 1 → 2 neighbours each (no zero delta: it is never a candidate).
+    const updates = [10, 11, 12, 13, 110].map((x, i) => update(`c${i}`, 1, [x]));
 
     // Execute
     const krum = aggregateKrum(updates, { f: 1, m: 1 });
     const multi = aggregateKrum(updates, { f: 1, m: 3 });
 
-    // Assert: scores 0→1+4, 1→1+1, 2→1+1, 3→1+4, 100→97²+98²
+    // Assert: scores 10→1+4, 11→1+1, 12→1+1, 13→1+4, 110→97²+98²
     expect(Array.from(krum.scores)).toEqual([5, 2, 2, 5, 97 ** 2 + 98 ** 2]);
     expect(krum.selectedIndices).toEqual([1]);
-    expect(Array.from(krum.delta)).toEqual([1]);
+    expect(Array.from(krum.delta)).toEqual([11]);
     expect(multi.selectedIndices).toEqual([1, 2, 0]);
-    expect(Array.from(multi.delta)).toEqual([1]);
+    expect(Array.from(multi.delta)).toEqual([11]);
   });
 
   it("computes pairwise distances like the naive formula, across blocks", () => {
@@ -155,6 +155,25 @@ describe("Krum and Multi-Krum", () => {
     expect(result.delta.some((x) => x !== 0)).toBe(true);
   });
 
+  it("never selects a single zero delta that sits closer to everyone than non-IID honest deltas do", () => {
+    // Prepare: 6 near-orthogonal honest deltas (pairwise ‖a − b‖² = 2) and one zero (‖0 − a‖² = 1).
+    const honest = Array.from({ length: 6 }, (_, c) => {
+      const v = new Float32Array(6);
+      v[c] = 1;
+      return { id: `h${c}`, weight: 1, delta: v };
+    });
+    const updates = [{ id: "zero", weight: 1, delta: new Float32Array(6) }, ...honest];
+
+    // Execute
+    const result = aggregateKrum(updates, { f: 2, m: 1 });
+
+    // Assert
+    expect(result.selectedIndices[0]).not.toBe(0);
+    expect(result.scores[0]).toBe(Infinity);
+    // All zero: the answer is zero, not an error.
+    expect(Array.from(aggregateKrum([0, 1, 2].map((k) => ({ id: `z${k}`, weight: 1, delta: new Float32Array(3) }))).delta)).toEqual([0, 0, 0]);
+  });
+
   it("treats near-identical copies (float noise far below independent training) as duplicates", () => {
     const base = randomVector(300, rng(17));
     const near = Float32Array.from(base, (x) => x * (1 + 1e-7));
@@ -164,10 +183,10 @@ describe("Krum and Multi-Krum", () => {
   });
 
   it("reports the selected ids through the Strategy", () => {
-    const updates = [0, 1, 2, 3, 100].map((x, i) => update(`c${i}`, 1, [x]));
+    const updates = [10, 11, 12, 13, 110].map((x, i) => update(`c${i}`, 1, [x]));
     const result = createStrategy("multi-krum", { f: "1", m: "2" }).aggregate(updates);
     expect(result.selected).toEqual(["c1", "c2"]);
-    expect(Array.from(result.delta)).toEqual([1.5]);
+    expect(Array.from(result.delta)).toEqual([11.5]);
   });
 });
 
