@@ -27,6 +27,8 @@ export interface ModelEvalResult {
   /** Mean softmax cross-entropy (nats), computed from logits where the model ends in a softmax Dense. */
   loss: number;
   classes: ClassMetrics[];
+  /** The predicted class of every row, in file order (with `rows: true`). */
+  predictions?: number[];
 }
 
 export interface ModelEvalOptions {
@@ -35,6 +37,8 @@ export interface ModelEvalOptions {
   transform?: (x: Float32Array) => void;
   /** How to name the model in messages (its folder, or "job 3's global model"). */
   modelName?: string;
+  /** Also return each row's predicted class. */
+  rows?: boolean;
 }
 
 /**
@@ -97,6 +101,7 @@ export async function evaluateClassifier(model: tf.LayersModel, data: DataSource
   const correct = new Array<number>(classes).fill(0);
   let lossSum = 0;
   let seen = 0;
+  const rowPredictions: number[] | undefined = options.rows ? [] : undefined;
   let x = new Float32Array(batchSize * size);
   let labels: number[] = [];
 
@@ -120,6 +125,7 @@ export async function evaluateClassifier(model: tf.LayersModel, data: DataSource
       lossSum += max + Math.log(sum) - row[label];
       counts[label]++;
       predicted[best]++;
+      rowPredictions?.push(best);
       if (best === label) correct[label]++;
     }
     labels = [];
@@ -165,5 +171,6 @@ export async function evaluateClassifier(model: tf.LayersModel, data: DataSource
       precision: predicted[c] > 0 ? correct[c] / predicted[c] : null,
       recall: count > 0 ? correct[c] / count : null,
     })),
+    ...(rowPredictions ? { predictions: rowPredictions } : {}),
   };
 }
