@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { DemoResult } from "../../src/demo/types.js";
-import { writeDigitsCsv } from "../cli/commands/model/jobPreprocess.test.js";
+import { writeDigitsCsv } from "../cli/commands/model/digits.js";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BIN = path.join(ROOT, "bin", "dat.js");
