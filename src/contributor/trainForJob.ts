@@ -4,7 +4,7 @@
  * delta to the contribute pipeline unless told not to push.
  */
 import type { LocalAccount } from "viem";
-import { UserError } from "../core/errors.js";
+import { UsageError, UserError } from "../core/errors.js";
 import type { Orchestrator, RoundInfo } from "../orchestrator/types.js";
 import type { BackendPreference } from "../train/backends.js";
 import type { RunTrainingOptions } from "../train/run.js";
@@ -35,7 +35,11 @@ export interface TrainForJobOptions {
   jobId: number;
   dataPath: string;
   labelColumn?: string;
-  normalize?: "none" | "minmax" | "zscore";
+  /**
+   * The contributor's `--normalize`, if given: it must name the job's preprocessing (the job's
+   * statistics are used, never the contributor's own); a different one is refused.
+   */
+  normalize?: string;
   epochs?: number;
   batchSize?: number;
   valSplit?: number;
@@ -70,11 +74,23 @@ export async function trainForJob(orchestrator: Orchestrator, options: TrainForJ
   const { jobId } = options;
   const round = await orchestrator.currentRound(jobId);
   const { dir } = await pullModel(options.home, orchestrator, round.modelCid, options.account && modelAuthOf(options.account));
+  const preprocess = round.preprocess ?? { kind: "none" };
+  if (options.normalize !== undefined) {
+    const { parsePreprocess, describePreprocess } = await import("../core/preprocess.js");
+    const asked = parsePreprocess(options.normalize);
+    if (asked.kind !== preprocess.kind || (asked.kind === "scale" && asked.factor !== preprocess.factor)) {
+      throw new UsageError(`--normalize ${options.normalize} differs from job ${jobId}'s preprocessing ${describePreprocess(preprocess)}.`, {
+        code: "TRAIN_NORMALIZE_CONFLICT",
+        hint: `Leave out --normalize: dat train --job ${jobId} applies the job's preprocessing (with the operator's statistics).`,
+        data: { asked: options.normalize, job: describePreprocess(preprocess) },
+      });
+    }
+  }
   const settings = jobTrainingSettings(round, options);
   const { runTraining } = await import("../train/run.js");
   options.onStart?.({ jobId, round: round.round, epochs: settings.epochs, batchSize: settings.batchSize });
   const run = await runTraining({
-    home: options.home, modelDir: dir, dataPath: options.dataPath, labelColumn: options.labelColumn, normalize: options.normalize,
+    home: options.home, modelDir: dir, dataPath: options.dataPath, labelColumn: options.labelColumn, preprocess,
     ...settings, valSplit: options.valSplit, seed: options.seed, backend: options.backend, allowSoftwareGpu: options.allowSoftwareGpu, threads: options.threads, jobId,
     onEpoch: options.onEpoch,
   });

@@ -300,6 +300,7 @@ export const errorCatalogue = {
   TRAIN_DIVERGED: { exit: ExitCode.user, retryable: false },
   TRAIN_NO_DATA: { exit: ExitCode.user, retryable: false },
   TRAIN_NO_MODEL: { exit: ExitCode.user, retryable: false },
+  TRAIN_NORMALIZE_CONFLICT: { exit: ExitCode.usage, retryable: false },
   TRAIN_OPTION: { exit: ExitCode.user, retryable: false },
   TX_REVERTED: { exit: ExitCode.failed, retryable: false },
   TX_UNCONFIRMED: { exit: ExitCode.network, retryable: true },

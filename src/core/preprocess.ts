@@ -236,6 +236,11 @@ export function applyPreprocess(spec: PreprocessSpec, features: Float32Array): F
   }
 }
 
+/** The spec as `--normalize` writes it: "none", "scale:255", "zscore". */
+export function describePreprocess(spec: { kind: PreprocessKind; factor?: number }): string {
+  return spec.kind === "scale" ? `scale:${String(spec.factor)}` : spec.kind;
+}
+
 function badSpec(message: string, field: string, hint: string): UserError {
   return new UserError(message, { code: "PREPROCESS_BAD_SPEC", hint, data: { field } });
 }

@@ -31,10 +31,12 @@ export interface JobRow {
   /** Minimum gate-token balance in base units, as a decimal string. */
   gateMin: string | null;
   encryptModel: boolean;
+  /** The job's preprocessing (a PreprocessSpec as JSON); null: none (jobs before migration 009). */
+  preprocess: unknown;
   createdAt: number;
 }
 
-export type NewJob = Omit<JobRow, "id" | "createdAt">;
+export type NewJob = Omit<JobRow, "id" | "createdAt" | "preprocess">;
 
 interface RawJob {
   id: number; name: string | null; initial_model_cid: string; fingerprint: string; rounds: number;
@@ -42,7 +44,7 @@ interface RawJob {
   batch_size: number; lr: number; optimizer: string; strategy: string; strategy_params: string;
   dp_clip: number | null; dp_noise: number | null; encoding: string; reward_per_round: string;
   validation_path: string | null; label_column: string | null; gate_token: string | null;
-  gate_min: string | null; encrypt_model: number; created_at: number;
+  gate_min: string | null; encrypt_model: number; created_at: number; preprocess?: string | null;
 }
 
 function fromRaw(r: RawJob): JobRow {
@@ -53,6 +55,7 @@ function fromRaw(r: RawJob): JobRow {
     strategyParams: JSON.parse(r.strategy_params) as Record<string, number>, dpClip: r.dp_clip, dpNoise: r.dp_noise,
     encoding: r.encoding, rewardPerRound: r.reward_per_round, validationPath: r.validation_path,
     labelColumn: r.label_column, gateToken: r.gate_token, gateMin: r.gate_min, encryptModel: r.encrypt_model === 1,
+    preprocess: r.preprocess ? (JSON.parse(r.preprocess) as unknown) : null,
     createdAt: r.created_at,
   };
 }
@@ -71,6 +74,11 @@ export function insertJob(db: Database.Database, job: NewJob, now = Date.now()):
     createdAt: now,
   });
   return getJob(db, Number(info.lastInsertRowid))!;
+}
+
+/** Records the job's preprocessing spec (plain JSON, validated by the caller). */
+export function setJobPreprocess(db: Database.Database, id: number, spec: unknown): void {
+  prepared(db, "UPDATE jobs SET preprocess = ? WHERE id = ?").run(JSON.stringify(spec), id);
 }
 
 /** The job with this id, or undefined. */

@@ -7,6 +7,8 @@ import fs from "node:fs";
 import { UsageError } from "../core/errors.js";
 import { arraySource, materialize, subsetSource, type DataSource } from "../train/data/source.js";
 import { syntheticDigits } from "../train/data/synthetic.js";
+import { preprocessedSource } from "../train/data/transform.js";
+import { createStatsAccumulator, type PreprocessSpec } from "../core/preprocess.js";
 import { partitionIndices, parsePartitionScheme } from "../train/partition.js";
 import { createRng, permutation } from "../train/rng.js";
 
@@ -16,9 +18,18 @@ export interface DemoData {
   featureShape: number[];
   /** Number of classes (max label + 1). */
   classes: number;
-  /** One shard per contributor, in memory. */
+  /** One shard per contributor, in memory, already through the job's preprocessing (as `dat train --job` does). */
   shards: DataSource[];
+  /** The operator's validation split as read (raw): written to the job's validation file. */
   validation: DataSource;
+  /** The validation split through the job's preprocessing (the baseline the model starts from). */
+  validationPreprocessed: DataSource;
+  /**
+   * The job's preprocessing: z-score with statistics of the operator's validation split for
+   * `--data` (raw feature scales such as 0..16 pixels saturate a fresh model), none for generated
+   * images (already in [0, 1]).
+   */
+  preprocess: PreprocessSpec;
 }
 
 export interface PrepareDemoDataOptions {
@@ -100,13 +111,21 @@ export async function prepareDemoData(options: PrepareDemoDataOptions): Promise<
       hint: "Use more data, fewer contributors, or a larger Dirichlet alpha.",
     });
   }
-  const shards = parts.map((indices, i) => subsetSource(train, indices, `shard ${i + 1} of ${train.name}`));
+  let preprocess: PreprocessSpec = { kind: "none" };
+  if (options.data !== undefined) {
+    const acc = createStatsAccumulator(train.featureShape.reduce((a, b) => a * b, 1));
+    for await (const sample of validation.read()) acc.add(sample.x);
+    preprocess = { kind: "zscore", stats: acc.finish() };
+  }
+  const shards = parts.map((indices, i) => preprocessedSource(subsetSource(train, indices, `shard ${i + 1} of ${train.name}`), preprocess));
   return {
     description,
     featureShape: train.featureShape,
     classes: Math.max(train.maxLabel, validation.maxLabel) + 1,
     shards,
     validation,
+    validationPreprocessed: preprocessedSource(validation, preprocess),
+    preprocess,
   };
 }
 

@@ -70,7 +70,7 @@ export async function setupDemoNetwork(
   const backend = await resolveBackend("auto");
   const chosen = await chooseDemoModel({ featureShape: data.featureShape, classes: data.classes, sample: data.shards[0] }, options);
   const initialBytes = await packModel(chosen.model);
-  const base = await evaluate(chosen.model, data.validation);
+  const base = await evaluate(chosen.model, data.validationPreprocessed);
   chosen.model.dispose();
   const baseline = { accuracy: base.accuracy, loss: base.loss };
   emit("model", { model: chosen.description, backend: backend.name, ...baseline });
@@ -140,6 +140,7 @@ export async function setupDemoNetwork(
       validationPath: validationFile,
       labelColumn,
       minStake: DEMO_MIN_STAKE.toString(),
+      preprocess: data.preprocess,
     },
     initialBytes,
   );

@@ -3,6 +3,7 @@
  * in-process use: issues challenges, opens short sessions, checks the gate, keeps models warm,
  * runs predictions and releases model keys.
  */
+import type { PreprocessSpec } from "../core/preprocess.js";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type Database from "better-sqlite3";
 import type * as tfTypes from "@tensorflow/tfjs";
@@ -77,6 +78,8 @@ export interface ModelKeyResult {
   round: number;
   /** AES-256-GCM key, base64. */
   key: string;
+  /** The job's preprocessing, so a consumer running the model locally transforms inputs as training did. */
+  preprocess?: PreprocessSpec;
 }
 
 type LayersModel = tfTypes.LayersModel;
@@ -202,7 +205,7 @@ export class InferenceEngine {
       }
       const spec: InputSpec = { shape, labelColumn: job.labelColumn, columns: job.columns, maxBatch: this.config.infer.maxBatch };
       const inputs = parsePayload(payload, spec);
-      const output = await predictBatch(lease.model, inputs);
+      const output = await predictBatch(lease.model, inputs, job.preprocess);
       return {
         jobId: job.id,
         modelCid: job.modelCid,
@@ -232,7 +235,10 @@ export class InferenceEngine {
         hint: "Fetch the model directly (dat model pull).",
       });
     }
-    return { jobId: job.id, modelCid: job.modelCid, round: job.round, key: Buffer.from(key).toString("base64") };
+    return {
+      jobId: job.id, modelCid: job.modelCid, round: job.round, key: Buffer.from(key).toString("base64"),
+      ...(job.preprocess ? { preprocess: job.preprocess } : {}),
+    };
   }
 
   /** Dispose every loaded model. */

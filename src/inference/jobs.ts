@@ -2,6 +2,7 @@
  * What inference needs to know about a job, read from the orchestrator's tables: its gate, the
  * model to serve, whether that model is encrypted, and the CSV columns to ignore.
  */
+import type { PreprocessSpec } from "../core/preprocess.js";
 import type Database from "better-sqlite3";
 import { getAddress, type Address } from "viem";
 import type { DatConfig } from "../config/schema.js";
@@ -24,6 +25,8 @@ export interface InferenceJob {
   labelColumn?: string;
   columns?: string[];
   classNames?: string[];
+  /** The job's preprocessing: every input goes through it before the model (as in training). */
+  preprocess?: PreprocessSpec;
 }
 
 /** Parse a job id from a URL or a flag: a positive integer. */
@@ -72,5 +75,6 @@ export function resolveInferenceJob(db: Database.Database, jobIdRaw: string, con
     modelCid,
     round: published?.round ?? 0,
     labelColumn: job.labelColumn ?? undefined,
+    preprocess: (job.preprocess as PreprocessSpec | null) ?? undefined,
   };
 }

@@ -168,7 +168,10 @@ async function inferWithKeyService(options: InferLocalOptions, url: string): Pro
   const model = await unpackModel(plain);
   try {
     const inputs = parsePayload({ files: options.files }, { shape: modelInputShape(model), maxBatch: options.config.infer.maxBatch });
-    const output = await predictBatch(model, inputs);
+    // The key service's answer is remote input: check the spec before it touches any value.
+    const { validatePreprocessSpec } = await import("../core/preprocess.js");
+    const preprocess = released.preprocess === undefined ? undefined : validatePreprocessSpec(released.preprocess, undefined, "the key service's preprocessing");
+    const output = await predictBatch(model, inputs, preprocess);
     return {
       jobId: options.jobId,
       modelCid: released.modelCid,

@@ -4,6 +4,7 @@
  * base model, store the new global model, evaluate it on the job's validation set, score every
  * contribution, and commit all of it in one SQLite transaction.
  */
+import type { PreprocessSpec } from "../core/preprocess.js";
 import type Database from "better-sqlite3";
 import { OperationFailedError, isRetryable } from "../core/errors.js";
 import type { ValidationEffect } from "../core/scores.js";
@@ -134,7 +135,7 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
     metrics.weightCap = bounded.cap;
     metrics.weightCapped = bounded.capped.length;
   }
-  const evaluator = job.validationPath && job.labelColumn ? await openEvaluator(job.validationPath, job.labelColumn, modelBytes) : undefined;
+  const evaluator = job.validationPath && job.labelColumn ? await openEvaluator(job.validationPath, job.labelColumn, modelBytes, job.preprocess as PreprocessSpec | null) : undefined;
   const losses: Record<string, number> = {};
   let validationError: string | undefined;
   let scored: ReturnType<typeof scoreBeyondPublic>;
@@ -278,7 +279,7 @@ interface Evaluator {
 }
 
 /** One model (unpacked once) and one validation source, evaluated for any flat weights. */
-async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint8Array): Promise<Evaluator> {
+async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint8Array, preprocess: PreprocessSpec | null): Promise<Evaluator> {
   const { unpackModel, setWeightTensors } = await import("../train/modelIo.js");
   const { evaluate } = await import("../train/trainLocal.js");
   const { openValidationSource } = await import("./validation.js");
@@ -286,7 +287,7 @@ async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint
   const offsets = tensorOffsets(view.specs);
   const model = await unpackModel(modelBytes);
   try {
-    const source = await openValidationSource(file, labelColumn, model);
+    const source = await openValidationSource(file, labelColumn, model, preprocess);
     return {
       async evaluate(weights) {
         setWeightTensors(model, view.specs.map((spec, i) => ({

@@ -8,6 +8,7 @@
  * round published), so a crash mid-close leaves an aggregating round that the next close redoes
  * from the same inputs; nothing is ever aggregated into two models.
  */
+import type { PreprocessSpec } from "../core/preprocess.js";
 import type Database from "better-sqlite3";
 import { DatError, DeniedError, MalformedInputError, NotFoundError, UserError, isRetryable } from "../core/errors.js";
 import { acceptsSubmissions, isActive } from "../core/round.js";
@@ -202,10 +203,11 @@ export class EmbeddedOrchestrator implements Orchestrator {
   }
 
   async createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
-    const { spec, strategyParams: params, encoding } = await resolveJobInput(input);
+    const { spec, strategyParams: params, encoding, preprocess } = await resolveJobInput(input);
     const view = await readModelBlob(model);
     const cid = await this.store.put(model);
-    const row = jobsDb.insertJob(this.db, {
+    const row = this.db.transaction(() => {
+      const inserted = jobsDb.insertJob(this.db, {
       name: spec.name ?? null,
       initialModelCid: cid,
       fingerprint: view.fingerprint,
@@ -228,8 +230,11 @@ export class EmbeddedOrchestrator implements Orchestrator {
       gateToken: spec.gateToken ?? null,
       gateMin: spec.gateMin ?? null,
       encryptModel: spec.encryptModel ?? false,
-    }, this.now());
-    saveJobEcon(this.db, row.id, { minStake: spec.minStake ?? null, maxSamples: spec.maxSamples ?? null });
+      }, this.now());
+      jobsDb.setJobPreprocess(this.db, inserted.id, preprocess);
+      saveJobEcon(this.db, inserted.id, { minStake: spec.minStake ?? null, maxSamples: spec.maxSamples ?? null });
+      return jobsDb.getJob(this.db, inserted.id)!;
+    })();
     if (row.encryptModel) await publishEncrypted(this.db, this.store, row.id, model, cid);
     return this.jobInfo(row);
   }
@@ -579,7 +584,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       hyper: hyperOf(j), strategy: j.strategy, strategyParams: j.strategyParams, dp,
       encoding: j.encoding, rewardPerRound: j.rewardPerRound,
       validation: j.validationPath && j.labelColumn ? { path: j.validationPath, labelColumn: j.labelColumn } : null,
-      gate: { token: j.gateToken as Hex | null, min: j.gateMin }, encryptModel: j.encryptModel, createdAt: j.createdAt,
+      gate: { token: j.gateToken as Hex | null, min: j.gateMin }, encryptModel: j.encryptModel, preprocess: preprocessOf(j), createdAt: j.createdAt,
       ...getJobEcon(this.db, j.id),
       publishedRounds: published.length,
       history: rounds.map((r) => ({
@@ -598,9 +603,14 @@ export class EmbeddedOrchestrator implements Orchestrator {
       jobId: j.id, round: r.round, state: r.state, publicKey: r.publicKey as Hex, modelCid: r.baseModelCid,
       fingerprint: j.fingerprint as Hex, deadline: r.deadline,
       hyper: hyperOf(j), strategy: j.strategy, strategyParams: j.strategyParams, encoding: j.encoding, dp: dpOf(j),
-      minContributors: j.minContributors, maxContributors: j.maxContributors,
+      minContributors: j.minContributors, maxContributors: j.maxContributors, preprocess: preprocessOf(j),
     };
   }
+}
+
+/** The job's stored preprocessing; jobs from before migration 009 have none. */
+function preprocessOf(j: jobsDb.JobRow): PreprocessSpec {
+  return (j.preprocess as PreprocessSpec | null) ?? { kind: "none" };
 }
 
 function hyperOf(j: jobsDb.JobRow): HyperParams {

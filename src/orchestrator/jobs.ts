@@ -7,6 +7,7 @@ import { z } from "zod";
 import { UserError } from "../core/errors.js";
 import { hex, parseOrThrow, positiveInt } from "./schemas.js";
 import type { CreateJobInput } from "./types.js";
+import type { PreprocessSpec } from "../core/preprocess.js";
 
 export const hyperSchema = z.object({
   epochs: positiveInt.max(10_000),
@@ -41,6 +42,8 @@ export const createJobInputSchema = z.object({
   minStake: z.string().regex(/^\d+$/, "must be a whole number of base units").optional(),
   /** Cap on a submission's claimed sample count as an aggregation weight (see boundedWeights). */
   maxSamples: positiveInt.max(1_000_000_000_000).optional(),
+  // Checked in depth by validatePreprocessSpec (kind, factor, finite statistics of equal length).
+  preprocess: z.object({ kind: z.string(), factor: z.number().optional(), stats: z.unknown().optional() }).strict().optional(),
 }).strict();
 
 /** A job's settings, checked field by field and across fields; strategy and encoding resolved. */
@@ -50,6 +53,8 @@ export interface ResolvedJobInput {
   strategyParams: Record<string, number>;
   /** The encoding in its canonical spelling. */
   encoding: string;
+  /** The job's preprocessing, validated ({ kind: "none" } when not given). */
+  preprocess: PreprocessSpec;
 }
 
 /**
@@ -77,7 +82,9 @@ export async function resolveJobInput(input: CreateJobInput | unknown): Promise<
     // A label column alone is harmless (ignored); a validation file needs to know its label.
     throw new UserError("validationPath needs labelColumn.", { code: "JOB_VALIDATION_LABEL", data: { field: "labelColumn" } });
   }
-  return { spec, strategyParams, encoding };
+  const { validatePreprocessSpec } = await import("../core/preprocess.js");
+  const preprocess = spec.preprocess === undefined ? { kind: "none" as const } : validatePreprocessSpec(spec.preprocess, undefined, "preprocess");
+  return { spec, strategyParams, encoding, preprocess };
 }
 
 /** Strategy parameters as the strategies parse them (the strings of `--strategy-param`). */

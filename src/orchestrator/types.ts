@@ -8,6 +8,7 @@
  * HTTP, need the operator token as `Authorization: Bearer <token>`.
  */
 import type { PrivacyReport } from "../core/privacy/spent.js";
+import type { PreprocessSpec } from "../core/preprocess.js";
 import type { RoundState } from "../core/round.js";
 
 export type Hex = `0x${string}`;
@@ -45,6 +46,8 @@ export interface CreateJobInput {
   minStake?: string;
   /** Cap on claimed sample counts as aggregation weights. */
   maxSamples?: number;
+  /** The job's preprocessing with its statistics (`dat job create --normalize`); absent: none. */
+  preprocess?: PreprocessSpec;
 }
 
 export interface RoundSummary {
@@ -79,6 +82,8 @@ export interface JobInfo {
   validation: { path: string; labelColumn: string } | null;
   gate: { token: Hex | null; min: string | null };
   encryptModel: boolean;
+  /** The one input transform of the job: training, validation, inference and eval all apply it. */
+  preprocess: PreprocessSpec;
   createdAt: number;
   /** Minimum stake in base units; null: no stake needed (a trusted group, no chain check). */
   minStake?: string | null;
@@ -109,6 +114,8 @@ export interface RoundInfo {
   dp: { clip: number; noise: number } | null;
   minContributors: number;
   maxContributors: number | null;
+  /** The job's preprocessing: contributors train on preprocessed data, never their own statistics. */
+  preprocess: PreprocessSpec;
 }
 
 /** The EIP-712 submission message. */

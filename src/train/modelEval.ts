@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../core/errors.js";
 import { featureSize, type DataSource } from "./data/source.js";
-import { describeModel } from "./trainLocal.js";
+import { checkDataFitsModel, describeModel } from "./modelShape.js";
 
 export interface ClassMetrics {
   class: number;
@@ -27,6 +27,8 @@ export interface ModelEvalResult {
   /** Mean softmax cross-entropy (nats), computed from logits where the model ends in a softmax Dense. */
   loss: number;
   classes: ClassMetrics[];
+  /** The predicted class of every row, in file order (with `rows: true`). */
+  predictions?: number[];
 }
 
 export interface ModelEvalOptions {
@@ -35,11 +37,8 @@ export interface ModelEvalOptions {
   transform?: (x: Float32Array) => void;
   /** How to name the model in messages (its folder, or "job 3's global model"). */
   modelName?: string;
-}
-
-/** The model's expectations as a phrase for messages: "input [28×28×1] and 10 classes". */
-function modelPhrase(inputShape: number[], classes: number): string {
-  return `input [${inputShape.join("×")}] (${featureSize(inputShape)} features) and ${classes} classes`;
+  /** Also return each row's predicted class. */
+  rows?: boolean;
 }
 
 /**
@@ -56,16 +55,8 @@ export function checkEvalDataFits(model: tf.LayersModel, data: DataSource, model
     });
   }
   const classes = shape.task.classes;
-  const dataClasses = data.integerLabels && data.maxLabel >= 0 ? `labels 0..${data.maxLabel}` : "labels that are not all class indices";
-  const dataPhrase = `${featureSize(data.featureShape)} features per sample [${data.featureShape.join("×")}] and ${dataClasses}`;
-  const want = featureSize(shape.inputShape);
-  if (shape.inputShape.some((d) => d < 0) || want !== featureSize(data.featureShape)) {
-    throw new UserError(`${data.name} does not fit ${modelName}: the data has ${dataPhrase}; the model expects ${modelPhrase(shape.inputShape, classes)}.`, {
-      code: "DATA_MODEL_MISMATCH",
-      hint: "Evaluate with the model made for this data (dat model init --from-data <file>), or the --label-column that leaves the right features.",
-      data: { file: data.name, modelInput: shape.inputShape, modelClasses: classes, dataShape: data.featureShape },
-    });
-  }
+  // Labels are checked row by row in evaluateClassifier, so that error can name the row.
+  checkDataFitsModel(model, data, modelName, { labels: false });
   return { inputShape: shape.inputShape, classes };
 }
 
@@ -110,6 +101,7 @@ export async function evaluateClassifier(model: tf.LayersModel, data: DataSource
   const correct = new Array<number>(classes).fill(0);
   let lossSum = 0;
   let seen = 0;
+  const rowPredictions: number[] | undefined = options.rows ? [] : undefined;
   let x = new Float32Array(batchSize * size);
   let labels: number[] = [];
 
@@ -133,6 +125,7 @@ export async function evaluateClassifier(model: tf.LayersModel, data: DataSource
       lossSum += max + Math.log(sum) - row[label];
       counts[label]++;
       predicted[best]++;
+      rowPredictions?.push(best);
       if (best === label) correct[label]++;
     }
     labels = [];
@@ -178,5 +171,6 @@ export async function evaluateClassifier(model: tf.LayersModel, data: DataSource
       precision: predicted[c] > 0 ? correct[c] / predicted[c] : null,
       recall: count > 0 ? correct[c] / count : null,
     })),
+    ...(rowPredictions ? { predictions: rowPredictions } : {}),
   };
 }

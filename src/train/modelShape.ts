@@ -28,26 +28,35 @@ export function describeModel(model: tf.LayersModel): ModelShape {
 }
 
 /**
- * Check, before training, that the data fits the model: same number of features (a flat row may
- * feed an image model of the same size) and labels inside the model's classes.
+ * Check, before training, evaluating or creating a job, that the data fits the model: same number
+ * of features (a flat row may feed an image model of the same size) and, unless `labels` is false,
+ * labels inside the model's classes. The one check of dat train, dat job create and dat model eval;
+ * each message names the file and states both the data's and the model's shape.
+ * @throws UserError DATA_MODEL_MISMATCH / DATA_EMPTY / DATA_LABEL_RANGE.
  */
-export function checkDataFitsModel(model: tf.LayersModel, data: DataSource, modelName = "the model"): ModelShape {
+export function checkDataFitsModel(model: tf.LayersModel, data: DataSource, modelName = "the model", options: { labels?: boolean } = {}): ModelShape {
   const shape = describeModel(model);
   const want = featureSize(shape.inputShape);
   const have = featureSize(data.featureShape);
+  const classes = shape.task.kind === "classification" ? shape.task.classes : shape.task.kind === "binary" ? 2 : undefined;
+  const expects = `input [${shape.inputShape.join("×")}] (${want} features)${classes !== undefined ? ` and ${classes} classes` : ""}`;
   if (shape.inputShape.some((d) => d < 0) || want !== have) {
+    const labels = data.integerLabels && data.maxLabel >= 0 ? ` and labels 0..${data.maxLabel}` : "";
     throw new UserError(
-      `${data.name} has ${have} features per sample [${data.featureShape.join("×")}], but ${modelName} expects input [${shape.inputShape.join("×")}].`,
-      { code: "DATA_MODEL_MISMATCH", hint: "Pick the model that matches this data, or the --label-column that leaves the right features." },
+      `${data.name} does not fit ${modelName}: the data has ${have} features per sample [${data.featureShape.join("×")}]${labels}; the model expects ${expects}.`,
+      {
+        code: "DATA_MODEL_MISMATCH",
+        hint: "Pick the model that matches this data (dat model init --from-data <file>), or the --label-column that leaves the right features.",
+        data: { file: data.name, modelInput: shape.inputShape, modelClasses: classes ?? null, dataShape: data.featureShape },
+      },
     );
   }
   if (data.size === 0) throw new UserError(`${data.name} holds no samples.`, { code: "DATA_EMPTY" });
-  if (shape.task.kind === "classification" || shape.task.kind === "binary") {
-    const classes = shape.task.kind === "classification" ? shape.task.classes : 2;
+  if (options.labels !== false && classes !== undefined) {
     if (!data.integerLabels || data.maxLabel >= classes) {
       throw new UserError(
-        `${data.name} has labels outside the model's ${classes} classes (0..${classes - 1}); largest label ${data.maxLabel}${data.integerLabels ? "" : ", some not integers"}.`,
-        { code: "DATA_LABEL_RANGE" },
+        `${data.name} has labels outside the model's ${classes} classes (0..${classes - 1}); largest label ${data.maxLabel}${data.integerLabels ? "" : ", some not integers"}; the model expects ${expects}.`,
+        { code: "DATA_LABEL_RANGE", hint: "Labels must be class indices 0..k−1 of the model's k classes.", data: { file: data.name, modelClasses: classes, maxLabel: data.maxLabel } },
       );
     }
   }

@@ -12,6 +12,8 @@ import { latestStoppedRun, upsertTrainingRun } from "../db/trainingRuns.js";
 import { resolveBackend, webgpuFailure, type BackendPreference } from "./backends.js";
 import type { Normalization } from "./data/csv.js";
 import { openDataSource } from "./data/open.js";
+import { preprocessedSource } from "./data/transform.js";
+import type { PreprocessSpec } from "../core/preprocess.js";
 import { modelFromFiles, packModelFiles, readModelFiles, saveModelDir, type WeightTensor } from "./modelIo.js";
 import type { OptimizerKind } from "./optimizer.js";
 import { splitCounts } from "./batches.js";
@@ -26,6 +28,8 @@ export interface RunTrainingOptions {
   dataPath?: string;
   labelColumn?: string;
   normalize?: Normalization;
+  /** The job's preprocessing, applied to every sample after loading (instead of `normalize`). */
+  preprocess?: PreprocessSpec;
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -74,6 +78,8 @@ interface StoredOptions {
   dataPath: string;
   labelColumn?: string;
   normalize?: Normalization;
+  /** The job's preprocessing, applied to every sample after loading (instead of `normalize`). */
+  preprocess?: PreprocessSpec;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -154,6 +160,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<TrainRun
         dataPath: path.resolve(options.dataPath),
         labelColumn: options.labelColumn,
         normalize: options.normalize,
+        preprocess: options.preprocess,
         epochs: options.epochs ?? 1,
         batchSize: options.batchSize ?? 32,
         lr: options.lr ?? 0.01,
@@ -168,12 +175,16 @@ export async function runTraining(options: RunTrainingOptions): Promise<TrainRun
     // Read the files once: they build the model and, packed, give its hash.
     const modelFiles = await readModelFiles(globalModelDir);
     const model = await modelFromFiles(modelFiles, path.join(globalModelDir, "model.json"));
-    const data = await openDataSource(stored.dataPath, {
+    if (stored.preprocess && stored.normalize !== undefined && stored.normalize !== "none") {
+      throw new UserError(`normalize ${stored.normalize} and the job's preprocessing cannot both apply.`, { code: "TRAIN_NORMALIZE_CONFLICT" });
+    }
+    const loaded = await openDataSource(stored.dataPath, {
       labelColumn: stored.labelColumn,
       normalize: stored.normalize,
       inputShape: describeModel(model).inputShape,
     });
-    checkDataFitsModel(model, data, path.join(globalModelDir, "model.json"));
+    checkDataFitsModel(model, loaded, path.join(globalModelDir, "model.json"));
+    const data = stored.preprocess ? preprocessedSource(loaded, stored.preprocess) : loaded;
     const modelHash = crypto.createHash("sha256").update(packModelFiles(modelFiles)).digest("hex");
 
     const runDir = path.join(options.home, "runs", id);

@@ -19,7 +19,7 @@
  * rounds that reused cached round-1 deltas are left out of both).
  *
  *   npm run bench -- learning [--rounds 20] [--train-per-client 600] [--test 2000]
- *     [--strategies fedavg,median,trimmed-mean,krum] [--attacks sign-flip,scale,free-ride,copy,zero,noise]
+ *     [--strategies fedavg,median,trimmed-mean:beta=0.2,krum:f=2,centered-clip] [--attacks sign-flip,scale,free-ride,copy,zero,noise]
  *     [--clients 10] [--attackers 2] [--alpha 0.5] [--epochs 1] [--batch 32] [--lr 0.05] [--seed 1]
  *
  * Round-1 honest deltas are the same in every run (same initial model, data and seeds), so they
@@ -127,7 +127,12 @@ export default async function run(args: string[]): Promise<void> {
   const strategies = option(args, "--strategies", "fedavg,median,trimmed-mean,krum").split(",").filter(Boolean);
   const attacks = option(args, "--attacks", ATTACKS.join(",")).split(",").filter(Boolean) as Attack[];
   for (const a of attacks) if (!(ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack ${a}; use ${ATTACKS.join(",")}`);
-  for (const s of strategies) createStrategy(s);
+  // "name:k=v:k=v" passes strategy parameters (e.g. trimmed-mean:beta=0.2), as `--strategy-param` does.
+  const makeStrategy = (spec: string) => {
+    const [name, ...pairs] = spec.split(":");
+    return createStrategy(name, Object.fromEntries(pairs.map((p) => p.split("=") as [string, string])));
+  };
+  for (const s of strategies) makeStrategy(s);
 
   const trainImages = `${FASHION}/train-images-idx3-ubyte.gz`;
   const testImages = `${FASHION}/t10k-images-idx3-ubyte.gz`;
@@ -190,7 +195,7 @@ export default async function run(args: string[]): Promise<void> {
   console.log(`centralized: accuracy ${centralAccuracy.toFixed(4)} in ${centralSeconds.toFixed(1)} s`);
 
   const federated = async (strategyName: string, attack: Attack | "clean"): Promise<{ accuracy: number; secondsPerRound: number; samplesPerSec: number }> => {
-    const strategy = createStrategy(strategyName);
+    const strategy = makeStrategy(strategyName);
     const global = Float32Array.from(initialFlat);
     let previousUpdate: Float32Array = new Float32Array(global.length);
     let state: ServerState | undefined;

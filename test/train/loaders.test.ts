@@ -180,7 +180,7 @@ describe("data against the model, before training", () => {
     const dir = tmpTree({ "d.csv": "a,b,label\n1,2,0\n" });
     const model = await loadModelDir(path.join(fixtures, "mlp-digits"));
     const data = await openDataSource(path.join(dir, "d.csv"));
-    expect(() => checkDataFitsModel(model, data)).toThrow(/d\.csv has 2 features per sample \[2\], but the model expects input \[28×28×1\]/);
+    expect(() => checkDataFitsModel(model, data)).toThrow(/d\.csv does not fit the model: the data has 2 features per sample \[2\] and labels 0\.\.0; the model expects input \[28×28×1\] \(784 features\) and 10 classes/);
     model.dispose();
   });
 

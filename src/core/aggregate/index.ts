@@ -32,6 +32,8 @@ export {
   aggregateKrum,
   createKrumStrategy,
   createMultiKrumStrategy,
+  duplicateGroups,
+  KRUM_DUPLICATE_TOLERANCE,
   pairwiseSquaredDistances,
   resolveKrumF,
   krumMinUpdates,

@@ -69,10 +69,45 @@ export function resolveKrumF(n: number, f: number | undefined): number {
 }
 
 /**
+ * Relative squared distance under which two updates count as copies of one another:
+ * ‖a − b‖² ≤ DUPLICATE_TOLERANCE · max(‖a‖², ‖b‖²), or both exactly zero. Float32 deltas trained
+ * independently differ far above this; re-encoded or byte-identical copies fall below it.
+ */
+export const KRUM_DUPLICATE_TOLERANCE = 1e-10;
+
+/**
+ * Groups exact and near-duplicate updates (see KRUM_DUPLICATE_TOLERANCE). Returns, per input, the
+ * index of the first update of its group. Why: Krum scores by nearest-neighbour distances, so k
+ * identical updates (Sybil copies, all-zero free riders, colluding attackers) score each other at
+ * distance 0 and win the selection; one vote per distinct update removes that advantage.
+ */
+export function duplicateGroups(vectors: readonly Float32Array[], dist: Float64Array): number[] {
+  const n = vectors.length;
+  const sq = vectors.map((v) => {
+    let s = 0;
+    for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+    return s;
+  });
+  const group = Array.from({ length: n }, (_, i) => i);
+  for (let a = 0; a < n; a++) {
+    if (group[a] !== a) continue;
+    for (let b = a + 1; b < n; b++) {
+      if (group[b] !== b) continue;
+      if (dist[a * n + b] <= KRUM_DUPLICATE_TOLERANCE * Math.max(sq[a], sq[b])) group[b] = a;
+    }
+  }
+  return group;
+}
+
+/**
  * Krum / Multi-Krum: each update's score is the sum of squared distances to its n − f − 2
  * nearest neighbours; the m lowest-scoring updates are selected (ties: input order) and averaged
  * unweighted (sample counts are self-reported, so they do not get a say in a robust rule).
- * Requires n ≥ 2f + 3 and 1 ≤ m ≤ n − f.
+ * Exact and near-duplicate updates are collapsed to one candidate first (`duplicateGroups`):
+ * scoring runs over the n′ distinct updates with f′ = min(f, ⌊(n′ − 3)/2⌋) and m′ = min(m, n′ − f′),
+ * and a duplicate gets its group's score but is never selected itself. All-zero updates are not
+ * candidates (unless every update is zero; then the result is zero).
+ * Requires n ≥ 2f + 3 and 1 ≤ m ≤ n − f (on the updates as submitted).
  * @throws UserError AGGREGATE_TOO_FEW / STRATEGY_BAD_PARAM; MalformedInputError on invalid updates.
  */
 export function aggregateKrum(updates: readonly ClientUpdate[], options: KrumOptions = {}): KrumResult {
@@ -85,30 +120,40 @@ export function aggregateKrum(updates: readonly ClientUpdate[], options: KrumOpt
   if (m > n - f) assertEnough(n, m + f, `multi-krum with f=${f}, m=${m}`);
   const vectors = updates.map((u) => u.delta);
   const dist = pairwiseSquaredDistances(vectors);
-  const neighbours = n - f - 2;
+  const group = duplicateGroups(vectors, dist);
+  // An all-zero delta carries no training and, under non-IID data, sits closer to every honest
+  // delta than they sit to each other: it would win Krum and freeze the model. It is never a candidate.
+  const isZero = vectors.map((v) => v.every((x) => x === 0));
+  const nonZero = group.flatMap((g, i) => (g === i && !isZero[i] ? [i] : []));
+  const distinct = nonZero.length > 0 ? nonZero : [0];
+  const d = distinct.length;
+  const fUsed = Math.min(f, Math.max(0, Math.floor((d - 3) / 2)));
+  const neighbours = Math.max(0, Math.min(d - 1, d - fUsed - 2));
   const scores = new Float64Array(n);
-  const row = new Float64Array(n - 1);
-  for (let a = 0; a < n; a++) {
+  const row = new Float64Array(Math.max(0, d - 1));
+  for (const a of distinct) {
     let q = 0;
-    for (let b = 0; b < n; b++) if (b !== a) row[q++] = dist[a * n + b];
+    for (const b of distinct) if (b !== a) row[q++] = dist[a * n + b];
     row.sort();
     let s = 0;
     for (let t = 0; t < neighbours; t++) s += row[t];
     scores[a] = s;
   }
-  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => scores[i] - scores[j] || i - j);
-  const selectedIndices = order.slice(0, m);
+  for (let i = 0; i < n; i++) scores[i] = isZero[i] && nonZero.length > 0 ? Infinity : scores[group[i]];
+  const mUsed = Math.max(1, Math.min(m, d - fUsed));
+  const order = distinct.slice().sort((i, j) => scores[i] - scores[j] || i - j);
+  const selectedIndices = order.slice(0, mUsed);
   const delta = new Float32Array(length);
-  if (m === 1) {
+  if (selectedIndices.length === 1) {
     delta.set(vectors[selectedIndices[0]]);
   } else {
-    const inv = 1 / m;
+    const inv = 1 / selectedIndices.length;
     for (const idx of selectedIndices) {
       const v = vectors[idx];
       for (let i = 0; i < length; i++) delta[i] += v[i] * inv;
     }
   }
-  return { delta, selectedIndices, scores, f };
+  return { delta, selectedIndices, scores, f: fUsed };
 }
 
 function createKrumLike(name: StrategyName, options: KrumOptions): Strategy {

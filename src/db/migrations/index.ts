@@ -11,6 +11,7 @@ import { migration005Inference } from "./005_inference.js";
 import { migration006Defend } from "./006_defend.js";
 import { migration007NodesHeartbeat } from "./007_nodes_heartbeat.js";
 import { migration008Econ } from "./008_econ.js";
+import { migration009Preprocess } from "./009_preprocess.js";
 
 export interface Migration {
   version: number;
@@ -28,4 +29,5 @@ export const migrations: readonly Migration[] = [
   migration006Defend,
   migration007NodesHeartbeat,
   migration008Econ,
+  migration009Preprocess,
 ];

@@ -4,6 +4,7 @@ import {
   aggregateMedian,
   aggregateTrimmedMean,
   createStrategy,
+  duplicateGroups,
   pairwiseSquaredDistances,
   type ClientUpdate,
 } from "../../../src/core/aggregate/index.js";
@@ -67,19 +68,19 @@ describe("trimmed mean", () => {
 
 describe("Krum and Multi-Krum", () => {
   it("scores by the n − f − 2 nearest neighbours (hand-computed)", () => {
-    // Prepare: 1-D points 0, 1, 2, 3, 100 with f = 1 → 2 neighbours each.
-    const updates = [0, 1, 2, 3, 100].map((x, i) => update(`c${i}`, 1, [x]));
+    // Prepare: 1-D points 10, 11, 12, 13, 110 with f = 1 → 2 neighbours each (no zero delta: it is never a candidate).
+    const updates = [10, 11, 12, 13, 110].map((x, i) => update(`c${i}`, 1, [x]));
 
     // Execute
     const krum = aggregateKrum(updates, { f: 1, m: 1 });
     const multi = aggregateKrum(updates, { f: 1, m: 3 });
 
-    // Assert: scores 0→1+4, 1→1+1, 2→1+1, 3→1+4, 100→97²+98²
+    // Assert: scores 10→1+4, 11→1+1, 12→1+1, 13→1+4, 110→97²+98²
     expect(Array.from(krum.scores)).toEqual([5, 2, 2, 5, 97 ** 2 + 98 ** 2]);
     expect(krum.selectedIndices).toEqual([1]);
-    expect(Array.from(krum.delta)).toEqual([1]);
+    expect(Array.from(krum.delta)).toEqual([11]);
     expect(multi.selectedIndices).toEqual([1, 2, 0]);
-    expect(Array.from(multi.delta)).toEqual([1]);
+    expect(Array.from(multi.delta)).toEqual([11]);
   });
 
   it("computes pairwise distances like the naive formula, across blocks", () => {
@@ -108,11 +109,84 @@ describe("Krum and Multi-Krum", () => {
     expect(aggregateKrum(four.slice(0, 3)).f).toBe(0);
   });
 
+  it("collapses identical attacker updates to one candidate so they cannot vouch for each other", () => {
+    // Prepare: 7 honest deltas μ + noise (non-IID: ‖noise‖² ≈ 1 per client, pairwise ≈ 2) and 3
+    // identical −1.2μ deltas (‖−1.2μ − honest‖² ≈ 4.84·0.25 + 1 ≈ 2.2). Scored naively with f = 3
+    // (5 neighbours), each copy's score is 0 + 0 + 3·2.2 ≈ 6.6 against ≈ 10 for an honest delta,
+    // so a copy wins; counted once, the copy scores ≈ 4·2.2 against ≈ 4·2 for honest ones.
+    const length = 4000;
+    const next = rng(11);
+    const mu = Float32Array.from({ length }, () => 0.5 / Math.sqrt(length) * (next() < 0.5 ? -1 : 1));
+    const noiseScale = Math.sqrt(3 / length); // randomVector is uniform in [-1, 1): variance 1/3.
+    const honest = Array.from({ length: 7 }, (_, c) => {
+      const noise = randomVector(length, next);
+      return { id: `h${c}`, weight: 1, delta: Float32Array.from(mu, (m, i) => m + noise[i] * noiseScale) };
+    });
+    const evil = Float32Array.from(mu, (m) => -1.2 * m);
+    const attackers = [0, 1, 2].map((k) => ({ id: `a${k}`, weight: 1, delta: Float32Array.from(evil) }));
+    const updates = [...attackers, ...honest];
+
+    // Execute
+    const result = aggregateKrum(updates, { f: 3, m: 1 });
+
+    // Assert: an honest update is chosen, the copies share one score, and f shrank to fit 8 distinct.
+    expect(result.selectedIndices[0]).toBeGreaterThanOrEqual(3);
+    expect(result.scores[1]).toBe(result.scores[0]);
+    expect(result.scores[2]).toBe(result.scores[0]);
+    expect(result.f).toBe(2);
+    // The naive score (every copy a neighbour) would have preferred the attackers.
+    const dist = pairwiseSquaredDistances(updates.map((u) => u.delta));
+    const naive = (a: number): number =>
+      Array.from({ length: 10 }, (_, b) => b).filter((b) => b !== a).map((b) => dist[a * 10 + b]).sort((x, y) => x - y).slice(0, 5).reduce((s, x) => s + x, 0);
+    expect(naive(0)).toBeLessThan(Math.min(...[3, 4, 5, 6, 7, 8, 9].map(naive)));
+  });
+
+  it("never selects an all-zero majority of free riders over trained updates", () => {
+    // Prepare: 4 zero deltas (free riders) and 5 trained ones spread around a common direction.
+    const next = rng(13);
+    const trained = Array.from({ length: 5 }, (_, c) => ({ id: `t${c}`, weight: 1, delta: Float32Array.from(randomVector(500, next), (x) => 1 + x) }));
+    const zeros = [0, 1, 2, 3].map((k) => ({ id: `z${k}`, weight: 1, delta: new Float32Array(500) }));
+
+    // Execute
+    const result = createStrategy("krum", { f: "3" }).aggregate([...zeros, ...trained]);
+
+    // Assert: one zero vote at most, and a trained delta wins; the result is not frozen at zero.
+    expect(result.selected?.[0]).toMatch(/^t/);
+    expect(result.delta.some((x) => x !== 0)).toBe(true);
+  });
+
+  it("never selects a single zero delta that sits closer to everyone than non-IID honest deltas do", () => {
+    // Prepare: 6 near-orthogonal honest deltas (pairwise ‖a − b‖² = 2) and one zero (‖0 − a‖² = 1).
+    const honest = Array.from({ length: 6 }, (_, c) => {
+      const v = new Float32Array(6);
+      v[c] = 1;
+      return { id: `h${c}`, weight: 1, delta: v };
+    });
+    const updates = [{ id: "zero", weight: 1, delta: new Float32Array(6) }, ...honest];
+
+    // Execute
+    const result = aggregateKrum(updates, { f: 2, m: 1 });
+
+    // Assert
+    expect(result.selectedIndices[0]).not.toBe(0);
+    expect(result.scores[0]).toBe(Infinity);
+    // All zero: the answer is zero, not an error.
+    expect(Array.from(aggregateKrum([0, 1, 2].map((k) => ({ id: `z${k}`, weight: 1, delta: new Float32Array(3) }))).delta)).toEqual([0, 0, 0]);
+  });
+
+  it("treats near-identical copies (float noise far below independent training) as duplicates", () => {
+    const base = randomVector(300, rng(17));
+    const near = Float32Array.from(base, (x) => x * (1 + 1e-7));
+    const other = Float32Array.from(base, (x) => -x);
+    const dist = pairwiseSquaredDistances([base, near, other]);
+    expect(duplicateGroups([base, near, other], dist)).toEqual([0, 0, 2]);
+  });
+
   it("reports the selected ids through the Strategy", () => {
-    const updates = [0, 1, 2, 3, 100].map((x, i) => update(`c${i}`, 1, [x]));
+    const updates = [10, 11, 12, 13, 110].map((x, i) => update(`c${i}`, 1, [x]));
     const result = createStrategy("multi-krum", { f: "1", m: "2" }).aggregate(updates);
     expect(result.selected).toEqual(["c1", "c2"]);
-    expect(Array.from(result.delta)).toEqual([1.5]);
+    expect(Array.from(result.delta)).toEqual([11.5]);
   });
 });
 

@@ -9,8 +9,14 @@ export interface JobCreateOptions {
   model: string; rounds: string; minContributors: string; maxContributors?: string; deadline: string; epochs: string;
   batchSize: string; lr: string; optimizer: string; strategy: string; strategyParam?: string[]; dpClip?: string; dpNoise?: string;
   encoding: string; reward: string; validation?: string; labelColumn?: string; gateToken?: string; gateMin?: string;
-  encryptModel?: boolean; name?: string; minStake?: string; maxSamples?: string;
+  encryptModel?: boolean; name?: string; minStake?: string; maxSamples?: string; normalize?: string; normalizeStats?: string;
 }
+
+/**
+ * What `--strategy robust` picks: centered clipping (Karimireddy et al. 2021/2022), the
+ * strategy that stayed closest to clean under every attack of the learning benchmark (README).
+ */
+export const ROBUST_STRATEGY: { strategy: string; params: Record<string, string> } = { strategy: "centered-clip", params: {} };
 
 function int(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -52,6 +58,8 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
   checkLocalPath("--model", opts.model, "MODEL_NOT_FOUND");
   if (opts.validation) checkLocalPath("--validation", opts.validation);
   const { parseStrategyParams } = await import("../../../core/aggregate/index.js");
+  const robust = opts.strategy === "robust";
+  const strategyParams = parseStrategyParams(opts.strategyParam);
   return {
     name: opts.name,
     rounds: int("--rounds", opts.rounds)!,
@@ -59,8 +67,8 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
     maxContributors: int("--max-contributors", opts.maxContributors),
     deadlineSeconds,
     hyper: { epochs: int("--epochs", opts.epochs)!, batchSize: int("--batch-size", opts.batchSize)!, lr: num("--lr", opts.lr)!, optimizer: opts.optimizer },
-    strategy: opts.strategy,
-    strategyParams: parseStrategyParams(opts.strategyParam),
+    strategy: robust ? ROBUST_STRATEGY.strategy : opts.strategy,
+    strategyParams: robust ? { ...ROBUST_STRATEGY.params, ...strategyParams } : strategyParams,
     dpClip: num("--dp-clip", opts.dpClip),
     dpNoise: num("--dp-noise", opts.dpNoise, 0, false),
     encoding: opts.encoding,
@@ -77,8 +85,28 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
 
 export async function jobCreate(ctx: CliContext, opts: JobCreateOptions): Promise<void> {
   const input = await parseJobCreateOptions(opts);
-  const { packModelDir } = await import("../../../train/modelIo.js");
-  const model = await packModelDir(path.resolve(opts.model));
+  if (opts.normalizeStats !== undefined && opts.normalize === undefined) throw new UsageError("--normalize-stats needs --normalize minmax or zscore.");
+  const { packModelDir, loadModelDir } = await import("../../../train/modelIo.js");
+  const modelDir = path.resolve(opts.model);
+  const model = await packModelDir(modelDir);
+  // Check the model against the validation data and fix the job's preprocessing before anything is stored.
+  const [{ resolveBackend }, { prepareJobPreprocess }] = await Promise.all([
+    import("../../../train/backends.js"),
+    import("../../../train/data/jobPreprocess.js"),
+  ]);
+  await resolveBackend("auto");
+  const tfModel = await loadModelDir(modelDir);
+  try {
+    input.preprocess = await prepareJobPreprocess({
+      model: tfModel,
+      modelName: path.join(modelDir, "model.json"),
+      normalize: opts.normalize,
+      statsFile: opts.normalizeStats === undefined ? undefined : path.resolve(opts.normalizeStats),
+      validation: input.validationPath && input.labelColumn ? { path: input.validationPath, labelColumn: input.labelColumn } : undefined,
+    });
+  } finally {
+    tfModel.dispose();
+  }
   const { openOrchestrator } = await import("../../orchestrator.js");
   // A minimum stake lives on the chain: connect (and unlock the operator's wallet) before creating
   // anything, so a missing chain fails the command instead of leaving a job nobody can join.

@@ -5,6 +5,7 @@ import { UsageError } from "../../../core/errors.js";
 import { parseJobId } from "../job/show.js";
 import { formatPercent } from "../../format.js";
 import type { ModelEvalResult } from "../../../train/modelEval.js";
+import type { PreprocessSpec } from "../../../core/preprocess.js";
 
 export interface ModelEvalCommandOptions {
   model?: string;
@@ -13,6 +14,8 @@ export interface ModelEvalCommandOptions {
   labelColumn?: string;
   normalize?: string;
   batchSize?: string;
+  /** Include every row's predicted class (`predictions`) in the result. */
+  rows?: boolean;
 }
 
 export interface ModelEvalCommandResult extends ModelEvalResult {
@@ -34,6 +37,9 @@ export async function modelEval(ctx: CliContext, opts: ModelEvalCommandOptions):
   if ((opts.model === undefined) === (opts.job === undefined)) {
     throw new UsageError("Pass exactly one of --model <dir> and --job <id>.", { code: "USAGE", hint: "e.g. dat model eval --model ./model --data test.csv" });
   }
+  if (opts.job !== undefined && opts.normalize !== undefined) {
+    throw new UsageError("--normalize applies to --model only: with --job the job's own preprocessing (and statistics) is applied.", { code: "USAGE" });
+  }
   const normalize = opts.normalize ?? "none";
   // scale:<k> divides every feature by k (e.g. scale:16 maps pixels 0..16 to 0..1); the others are the CSV loader's own.
   const scaleMatch = /^scale:(.+)$/.exec(normalize);
@@ -51,12 +57,18 @@ export async function modelEval(ctx: CliContext, opts: ModelEvalCommandOptions):
   let modelDir: string;
   let modelName: string;
   let cid: string | undefined;
+  let jobPreprocess: PreprocessSpec | undefined;
   if (jobId !== undefined) {
     // The same pull (and CID check) as `dat model pull`; the model lands in the local model cache.
     const { openOrchestrator } = await import("../../orchestrator.js");
     const { pullJobModel } = await import("../../../contributor/pull.js");
     const orch = await openOrchestrator(ctx);
-    const pulled = await pullJobModel(orch, ctx.home, jobId).finally(() => orch.close());
+    const pulled = await pullJobModel(orch, ctx.home, jobId)
+      .then(async (p) => {
+        jobPreprocess = (await orch.getJob(jobId)).preprocess;
+        return p;
+      })
+      .finally(() => orch.close());
     modelDir = pulled.dir;
     cid = pulled.cid;
     modelName = `job ${jobId}'s global model (${pulled.cid})`;
@@ -78,12 +90,17 @@ export async function modelEval(ctx: CliContext, opts: ModelEvalCommandOptions):
     normalize: scale === undefined ? (normalize as (typeof NORMALIZE_MODES)[number]) : "none",
     inputShape: describeModel(model).inputShape,
   });
-  const transform = scale === undefined ? undefined : (x: Float32Array): void => {
+  const { preprocessTransform } = await import("../../../train/data/transform.js");
+  // --job: the job's spec, the transform its contributors trained with; --model: --normalize.
+  const transform = jobPreprocess ? preprocessTransform(jobPreprocess) : scale === undefined ? undefined : (x: Float32Array): void => {
     for (let i = 0; i < x.length; i++) x[i] /= scale;
   };
-  const metrics = await evaluateClassifier(model, data, { batchSize, modelName, transform });
+  const metrics = await evaluateClassifier(model, data, { batchSize, modelName, transform, rows: opts.rows });
   model.dispose();
-  const result: ModelEvalCommandResult = { model: modelDir, ...(cid ? { cid, jobId } : {}), data: data.name, normalize, ...metrics };
+  const { describePreprocess } = await import("../../../core/preprocess.js");
+  const result: ModelEvalCommandResult = {
+    model: modelDir, ...(cid ? { cid, jobId } : {}), data: data.name, normalize: jobPreprocess ? describePreprocess(jobPreprocess) : normalize, ...metrics,
+  };
   ctx.out.result(result, (r, c) => [
     c.bold(`accuracy ${pct(r.accuracy)}   loss ${r.loss.toFixed(4)}   ${r.count} samples`),
     `model: ${r.model}${r.cid ? ` (${r.cid})` : ""}`,
@@ -93,5 +110,6 @@ export async function modelEval(ctx: CliContext, opts: ModelEvalCommandOptions):
     ...r.classes.map((k) =>
       [String(k.class).padStart(5), String(k.count).padStart(6), String(k.predicted).padStart(10), pct(k.precision).padStart(10), pct(k.recall).padStart(7)].join(" "),
     ),
+    ...(r.predictions ? ["", `predictions: ${r.predictions.join(" ")}`] : []),
   ]);
 }

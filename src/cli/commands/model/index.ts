@@ -36,7 +36,8 @@ export function registerModel(program: Command): void {
     .option("--job <id>", "the job's current global model (pulled and verified as dat model pull does)")
     .requiredOption("--data <path>", "labelled data: .csv, .jsonl, IDX images file or folder, or a PNG folder")
     .option("--label-column <name>", "CSV label column (default: \"label\", else the last column)")
-    .option("--normalize <mode>", "feature preprocessing: none, scale:<k> (divide by k), or minmax / zscore (CSV, statistics of this data)", "none")
+    .option("--normalize <mode>", "with --model: none (default), scale:<k> (divide by k), or minmax / zscore (CSV, statistics of this data); --job applies the job's preprocessing")
+    .option("--rows", "include every row's predicted class (predictions) in the result")
     .option("--batch-size <n>", "samples per forward pass", "256")
     .addHelpText("after", examples(
       "dat model eval --model ./model --data ./test.csv --label-column label",

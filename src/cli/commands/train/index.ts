@@ -10,7 +10,7 @@ export function registerTrain(program: Command): void {
     .option("--model <dir>", "tfjs Layers model folder (model.json + weights)")
     .option("--data <path>", "data: .csv, .jsonl, IDX images file or folder, or a folder of PNGs in one sub-folder per class")
     .option("--label-column <name>", "CSV label column (default: \"label\", else the last column)")
-    .option("--normalize <mode>", "CSV feature normalisation: none, minmax or zscore", "none")
+    .option("--normalize <mode>", "CSV feature normalisation: none (default), minmax or zscore; with --job the job's preprocessing runs and this may only restate it")
     .option("--epochs <n>", "local epochs (with --job: at most the job's)")
     .option("--batch-size <n>", "batch size (with --job: at most the job's)")
     .option("--lr <x>", "learning rate")

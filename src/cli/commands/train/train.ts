@@ -32,6 +32,8 @@ export interface ParsedTrainOptions {
   dataPath?: string;
   labelColumn?: string;
   normalize: "none" | "minmax" | "zscore";
+  /** --normalize as written (with --job it must equal the job's preprocessing, which is what runs). */
+  normalizeGiven?: string;
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -74,7 +76,9 @@ export function parseTrainOptions(opts: TrainCommandOptions): ParsedTrainOptions
     modelDir: opts.model,
     dataPath: opts.data,
     labelColumn: opts.labelColumn,
-    normalize: oneOf("--normalize", opts.normalize ?? "none", ["none", "minmax", "zscore"] as const)!,
+    // With --job the job's preprocessing runs; a contributor's --normalize may only restate it.
+    normalize: opts.job !== undefined ? "none" : oneOf("--normalize", opts.normalize ?? "none", ["none", "minmax", "zscore"] as const)!,
+    normalizeGiven: opts.normalize,
     epochs: positiveInt("--epochs", opts.epochs),
     batchSize: positiveInt("--batch-size", opts.batchSize),
     lr: number("--lr", opts.lr, (n) => n > 0, "a positive number"),
@@ -222,7 +226,7 @@ async function trainJob(ctx: CliContext, parsed: ParsedTrainOptions, jobId: numb
     // The intake takes one delta per address and round: refuse before minutes of training, not after.
     if (account) await refuseSecondSubmission(orch, jobId, account.address);
     const result = await trainForJob(orch, {
-      home: ctx.home, jobId, dataPath: parsed.dataPath, labelColumn: parsed.labelColumn, normalize: parsed.normalize,
+      home: ctx.home, jobId, dataPath: parsed.dataPath, labelColumn: parsed.labelColumn, normalize: parsed.normalizeGiven,
       epochs: parsed.epochs, batchSize: parsed.batchSize, valSplit: parsed.valSplit, seed: parsed.seed, backend: parsed.backend, allowSoftwareGpu: parsed.allowSoftwareGpu, threads: parsed.threads, account,
       onStart: (info) => ctx.out.event("train-start", info),
       onEpoch: (m) => ctx.out.event("epoch", { ...m }),
