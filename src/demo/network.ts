@@ -105,7 +105,10 @@ export async function setupDemoNetwork(
       };
       return cfg;
     });
-    await fundOnDevnet({ rpcUrl: launched.url, address: p.account.address, eth: WALLET_ETH, tokens: p === outsider ? 0n : DEMO_MIN_STAKE });
+    await fundOnDevnet({
+      rpcUrl: launched.url, address: p.account.address, eth: WALLET_ETH, tokens: p === outsider ? 0n : DEMO_MIN_STAKE,
+      token: launched.contracts.token, minter: operator.account,
+    });
   }
   emit("chain", { ...chainInfo, ready: true });
 

@@ -167,13 +167,16 @@ for (const [name, make] of [["embedded", embeddedHarness], ["http", httpHarness]
       const result = await h.orch.closeRound(1);
       expect(result.state).toBe("published");
       expect(result.scores).toHaveLength(3);
-      // All point the same way (agreement 1); carol's norm is 4× the median, so her score is ÷4.
+      // All three deltas are constant, so parallel (cosine 1): beyond public information they are
+      // one contribution copied three times, and the copies share one score (scoreBeyondPublic);
+      // carol's norm is 4× the median, so her part is ÷4.
       const byAddress = Object.fromEntries(result.scores.map((s) => [s.address, s.score]));
-      expect(byAddress[alice.address.toLowerCase()]).toBeCloseTo(1, 5);
-      expect(byAddress[carol.address.toLowerCase()]).toBeCloseTo(0.25, 5);
+      expect(byAddress[alice.address.toLowerCase()]).toBeCloseTo(1 / 3, 5);
+      expect(byAddress[carol.address.toLowerCase()]).toBeCloseTo(1 / 12, 5);
       const next = await readModelBlob(await h.orch.getModel(result.modelCid!));
-      // (10·0.1 + 10·0.1 + 30·0.4) / 50 = 0.28
-      for (let i = 0; i < next.length; i += 97) expect(next.weights[i]).toBeCloseTo(view.weights[i] + 0.28, 5);
+      // Claims 10, 10, 30: carol's weight is capped at 2 × the median = 20 (boundedWeights):
+      // (10·0.1 + 10·0.1 + 20·0.4) / 40 = 0.25
+      for (let i = 0; i < next.length; i += 97) expect(next.weights[i]).toBeCloseTo(view.weights[i] + 0.25, 5);
       expect(await codeOf(h.orch.closeRound(1))).toBe("ROUND_NOT_OPEN");
       const status = await h.orch.roundStatus(1, 1);
       expect(status.submissions.map((s) => s.status)).toEqual(["aggregated", "aggregated", "aggregated"]);

@@ -46,7 +46,7 @@ describe("runTraining", () => {
     await expect(runTraining({ home, modelDir: path.join(fixtures, "mlp-tabular"), dataPath: path.join(home, "t.csv"), backend: "native" }))
       .rejects.toThrow(/Backend "native" cannot load: @tensorflow\/tfjs-node is not installed/);
     await expect(runTraining({ home, modelDir: path.join(fixtures, "mlp-tabular"), dataPath: path.join(home, "t.csv"), backend: "cpu" }))
-      .rejects.toThrow(/has 1 features per sample \[1\], but .*model\.json expects input \[8\]/);
+      .rejects.toThrow(/does not fit .*model\.json: the data has 1 features per sample \[1\].*the model expects input \[8\]/);
     await expect(runTraining({ home, resume: true })).rejects.toThrow(/No stopped training run to resume/);
   });
 });

@@ -45,7 +45,19 @@ export function gaussianMu(noiseMultiplier: number, relation: NeighbouringRelati
 /** δ(ε) of μ-GDP (the analytic Gaussian mechanism's exact privacy profile). */
 export function gaussianDelta(epsilon: number, mu: number): number {
   if (mu === 0) return 0;
-  return Math.max(0, normalCdf(-epsilon / mu + mu / 2) - Math.exp(epsilon) * normalCdf(-epsilon / mu - mu / 2));
+  // In log space: for large μ (weak noise) ε passes 709 and e^ε alone would overflow to Infinity,
+  // which used to pin the reported ε at ln(MAX_VALUE) ≈ 709.78, below the true value.
+  const a = logNormalCdf(-epsilon / mu + mu / 2);
+  const b = epsilon + logNormalCdf(-epsilon / mu - mu / 2);
+  if (a === -Infinity) return 0;
+  return Math.max(0, Math.exp(a) * -Math.expm1(b - a));
+}
+
+/** log Φ(x), accurate far into the lower tail (asymptotic series below x = −30, where Φ underflows). */
+function logNormalCdf(x: number): number {
+  if (x > -30) return Math.log(normalCdf(x));
+  const x2 = x * x;
+  return -x2 / 2 - Math.log(-x) - 0.5 * Math.log(2 * Math.PI) + Math.log1p(-1 / x2 + 3 / (x2 * x2));
 }
 
 /**
@@ -63,7 +75,7 @@ export function epsilonForMu(mu: number, delta: number): number {
   while (gaussianDelta(hi, mu) > delta) {
     lo = hi;
     hi *= 2;
-    if (hi > 1e6) return Infinity;
+    if (hi > 1e15) return Infinity;
   }
   for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
     const mid = (lo + hi) / 2;

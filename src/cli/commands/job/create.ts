@@ -54,9 +54,6 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
   const gateMin = opts.gateMin === undefined ? undefined : parseTokenAmount("--gate-min", opts.gateMin);
   if (opts.gateToken !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(opts.gateToken)) throw new UsageError(`--gate-token must be a 0x address, got "${opts.gateToken}".`);
   if (opts.validation && !opts.labelColumn) throw new UsageError("--validation needs --label-column.");
-  const { checkLocalPath } = await import("../../checks.js");
-  checkLocalPath("--model", opts.model, "MODEL_NOT_FOUND");
-  if (opts.validation) checkLocalPath("--validation", opts.validation);
   const { parseStrategyParams } = await import("../../../core/aggregate/index.js");
   const robust = opts.strategy === "robust";
   const strategyParams = parseStrategyParams(opts.strategyParam);
@@ -85,6 +82,10 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
 
 export async function jobCreate(ctx: CliContext, opts: JobCreateOptions): Promise<void> {
   const input = await parseJobCreateOptions(opts);
+  // Local files before any chain or orchestrator call: a typo must not cost a round trip.
+  const { checkLocalPath } = await import("../../checks.js");
+  checkLocalPath("--model", opts.model, "MODEL_NOT_FOUND");
+  if (opts.validation) checkLocalPath("--validation", opts.validation);
   if (opts.normalizeStats !== undefined && opts.normalize === undefined) throw new UsageError("--normalize-stats needs --normalize minmax or zscore.");
   const { packModelDir, loadModelDir } = await import("../../../train/modelIo.js");
   const modelDir = path.resolve(opts.model);
