@@ -4,6 +4,7 @@
  * orchestrator cannot tell a poisoned delta from an honest one by its format; only the robust
  * strategies and the contribution scores can.
  */
+import { seededRandom } from "../core/privacy/noise.js";
 import { UsageError } from "../core/errors.js";
 
 export type AttackKind = "sign-flip" | "scale" | "free-ride" | "copy" | "zero" | "noise";
@@ -104,21 +105,10 @@ export function attackDelta<T extends DeltaTensorLike>(tensors: readonly T[], at
       for (const t of tensors) for (const v of t.data) normSq += v * v;
       const count = tensors.reduce((n, t) => n + t.data.length, 0);
       const scale = (attack.factor * Math.sqrt(normSq)) / Math.sqrt(Math.max(1, count));
-      const random = mulberry32(ctx.seed);
+      const random = seededRandom(ctx.seed);
       return fresh(() => scale * gaussian(random));
     }
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function gaussian(random: () => number): number {
