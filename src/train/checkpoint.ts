@@ -6,9 +6,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type * as tf from "@tensorflow/tfjs";
 import type { EpochMetrics } from "./metrics.js";
-import { loadModelDir, saveModelDir, type WeightTensor } from "./modelIo.js";
+import { getWeightTensors, loadModelDir, saveModelDir, type WeightTensor } from "./modelIo.js";
 import type { OptimizerKind } from "./optimizer.js";
-import { readWeights } from "./readWeights.js";
 
 export interface CheckpointState {
   version: 1;
@@ -33,7 +32,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   if (!fs.existsSync(statePath)) return undefined;
   const state = JSON.parse(await fs.promises.readFile(statePath, "utf8")) as CheckpointState;
   const model = await loadModelDir(path.join(dir, "model"));
-  const weights = await readWeights(model);
+  const weights = await getWeightTensors(model);
   model.dispose();
   const checkpoint: Checkpoint = { state, weights };
   const slotsPath = path.join(dir, "optimizer.bin");

@@ -13,10 +13,9 @@ import { readCheckpoint, writeCheckpoint, type Checkpoint } from "./checkpoint.j
 import type { DataSource } from "./data/source.js";
 import { evaluate } from "./evaluate.js";
 import type { BatchProgress, EpochMetrics, TrainMetrics } from "./metrics.js";
-import { setWeightTensors, type WeightTensor } from "./modelIo.js";
+import { getWeightTensors, setWeightTensors, type WeightTensor } from "./modelIo.js";
 import { checkDataFitsModel, type ModelShape } from "./modelShape.js";
 import { createOptimizer, type OptimizerKind } from "./optimizer.js";
-import { readWeights } from "./readWeights.js";
 import { createTrainStep, type TrainStep } from "./step.js";
 
 // Kept here for the callers that import them from trainLocal (orchestrator, demo, tests).
@@ -140,7 +139,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   const counts = splitCounts(data.size, seed, valSplit);
   if (counts.train === 0) throw new UserError(`${data.name}: no training samples left after a ${valSplit} validation split.`, { code: "DATA_EMPTY" });
 
-  const globalWeights = await readWeights(model);
+  const globalWeights = await getWeightTensors(model);
   const optimizerKind = options.optimizer ?? "sgd";
   const optimizer = createOptimizer(optimizerKind, lr);
   let step: TrainStep | undefined;
@@ -226,7 +225,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
     optimizer.dispose();
   }
 
-  const weights = await readWeights(model);
+  const weights = await getWeightTensors(model);
   const delta = weights.map((w, i) => {
     const g = globalWeights[i].data;
     const d = new Float32Array(w.data.length);
