@@ -6,21 +6,35 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=${TMPDIR:-/tmp}/dat-gpu-kit.$$
 mkdir -p "$work"
 
-# Vulkan loader: Dawn dlopens libvulkan.so.1. Unpack the bundled one (not into /) when the system has none.
-if ! { /sbin/ldconfig -p 2>/dev/null || ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\.so\.1 '; then
-  deb=$(ls "$here"/libvulkan1_*.deb 2>/dev/null | head -n 1 || true)
-  if [ -n "$deb" ]; then
-    if command -v dpkg-deb >/dev/null 2>&1; then
-      dpkg-deb -x "$deb" "$work/vulkan"
-    else
-      (mkdir -p "$work/vulkan" && cd "$work/vulkan" && ar x "$deb" && tar -xf data.tar.*)
-    fi
-    LD_LIBRARY_PATH="$work/vulkan/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    export LD_LIBRARY_PATH
-    echo "kit: using the bundled Vulkan loader ($(basename "$deb"))" >&2
+# Vulkan loader and GL dispatch: Dawn dlopens libvulkan.so.1, and NVIDIA's Vulkan driver
+# (libGLX_nvidia.so.0) needs glvnd's libGLdispatch.so.0 and libGLX.so.0. Unpack the bundled .debs
+# (into the work folder, never into /) for whichever of them the system lacks.
+have_lib() { { /sbin/ldconfig -p 2>/dev/null || ldconfig -p 2>/dev/null; } | grep -q "$1 "; }
+unpack_deb() {
+  if command -v dpkg-deb >/dev/null 2>&1; then
+    dpkg-deb -x "$1" "$work/libs"
   else
-    echo "kit: no libvulkan.so.1 on this machine and none bundled: webgpu will find no adapter" >&2
+    (mkdir -p "$work/deb" && cd "$work/deb" && ar x "$1" && mkdir -p "$work/libs" && tar -xf data.tar.* -C "$work/libs" && rm -f data.tar.* control.tar.* debian-binary)
   fi
+  echo "kit: using the bundled $(basename "$1")" >&2
+}
+unpacked=""
+for pair in "libvulkan\\.so\\.1:libvulkan1" "libGLdispatch\\.so\\.0:libglvnd0" "libGLX\\.so\\.0:libglx0" "libEGL\\.so\\.1:libegl1"; do
+  lib=${pair%%:*}
+  pkg=${pair#*:}
+  if ! have_lib "$lib"; then
+    deb=$(ls "$here"/"$pkg"_*.deb 2>/dev/null | head -n 1 || true)
+    if [ -n "$deb" ]; then
+      unpack_deb "$deb"
+      unpacked=yes
+    else
+      echo "kit: no $pkg on this machine and none bundled: webgpu may find no adapter" >&2
+    fi
+  fi
+done
+if [ -n "$unpacked" ]; then
+  LD_LIBRARY_PATH="$work/libs/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export LD_LIBRARY_PATH
 fi
 # NVIDIA's Vulkan driver manifest where container images mount the driver.
 if [ -z "${VK_DRIVER_FILES:-}" ] && [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
@@ -38,7 +52,10 @@ else
   echo "kit: no node ≥ 20 here and none bundled (rebuild the kit without --no-node)" >&2
   exit 2
 fi
+# Run from a copy: the runner unpacks Dawn next to itself, and the kit folder stays as built.
+mkdir -p "$work/kit"
+cp -R "$here/runner.mjs" "$here/node_modules" "$here/fixtures" "$work/kit/"
 status=0
-"$node_bin" "$here/runner.mjs" "$@" || status=$?
+"$node_bin" "$work/kit/runner.mjs" "$@" || status=$?
 rm -rf "$work"
 exit "$status"

@@ -119,10 +119,10 @@ async function main(): Promise<void> {
       const model = await c.build();
       // Warm-up: compiles shaders / kernels on a copy, outside the timed run.
       setWeightTensors(model, weights);
-      await trainLocal({ model, data: c.data(c.batchSize * 2), epochs: 1, batchSize: c.batchSize, lr: c.lr, seed: 5 });
+      await trainLocal({ model, data: c.data(c.batchSize * 2), epochs: 1, batchSize: c.batchSize, lr: c.lr, seed: 5, threads: 1 });
       setWeightTensors(model, weights);
       const started = performance.now();
-      const result = await trainLocal({ model, data: c.data(samples), epochs: 1, batchSize: c.batchSize, lr: c.lr, seed: 7 });
+      const result = await trainLocal({ model, data: c.data(samples), epochs: 1, batchSize: c.batchSize, lr: c.lr, seed: 7, threads: 1 });
       const seconds = (performance.now() - started) / 1000;
       runs[backend] = { samplesPerSec: samples / seconds, seconds, delta: result.delta.map((d) => d.data), loss: result.metrics.loss };
       model.dispose();

@@ -2,7 +2,7 @@
  * `npm run gpu-kit`: builds the offline GPU check kit in .gpu-kit/ (gitignored), for a lent GPU
  * machine with no network that receives at most 64 MiB. The kit holds an esbuild bundle of the
  * training path and its runner, the `webgpu` (Dawn) native module gzip-compressed, the wasm
- * binaries, the fixture CNN, the Vulkan loader .deb (libvulkan1), and — unless --no-node — this
+ * binaries, the fixture CNN, the Vulkan loader and glvnd .debs (libvulkan1, libglvnd0, libglx0, libegl1: NVIDIA's Vulkan driver needs glvnd and libEGL), and — unless --no-node — this
  * machine's node binary gzip-compressed, for machines without Node ≥ 20. `sh .gpu-kit/run.sh`
  * runs it; it needs only sh, and node or gzip.
  *
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   // 3. Fixtures, the Vulkan loader, node.
   fs.cpSync(path.join(root, "fixtures", "cnn-digits"), path.join(out, "fixtures", "cnn-digits"), { recursive: true });
   if (!args.includes("--no-deb")) {
-    execFileSync("apt-get", ["download", "libvulkan1"], { cwd: out, stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync("apt-get", ["download", "libvulkan1", "libglvnd0", "libglx0", "libegl1"], { cwd: out, stdio: ["ignore", "ignore", "inherit"] });
   }
   if (!args.includes("--no-node")) gzipFile(process.execPath, path.join(out, "node.gz"));
   fs.copyFileSync(path.join(root, "scripts", "gpu-kit-run.sh"), path.join(out, "run.sh"));
