@@ -8,138 +8,16 @@
  * Beside it, `dat round watch` reads round 1's events from the stream while the round runs.
  * No sleeps: readiness through the processes' output, state through polling with deadlines.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syntheticDigits } from "../../src/train/data/synthetic.js";
 import { subsetSource } from "../../src/train/data/source.js";
 import { writeValidationCsv } from "../../src/demo/data.js";
+import { ROOT, e2eProcesses, waitFor, type Home } from "./processes.js";
 
-const ROOT = path.resolve(__dirname, "../..");
-const BIN = path.join(ROOT, "bin", "dat.js");
-const PASSPHRASE = "e2e-passphrase";
-const ENV = { ...process.env, DAT_PASSPHRASE: PASSPHRASE, DAT_SCRYPT_N: "1024", NO_COLOR: "1", CI: "true" };
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const children: ChildProcess[] = [];
-let tmp: string;
-
-/** Run a dat command to completion. */
-function dat(args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
-    children.push(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`dat ${args.join(" ")} ran past ${options.timeoutMs ?? 120_000} ms\n${stderr}`));
-    }, options.timeoutMs ?? 120_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Run a dat --json command that must succeed; returns its one stdout document. */
-async function datJson<T = Record<string, unknown>>(args: string[], options: { timeoutMs?: number } = {}): Promise<T> {
-  const run = await dat(["--json", ...args], options);
-  if (run.code !== 0) throw new Error(`dat ${args.join(" ")} exited ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-  return JSON.parse(run.stdout) as T;
-}
-
-/**
- * Start a long-running dat --json command and resolve with its readiness document once printed:
- * its first stdout document, or a `{"event":"ready",…}` line on stderr, whichever comes first.
- * Rejects at the deadline or when the process exits first.
- */
-function startDaemon<T>(args: string[], deadlineMs = 60_000): Promise<{ child: ChildProcess; ready: T }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "--json", ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
-    children.push(child);
-    let stdout = "";
-    let stderr = "";
-    let done = false;
-    const timer = setTimeout(() => reject(new Error(`dat ${args.join(" ")} not ready within ${deadlineMs} ms\n${stderr}`)), deadlineMs);
-    const ready = (doc: T) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve({ child, ready: doc });
-    };
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      for (const line of stderr.split("\n").slice(0, -1)) {
-        if (!line.startsWith("{")) continue;
-        const event = JSON.parse(line) as { event?: string };
-        if (event.event === "ready") ready(event as T);
-      }
-    });
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      const line = stdout.split("\n").slice(0, -1).find((l) => l.trim().startsWith("{"));
-      if (line) ready(JSON.parse(line) as T);
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      if (!done) reject(new Error(`dat ${args.join(" ")} exited ${code} before it was ready\n${stderr}`));
-    });
-  });
-}
-
-/** Poll `check` until it returns a value, or fail at the deadline. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-interface Home {
-  name: string;
-  home: string;
-  address: string;
-}
-
-/** A long-running --json process whose stderr event lines and stdout lines are collected as they come. */
-function startCollector(args: string[]): { child: ChildProcess; events: Record<string, unknown>[]; lines: string[]; log: string[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, "--json", ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  const events: Record<string, unknown>[] = [];
-  const lines: string[] = [];
-  const log: string[] = [];
-  let err = "";
-  let out = "";
-  child.stderr!.on("data", (d) => {
-    err += d;
-    const parts = err.split("\n");
-    err = parts.pop()!;
-    log.push(...parts);
-    for (const l of parts) if (l.startsWith("{")) events.push(JSON.parse(l) as Record<string, unknown>);
-  });
-  child.stdout!.on("data", (d) => {
-    out += d;
-    const parts = out.split("\n");
-    out = parts.pop()!;
-    lines.push(...parts.filter((l) => l.trim()));
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, events, lines, log, exited };
-}
+const { dat, datJson, startDaemon, startCollector, initHome, stopAll } = e2eProcesses("dat-follow-");
 
 describe("contributors that join and follow, through an orchestrator restart", () => {
   let operator: Home;
@@ -148,12 +26,7 @@ describe("contributors that join and follow, through an orchestrator restart", (
   let orchestratorUrl: string;
 
   beforeAll(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dat-follow-"));
-    const init = async (name: string): Promise<Home> => {
-      const home = path.join(tmp, name);
-      const out = await datJson<{ address: string }>(["--home", home, "init"]);
-      return { name, home, address: out.address };
-    };
+    const init = initHome;
     operator = await init("operator");
     contributors = [await init("c1"), await init("c2"), await init("c3")];
     await startDaemon(["--home", operator.home, "devnet", "--port", "0"]);
@@ -168,20 +41,7 @@ describe("contributors that join and follow, through an orchestrator restart", (
     await writeValidationCsv(syntheticDigits({ count: 200, seed: 12 }), path.join(operator.home, "validation.csv"));
   });
 
-  afterAll(async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    }
-    await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const hard = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      child.once("exit", () => {
-        clearTimeout(hard);
-        resolve();
-      });
-    })));
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  afterAll(stopAll);
 
   it("refuses to join what is not a dat orchestrator, and leaves the config unchanged", async () => {
     const c = contributors[0];

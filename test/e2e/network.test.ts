@@ -7,113 +7,16 @@
  * processes are waited on through their readiness output, state through polling with deadlines;
  * every process is stopped in afterAll.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syntheticDigits } from "../../src/train/data/synthetic.js";
 import { subsetSource } from "../../src/train/data/source.js";
 import { writeValidationCsv } from "../../src/demo/data.js";
 import { splitRewards } from "../../src/core/rewards/index.js";
+import { ROOT, e2eProcesses, waitFor, type Home } from "./processes.js";
 
-const ROOT = path.resolve(__dirname, "../..");
-const BIN = path.join(ROOT, "bin", "dat.js");
-const PASSPHRASE = "e2e-passphrase";
-const ENV = { ...process.env, DAT_PASSPHRASE: PASSPHRASE, DAT_SCRYPT_N: "1024", NO_COLOR: "1", CI: "true" };
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const children: ChildProcess[] = [];
-let tmp: string;
-
-/** Run a dat command to completion. */
-function dat(args: string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
-    children.push(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`dat ${args.join(" ")} ran past ${options.timeoutMs ?? 120_000} ms\n${stderr}`));
-    }, options.timeoutMs ?? 120_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Run a dat --json command that must succeed; returns its one stdout document. */
-async function datJson<T = Record<string, unknown>>(args: string[], options: { timeoutMs?: number } = {}): Promise<T> {
-  const run = await dat(["--json", ...args], options);
-  if (run.code !== 0) throw new Error(`dat ${args.join(" ")} exited ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-  return JSON.parse(run.stdout) as T;
-}
-
-/**
- * Start a long-running dat --json command and resolve with its readiness document once printed:
- * its first stdout document, or a `{"event":"ready",…}` line on stderr, whichever comes first.
- * Rejects at the deadline or when the process exits first.
- */
-function startDaemon<T>(args: string[], deadlineMs = 60_000): Promise<{ child: ChildProcess; ready: T }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "--json", ...args], { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
-    children.push(child);
-    let stdout = "";
-    let stderr = "";
-    let done = false;
-    const timer = setTimeout(() => reject(new Error(`dat ${args.join(" ")} not ready within ${deadlineMs} ms\n${stderr}`)), deadlineMs);
-    const ready = (doc: T) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve({ child, ready: doc });
-    };
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      for (const line of stderr.split("\n").slice(0, -1)) {
-        if (!line.startsWith("{")) continue;
-        const event = JSON.parse(line) as { event?: string };
-        if (event.event === "ready") ready(event as T);
-      }
-    });
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      const line = stdout.split("\n").slice(0, -1).find((l) => l.trim().startsWith("{"));
-      if (line) ready(JSON.parse(line) as T);
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      if (!done) reject(new Error(`dat ${args.join(" ")} exited ${code} before it was ready\n${stderr}`));
-    });
-  });
-}
-
-/** Poll `check` until it returns a value, or fail at the deadline. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-interface Home {
-  name: string;
-  home: string;
-  address: string;
-}
+const { tmp, dat, datJson, startDaemon, initHome, stopAll } = e2eProcesses("dat-e2e-");
 
 describe("the network end to end, one process per role", () => {
   let operator: Home;
@@ -125,12 +28,7 @@ describe("the network end to end, one process per role", () => {
   const rewardPerRound = 100n * 10n ** 18n;
 
   beforeAll(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dat-e2e-"));
-    const init = async (name: string): Promise<Home> => {
-      const home = path.join(tmp, name);
-      const out = await datJson<{ address: string }>(["--home", home, "init"]);
-      return { name, home, address: out.address };
-    };
+    const init = initHome;
     operator = await init("operator");
     contributors = [await init("c1"), await init("c2"), await init("c3")];
     outsider = await init("outsider");
@@ -164,25 +62,7 @@ describe("the network end to end, one process per role", () => {
     fs.writeFileSync(path.join(tmp, "input.json"), JSON.stringify([Array.from((await firstSample(all)).x)]));
   });
 
-  afterAll(async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    }
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const hard = setTimeout(() => child.kill("SIGKILL"), 5_000);
-            child.once("exit", () => {
-              clearTimeout(hard);
-              resolve();
-            });
-          }),
-      ),
-    );
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  afterAll(stopAll);
 
   it("creates a job, runs two rounds with three remote contributors, and accuracy improves", async () => {
     const job = await datJson<{ id: number }>([
