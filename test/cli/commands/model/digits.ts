@@ -1,17 +1,6 @@
 /** A UCI-digits-like CSV for the tests of issue 14 (no fixture): 8×8 pixels 0..16, 10 classes. */
 import fs from "node:fs";
-
-/** Deterministic PRNG (mulberry32), independent of dat's. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from "../../../../src/core/privacy/noise.js";
 
 /** 8×8 "digits": each class lights its own pixels (values 0..16) plus integer noise. */
 export function writeDigitsCsv(file: string, rows: number, seed: number): number[][] {
