@@ -131,7 +131,7 @@ describe("contribution scores with a validation set", () => {
 
     // Assert
     expect(result.state).toBe("published");
-    expect(result.metrics).toMatchObject({ scoring: "beyond-public+validation(alone)" });
+    expect(result.metrics).toMatchObject({ scoring: "beyond-public+relevance+validation(alone)" });
     expect(Number.isFinite(result.metrics!.loss)).toBe(true);
     const score = Object.fromEntries(result.scores.map((s) => [s.address, s.score]));
     for (const s of result.scores) expect(s.score).toBeGreaterThanOrEqual(0);
