@@ -74,6 +74,30 @@ export async function getJobMinStake(publicClient: PublicClient, options: { stak
 }
 
 /**
+ * The chain's latest block and the job's staking rules read in that very block (one consistent
+ * view: what a round opening now is judged against). Throws a NotFoundError (STAKING_JOB_UNKNOWN)
+ * when the operator never set the job's minimum on this chain.
+ */
+export async function jobRulesAt(
+  publicClient: PublicClient,
+  options: { staking: Address; jobId: JobId },
+): Promise<StakingJob & { blockNumber: bigint }> {
+  const blockNumber = await read("read the latest block", () => publicClient.getBlockNumber({ cacheTime: 0 }));
+  const [minStake, cooldown, exists] = await read(`read the staking rules of job ${options.jobId} at block ${blockNumber}`, () =>
+    publicClient.readContract({ address: options.staking, abi: Staking.abi, functionName: "getJob", args: [chainJobId(options.jobId)], blockNumber }));
+  if (!exists) throw unknownStakingJob(options.jobId, options.staking);
+  return { minStake, cooldown: Number(cooldown), exists, blockNumber };
+}
+
+function unknownStakingJob(jobId: JobId, staking: Address): NotFoundError {
+  return new NotFoundError(`Job ${jobId} has no staking rules on the Staking contract ${staking}.`, {
+    code: "STAKING_JOB_UNKNOWN",
+    hint: `Set its minimum first: dat job create … --min-stake <amount> (or setJobMinStake).`,
+    data: { jobId: String(jobId), staking },
+  });
+}
+
+/**
  * Set a job's minimum stake (and, when given, its unstaking cooldown in seconds) from the owner's
  * wallet. The rule for the cooldown: at least the longest a round of the job can last plus the time
  * to publish it (see Staking.sol).
@@ -140,13 +164,7 @@ export async function eligibleStakers(
   options: { staking: Address; jobId: JobId; addresses: readonly Address[]; blockNumber: bigint | number },
 ): Promise<EligibleStakersResult> {
   const job = await getJobMinStake(publicClient, options);
-  if (!job.exists) {
-    throw new NotFoundError(`Job ${options.jobId} has no staking rules on the Staking contract ${options.staking}.`, {
-      code: "STAKING_JOB_UNKNOWN",
-      hint: `Set its minimum first: dat job create … --min-stake <amount> (or setJobMinStake).`,
-      data: { jobId: String(options.jobId), staking: options.staking },
-    });
-  }
+  if (!job.exists) throw unknownStakingJob(options.jobId, options.staking);
   const accounts = options.addresses.map((a) => getAddress(a));
   const values = accounts.length === 0 ? [] : await read(`read stakes at block ${options.blockNumber}`, () => publicClient.readContract({
     address: options.staking, abi: Staking.abi, functionName: "stakesAt",

@@ -13,14 +13,31 @@
  *                median score of the unflagged contributors                      → flag "duplicate"
  *   agreement    aᵢ = cos(r̂ᵢ, Σ_{other groups g} r̂_g / |g|), each other group one unit vote
  *                (leave-one-group-out; a scaled or sign-flipped attacker has one vote like anyone)
- *   noise        |aᵢ| ≤ noiseAgreement (default max(0.05, 4/√d), four standard deviations of the
- *                cosine of independent random directions in d dimensions)          → score 0, flag "noise"
+ *   relevance    ρᵢ = max_k cos(rᵢ, −g_k⊥) when the operator passes validation-loss gradients g_k at
+ *                the base model (overall and per class; g_k⊥: g_k with u projected out): does the
+ *                residual descend the held-out loss of some part of the population? Computed by the
+ *                orchestrator, which alone holds the validation set.
+ *   noise        |aᵢ| ≤ τ and ρᵢ ≤ τ (τ = noiseAgreement, default max(0.05, 4/√d), four standard
+ *                deviations of the cosine of independent random directions in d dimensions): neither
+ *                the peers nor the held-out data see anything but chance in it     → score 0, flag "noise"
+ *   support      sᵢ = max(aᵢ⁺, ρᵢ⁺): the stronger of the two independent confirmations
  *   magnitude    mᵢ = min(1, median_j ‖Δⱼ‖ / ‖Δᵢ‖)
- *   score        mᵢ · max(0, aᵢ), blended with a validation value vᵢ when given: mᵢ·((1−λ)·aᵢ⁺ + λ·vᵢ)
+ *   score        mᵢ · sᵢ, blended with a validation value vᵢ when given: mᵢ·((1−λ)·sᵢ + λ·vᵢ)
  *
- * Contributors flagged noise (or pointing against the rest) are left out of the others' reference
- * in a second pass, so they neither earn nor drag honest agreement down. A round with a single
- * independent contribution has no reference: its agreement is taken as 1.
+ * Why relevance: honest contributors on non-IID data (different label distributions) have residuals
+ * that point toward their own classes, so their peer agreement can be near 0 or negative although
+ * they carry real signal. Their delta alone may even raise the overall validation loss (a client
+ * with classes {1, 2} pushes class 0 down), but it descends the validation loss of its own classes:
+ * hence one gradient per class. A noise residual is independent of the validation data: each
+ * relevance cosine is the cosine with a fixed direction, below τ as its agreement is (K + 1
+ * directions: the chance that the largest passes 4σ stays under (K + 1)·3·10⁻⁵). Without gradients
+ * (no validation set) the rule is peers only and can still starve a contributor whose data nobody
+ * else has.
+ *
+ * Contributors flagged noise (or pointing against the rest with no support from the validation
+ * gradient) are left out of the others' reference in a second pass, so they neither earn nor drag
+ * honest agreement down. A round with a single independent contribution has no reference: its
+ * agreement is taken as 1.
  *
  * What it does not do: under strong local DP noise every delta is close to noise by design and
  * scores collapse toward 0 for everyone; and when a round's honest consensus is exactly the
@@ -45,6 +62,12 @@ export interface ScoreBeyondPublicOptions {
   zeroTolerance?: number;
   /** Agreement at or below which (in absolute value) a residual is noise. Default max(0.05, 4/√d). */
   noiseAgreement?: number;
+  /**
+   * Gradients of the validation loss at this round's base model (each as long as the deltas):
+   * overall and per class, the operator's held-out evidence that a residual carries signal
+   * (module comment, "relevance"). All-zero gradients are ignored.
+   */
+  validationGradients?: readonly Float32Array[];
   /** Validation-loss effect of each delta (as in `computeContributionScores`). */
   validation?: ValidationEffect;
   /** λ in [0, 1]: weight of the validation value. Default 0.5. */
@@ -60,6 +83,8 @@ export interface ValueScore {
   flag: ContributionFlag | null;
   /** Leave-one-group-out agreement of the residual, in [−1, 1] (0 when zero or free-ride). */
   agreement: number;
+  /** max_k cos(rᵢ, −g_k⊥) over the validation gradients, in [−1, 1], when given (0 when zero or free-ride). */
+  relevance?: number;
   magnitude: number;
   /** ‖rᵢ‖ / ‖Δᵢ‖: the share of the delta not explained by the public previous update. */
   residualRatio: number;
@@ -103,7 +128,7 @@ export function scoreBeyondPublic(
 ): ScoreBeyondPublicResult {
   const n = updates.length;
   if (n === 0) return { scores: [], evidence: [] };
-  const d = checkInputs(updates, options.previousUpdate);
+  const d = checkInputs(updates, options.previousUpdate, options.validationGradients);
   const duplicateCosine = option(options.duplicateCosine, 0.99, "duplicateCosine", 0, 1);
   const freeRideResidual = option(options.freeRideResidual, 0.1, "freeRideResidual", 0, 1);
   const zeroTolerance = option(options.zeroTolerance, 1e-3, "zeroTolerance", 0, 1);
@@ -112,10 +137,12 @@ export function scoreBeyondPublic(
 
   const vectors = updates.map((u) => u.delta);
   const u = options.previousUpdate;
-  const gram = gramMatrix(u === undefined ? vectors : [...vectors, u]);
+  const gradients = options.validationGradients;
+  const gram = gramMatrix([...vectors, ...(u === undefined ? [] : [u]), ...(gradients ?? [])]);
   const m = gram.size;
   const g = (i: number, j: number): number => gram.values[i * m + j];
   const uu = u === undefined ? 0 : g(n, n);
+  const firstGradient = n + (u === undefined ? 0 : 1);
   // Residual inner products ⟨rᵢ, rⱼ⟩ = ⟨Δᵢ,Δⱼ⟩ − ⟨Δᵢ,u⟩⟨Δⱼ,u⟩/‖u‖².
   const r = (i: number, j: number): number => (uu > 0 ? g(i, j) - (g(i, n) * g(j, n)) / uu : g(i, j));
   const norms = updates.map((_, i) => Math.sqrt(g(i, i)));
@@ -137,6 +164,13 @@ export function scoreBeyondPublic(
 
   const candidates = updates.map((_, i) => i).filter((i) => flags[i] === null);
   const cos = (i: number, j: number): number => r(i, j) / (residualNorms[i] * residualNorms[j]);
+  // Relevance: max_k cos(rᵢ, −g_k⊥), with ⟨rᵢ, g_k⊥⟩ = r(i, k) (u projected out of both).
+  const gradientIndices = (gradients ?? []).map((_, k) => firstGradient + k).filter((k) => r(k, k) > 0);
+  const relevance = updates.map((_, i) => {
+    if (gradientIndices.length === 0 || residualNorms[i] === 0 || flags[i] !== null) return 0;
+    const best = Math.max(...gradientIndices.map((k) => -r(i, k) / (residualNorms[i] * Math.sqrt(r(k, k)))));
+    return Math.max(-1, Math.min(1, best));
+  });
   // Copies: single-linkage groups of residual cosine above the threshold.
   const parent = updates.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
@@ -180,9 +214,11 @@ export function scoreBeyondPublic(
     }
     return out;
   };
+  const groupRelevance = (grp: number[]): number => grp.reduce((sum, i) => sum + relevance[i], 0) / grp.length;
   const first = agreementOf(groupList);
-  // Second pass without the voters that look like noise or point against the rest.
-  const trusted = groupList.filter((grp) => first.get(grp)! > noiseAgreement);
+  // Second pass without the voters that look like noise or point against the rest, unless the
+  // validation gradient vouches for them (a non-IID contributor stays in the others' reference).
+  const trusted = groupList.filter((grp) => first.get(grp)! > noiseAgreement || groupRelevance(grp) > noiseAgreement);
   const agreement = trusted.length > 0 && trusted.length < groupList.length ? agreementOf(trusted) : first;
 
   const values = options.validation === undefined ? undefined : validationValues(updates, options.validation);
@@ -191,6 +227,7 @@ export function scoreBeyondPublic(
     score: 0,
     flag: flags[i],
     agreement: 0,
+    ...(gradients === undefined ? {} : { relevance: relevance[i] }),
     magnitude: norms[i] > 0 && medianNorm > 0 ? Math.min(1, medianNorm / norms[i]) : 0,
     residualRatio: residualRatio[i],
     ...(values === undefined ? {} : { value: values[i] }),
@@ -199,14 +236,15 @@ export function scoreBeyondPublic(
     // A lone independent contribution has nothing to agree with: its validation value decides, else it keeps 1.
     const a = groupList.length === 1 ? 1 : agreement.get(members)!;
     for (const i of members) scores[i].agreement = a;
-    if (Math.abs(a) <= noiseAgreement) {
+    if (Math.abs(a) <= noiseAgreement && groupRelevance(members) <= noiseAgreement) {
       for (const i of members) if (scores[i].flag === null) scores[i].flag = "noise";
       evidence.push({ kind: "noise", ids: members.map((i) => updates[i].id), slashable: false, measure: a });
       continue;
     }
     for (const i of members) {
       const s = scores[i];
-      const base = values === undefined ? Math.max(0, a) : (1 - lambda) * Math.max(0, a) + lambda * values[i];
+      const support = Math.max(0, a, relevance[i]);
+      const base = values === undefined ? support : (1 - lambda) * support + lambda * values[i];
       s.score = (s.magnitude * base) / members.length;
     }
   }
@@ -255,7 +293,11 @@ export function gramMatrix(vectors: readonly Float32Array[]): GramMatrix {
   return { size, values };
 }
 
-function checkInputs(updates: readonly { id: string; delta: Float32Array }[], previous: Float32Array | undefined): number {
+function checkInputs(
+  updates: readonly { id: string; delta: Float32Array }[],
+  previous: Float32Array | undefined,
+  gradients: readonly Float32Array[] | undefined,
+): number {
   const seen = new Set<string>();
   const d = updates[0]?.delta?.length ?? 0;
   const bad = (id: unknown, reason: string): MalformedInputError =>
@@ -273,6 +315,12 @@ function checkInputs(updates: readonly { id: string; delta: Float32Array }[], pr
       throw bad("previousUpdate", `previous update has ${String(previous?.length)} values, expected ${d}`);
     }
     if (!previous.every(Number.isFinite)) throw bad("previousUpdate", "previous update contains NaN or Infinity");
+  }
+  for (const gradient of gradients ?? []) {
+    if (!(gradient instanceof Float32Array) || gradient.length !== d) {
+      throw bad("validationGradients", `a validation gradient has ${String(gradient?.length)} values, expected ${d}`);
+    }
+    if (!gradient.every(Number.isFinite)) throw bad("validationGradients", "a validation gradient contains NaN or Infinity");
   }
   return d;
 }

@@ -1,6 +1,7 @@
 /**
- * Rows of the econ tables (migration 008): a job's minimum stake and sample cap, a round's stake
- * block, cheat evidence and slash list, and each submission's score flag.
+ * Rows of the econ tables (migrations 008, 010): a job's minimum stake and sample cap, a round's
+ * stake block and the minimum in force then, cheat evidence and slash list, and each submission's
+ * score flag.
  */
 import type Database from "better-sqlite3";
 import { prepared } from "./statements.js";
@@ -21,8 +22,13 @@ export interface EvidenceRecord {
 }
 
 export interface RoundEcon {
-  /** The block at which stakes of this round are judged, or null before the first check. */
+  /**
+   * The block at which stakes of this round are judged: the chain's latest block when the round
+   * opened (null for a job without a stake, or a round opened without a chain to ask).
+   */
   stakeBlock: number | null;
+  /** The job's on-chain minimum stake at `stakeBlock` (decimal base units), or null. */
+  openMinStake: string | null;
   evidence: EvidenceRecord[];
   /** Lower-case addresses to slash with the round's publication. */
   slashes: string[];
@@ -39,20 +45,30 @@ export function getJobEcon(db: Database.Database, jobId: number): JobEcon {
 }
 
 export function getRoundEcon(db: Database.Database, jobId: number, round: number): RoundEcon {
-  const r = prepared(db, "SELECT stake_block, evidence, slashes FROM round_econ WHERE job_id = ? AND round = ?").get(jobId, round) as
-    { stake_block: number | null; evidence: string; slashes: string } | undefined;
-  if (!r) return { stakeBlock: null, evidence: [], slashes: [] };
-  return { stakeBlock: r.stake_block, evidence: JSON.parse(r.evidence) as EvidenceRecord[], slashes: JSON.parse(r.slashes) as string[] };
+  const r = prepared(db, "SELECT stake_block, open_min_stake, evidence, slashes FROM round_econ WHERE job_id = ? AND round = ?").get(jobId, round) as
+    { stake_block: number | null; open_min_stake: string | null; evidence: string; slashes: string } | undefined;
+  if (!r) return { stakeBlock: null, openMinStake: null, evidence: [], slashes: [] };
+  return {
+    stakeBlock: r.stake_block, openMinStake: r.open_min_stake,
+    evidence: JSON.parse(r.evidence) as EvidenceRecord[], slashes: JSON.parse(r.slashes) as string[],
+  };
 }
 
 /**
- * Records the round's stake block once: the first writer wins (returns the block in force), so
- * concurrent checks and restarts judge every submission of a round at the same block.
+ * Records the round's stake block and the minimum in force at it, once: the first writer wins and
+ * its values are returned, so restarts (and a late first check of a round opened without a chain)
+ * judge every submission of a round at the same block against the same minimum.
  */
-export function setStakeBlock(db: Database.Database, jobId: number, round: number, block: number): number {
-  prepared(db, "INSERT INTO round_econ (job_id, round, stake_block) VALUES (?, ?, ?) ON CONFLICT (job_id, round) DO UPDATE SET stake_block = COALESCE(stake_block, excluded.stake_block)")
-    .run(jobId, round, block);
-  return getRoundEcon(db, jobId, round).stakeBlock!;
+export function setStakeBlock(
+  db: Database.Database, jobId: number, round: number, block: number, minStake: string,
+): { stakeBlock: number; openMinStake: string } {
+  prepared(db, `INSERT INTO round_econ (job_id, round, stake_block, open_min_stake) VALUES (?, ?, ?, ?)
+    ON CONFLICT (job_id, round) DO UPDATE SET
+      open_min_stake = CASE WHEN stake_block IS NULL THEN excluded.open_min_stake ELSE open_min_stake END,
+      stake_block = COALESCE(stake_block, excluded.stake_block)`)
+    .run(jobId, round, block, minStake);
+  const r = getRoundEcon(db, jobId, round);
+  return { stakeBlock: r.stakeBlock!, openMinStake: r.openMinStake ?? minStake };
 }
 
 /** Stores the round's evidence and slash list (at close, in the close transaction). */

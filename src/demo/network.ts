@@ -116,12 +116,12 @@ export async function setupDemoNetwork(
   const { createEmbeddedOrchestrator } = await import("../orchestrator/embedded.js");
   // Identity costs something: the job has a minimum stake, checked on the devnet at intake.
   const { connectChain } = await import("../chain/clients.js");
-  const { eligibleStakers, setJobMinStake, stakeForJob } = await import("../chain/staking.js");
+  const { setJobMinStake, stakeForJob } = await import("../chain/staking.js");
   const { publicClientStakeOracle } = await import("../orchestrator/stake.js");
   const staking = launched.contracts.staking;
   const operatorWallet = await connectChain({ rpcUrl: launched.url, account: operator.account });
   const orchestrator = await createEmbeddedOrchestrator({
-    home: operator.home, staking: publicClientStakeOracle(operatorWallet.publicClient, staking, eligibleStakers),
+    home: operator.home, staking: publicClientStakeOracle(operatorWallet.publicClient, staking),
   });
   cleanups.push(() => orchestrator.close());
   const { parseUnits } = await import("viem");

@@ -173,12 +173,24 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
       else validationError = "the base model's validation loss is not finite";
     }
     const previousUpdate = await publicPreviousUpdate(db, store, job.id, round, base);
-    metrics.scoring = "beyond-public" + (previousUpdate ? "(previous update)" : "") + (validation
+    // The held-out evidence that a residual carries signal (core/scoreBeyondPublic.ts "relevance"):
+    // one pass over the validation set at the base model, whatever the number of contributors.
+    let validationGradients: Float32Array[] | undefined;
+    if (evaluator) {
+      try {
+        const grads = await evaluator.gradients(base.weights);
+        if (grads.length > 0 && grads.every((x) => x.every(Number.isFinite))) validationGradients = grads;
+      } catch (error) {
+        validationError ??= (error as Error).message;
+      }
+    }
+    metrics.scoring = "beyond-public" + (previousUpdate ? "(previous update)" : "") + (validationGradients ? "+relevance" : "") + (validation
       ? "+validation(alone)"
       : evaluator ? ` (validation effect skipped: ${validationError ?? `more than ${MAX_VALIDATION_SCORED} contributors`})` : "");
     scored = scoreBeyondPublic(deltas, {
       ...(previousUpdate ? { previousUpdate } : {}),
       ...(validation ? { validation } : {}),
+      ...(validationGradients ? { validationGradients } : {}),
       // Under local DP noise every honest residual is mostly noise: the noise test would flag them all.
       ...((job.dpNoise ?? 0) > 0 ? { noiseAgreement: 0 } : {}),
     });
@@ -275,6 +287,11 @@ export const MAX_VALIDATION_SCORED = 64;
 interface Evaluator {
   /** Loss and accuracy of the model with these flat weights. */
   evaluate(weights: Float32Array): Promise<{ loss: number; accuracy?: number; count: number }>;
+  /**
+   * Gradients of the mean validation loss at these flat weights (zeros for non-trainable weights):
+   * overall, then one per class present (classifiers, at most MAX_CLASS_GRADIENTS classes).
+   */
+  gradients(weights: Float32Array): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -286,15 +303,20 @@ async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint
   const view = await readModelBlob(modelBytes);
   const offsets = tensorOffsets(view.specs);
   const model = await unpackModel(modelBytes);
+  const load = (weights: Float32Array): void => setWeightTensors(model, view.specs.map((spec, i) => ({
+    name: spec.name, shape: spec.shape, dtype: "float32" as const,
+    data: weights.subarray(offsets[i], offsets[i] + spec.shape.reduce((a, b) => a * b, 1)),
+  })));
   try {
     const source = await openValidationSource(file, labelColumn, model, preprocess);
     return {
       async evaluate(weights) {
-        setWeightTensors(model, view.specs.map((spec, i) => ({
-          name: spec.name, shape: spec.shape, dtype: "float32" as const,
-          data: weights.subarray(offsets[i], offsets[i] + spec.shape.reduce((a, b) => a * b, 1)),
-        })));
+        load(weights);
         return evaluate(model, source);
+      },
+      async gradients(weights) {
+        load(weights);
+        return validationGradients(model, source, offsets, view.length);
       },
       dispose: () => model.dispose(),
     };
@@ -302,6 +324,65 @@ async function openEvaluator(file: string, labelColumn: string, modelBytes: Uint
     model.dispose();
     throw error;
   }
+}
+
+/** Above this many classes only the overall validation gradient is computed. */
+export const MAX_CLASS_GRADIENTS = 32;
+
+/**
+ * ∇ of the mean validation loss over the whole source and over each class's samples, flattened in
+ * the model blob's weight order (model.weights is that order: setWeightTensors checks it). Each
+ * batch is split by label, so the cost is one forward and backward pass over the source.
+ */
+async function validationGradients(
+  model: import("@tensorflow/tfjs").LayersModel,
+  source: import("../train/data/source.js").DataSource,
+  offsets: number[],
+  length: number,
+): Promise<Float32Array[]> {
+  const tf = await import("@tensorflow/tfjs");
+  const { batches, stackBatch } = await import("../train/batches.js");
+  const { modelLoss } = await import("../train/loss.js");
+  const { describeModel } = await import("../train/modelShape.js");
+  const shape = describeModel(model);
+  const variables = model.weights.map((w) => (w.trainable ? (w.read() as import("@tensorflow/tfjs").Variable) : undefined));
+  const trainable = variables.filter((v): v is import("@tensorflow/tfjs").Variable => v !== undefined);
+  const classes = shape.task.kind === "classification" ? shape.task.classes : shape.task.kind === "binary" ? 2 : 1;
+  const stratify = classes > 1 && classes <= MAX_CLASS_GRADIENTS;
+  // Sums of per-sample gradients by stratum (the class, or everything in one), and sample counts.
+  const sums = new Map<number, { sum: Float64Array; count: number }>();
+  for await (const batch of batches(source, {
+    batchSize: 256, splitSeed: 0, shuffleSeed: 0, valSplit: 0, wantValidation: false, shuffle: false, shuffleBuffer: 0,
+  })) {
+    const parts = new Map<number, typeof batch>();
+    for (const sample of batch) {
+      const key = stratify ? sample.y : 0;
+      parts.set(key, [...(parts.get(key) ?? []), sample]);
+    }
+    for (const [key, part] of parts) {
+      const { grads, value } = tf.variableGrads(() => {
+        const { xs, ys } = stackBatch(part, shape.inputShape);
+        // The part's sum of per-sample losses: strata and batches then add up exactly.
+        return tf.mul(modelLoss(model, shape.task, xs, ys, false).loss, part.length) as import("@tensorflow/tfjs").Scalar;
+      }, trainable);
+      value.dispose();
+      let entry = sums.get(key);
+      if (!entry) sums.set(key, (entry = { sum: new Float64Array(length), count: 0 }));
+      for (const [i, v] of variables.entries()) {
+        if (!v) continue;
+        const data = await grads[v.name].data();
+        for (let k = 0; k < data.length; k++) entry.sum[offsets[i] + k] += data[k];
+      }
+      tf.dispose(Object.values(grads));
+      entry.count += part.length;
+    }
+  }
+  const strata = [...sums.entries()].sort(([a], [b]) => a - b).map(([, e]) => e);
+  const total = strata.reduce((c, e) => c + e.count, 0);
+  if (total === 0) return [];
+  const overall = new Float32Array(length);
+  for (const e of strata) for (let k = 0; k < length; k++) overall[k] += e.sum[k] / total;
+  return [overall, ...(stratify ? strata.map((e) => Float32Array.from(e.sum, (x) => x / e.count)) : [])];
 }
 
 /**

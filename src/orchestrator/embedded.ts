@@ -25,7 +25,7 @@ import { HEADER_BYTES, alignUp, payloadSize } from "../core/delta/format.js";
 import { privacySpent } from "../core/privacy/spent.js";
 import { resolveJobInput } from "./jobs.js";
 import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, checkStake, duplicateSubmission, notOnchain } from "./intake.js";
-import { stakeFacts, type StakeOracle } from "./stake.js";
+import { recordStakeOpening, stakeFacts, stakeOpening, type StakeOracle } from "./stake.js";
 import { getJobEcon, saveJobEcon } from "../db/econ.js";
 import { RoundEventBus } from "./events.js";
 import { aggregateRound, normBound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
@@ -253,6 +253,8 @@ export class EmbeddedOrchestrator implements Orchestrator {
     const now = this.now();
     const deadlineSeconds = options.deadlineSeconds ?? job.deadlineSeconds;
     if (!(deadlineSeconds > 0)) throw new UserError("The round deadline must be positive.", { code: "ROUND_BAD_DEADLINE" });
+    // A staked job's round is judged at the chain's block of now (read before the row exists).
+    const opening = await stakeOpening(this.db, this.options.staking, jobId);
     const row = this.db.transaction(() => {
       const latest = roundsDb.latestRound(this.db, jobId);
       if (latest && isActive(latest.state)) {
@@ -274,6 +276,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
         jobId, round: (latest?.round ?? 0) + 1, publicKey, privateKey, baseModelCid: base,
         deadline: now + Math.round(deadlineSeconds * 1000),
       }, now);
+      recordStakeOpening(this.db, jobId, inserted.round, opening);
       return roundsDb.transitionRound(this.db, jobId, inserted.round, { to: "collecting" });
     }).immediate();
     this.events.emit(jobId, row.round, "round.opened", { deadline: row.deadline, baseModelCid: row.baseModelCid });

@@ -1,9 +1,18 @@
 /**
  * Stakes at intake: a submission counts only from an address whose stake in the job met the job's
- * minimum at the round's stake block. The block is fixed once per round (the first check records
- * it in round_econ; every later check, after a restart too, uses the same one), and the stakes of
- * every registered node are read in ONE contract call per round (eligibleStakers), cached here; an
- * address that registered after that call costs one more call, once.
+ * minimum when the round opened. Opening a staked job's round asks the chain for its latest block
+ * and the job's minimum in that block (`stakeOpening`), recorded with the round (round_econ) before
+ * any submission can arrive; every check of the round, after a restart too, judges the stake the
+ * contract's history (Checkpoints) held at that block against that minimum. So:
+ *   - stake added after the open does not count for that round (it counts from the next one);
+ *   - a stake whose unstaking was requested after the open still counts for that round (it was
+ *     there when the round opened, and stays slashable while pending: the job's cooldown must
+ *     outlast a round plus its publication, see Staking.sol);
+ *   - a minimum raised after the open applies from the next round; the job's own recorded
+ *     minimum (`--min-stake`) is a floor that always applies.
+ * A round opened without a chain to ask (or before this rule) gets its block at its first check.
+ * The stakes of every registered node are read in ONE contract call per round (stakesAt), cached
+ * here; an address that registered after that call costs one more call, once.
  *
  * Jobs without a minimum stake (no `--min-stake`) skip the check: they are for trusted groups.
  */
@@ -17,10 +26,32 @@ import type { Hex } from "./types.js";
 
 /** What the orchestrator asks the chain about stakes (a test passes the real chain actions). */
 export interface StakeOracle {
-  /** The chain's latest block number. */
-  blockNumber(): Promise<bigint>;
-  /** Stakes of `addresses` in the job at `block`, and the job's on-chain minimum. */
-  stakesAt(jobId: number, addresses: readonly Hex[], block: bigint): Promise<{ stakes: Map<string, bigint>; minStake: bigint }>;
+  /** The chain's latest block number and the job's on-chain minimum stake in that block. */
+  opening(jobId: number): Promise<{ block: bigint; minStake: bigint }>;
+  /** Stakes of `addresses` in the job at (the end of) `block`. */
+  stakesAt(jobId: number, addresses: readonly Hex[], block: bigint): Promise<{ stakes: Map<string, bigint> }>;
+}
+
+/** The facts a round records when it opens (see the module comment). */
+export interface StakeOpening {
+  block: bigint;
+  minStake: bigint;
+}
+
+/**
+ * Asks the chain for the block and minimum a staked job's new round is judged at; undefined for a
+ * job without a minimum or without a chain (then intake refuses or skips, see `stakeFacts`).
+ * Call it before the round row exists: the block is then at or before the open, so no stake made
+ * after the open can be in it. Throws the chain's error (the round then does not open).
+ */
+export async function stakeOpening(db: Database.Database, oracle: StakeOracle | undefined, jobId: number): Promise<StakeOpening | undefined> {
+  if (getJobEcon(db, jobId).minStake === null || !oracle) return undefined;
+  return oracle.opening(jobId);
+}
+
+/** Records `stakeOpening`'s answer with the round (inside the transaction that opens it). */
+export function recordStakeOpening(db: Database.Database, jobId: number, round: number, opening: StakeOpening | undefined): void {
+  if (opening) setStakeBlock(db, jobId, round, Number(opening.block), opening.minStake.toString());
 }
 
 /** The facts `checkStake` (intake.ts) decides on: null `required` = the job needs no stake. */
@@ -55,18 +86,24 @@ export async function stakeFacts(
   let entry = perRound.get(key);
   const who = address.toLowerCase();
   if (!entry || !entry.stakes.has(who)) {
-    const recorded = getRoundEcon(db, jobId, round).stakeBlock;
-    const block = BigInt(recorded ?? setStakeBlock(db, jobId, round, Number(await oracle.blockNumber())));
+    let recorded = getRoundEcon(db, jobId, round);
+    if (recorded.stakeBlock === null || recorded.openMinStake === null) {
+      // Opened without a chain (or by an older version): judged from the first check on.
+      const now = await oracle.opening(jobId);
+      const fixed = setStakeBlock(db, jobId, round, Number(now.block), now.minStake.toString());
+      recorded = { ...recorded, ...fixed };
+    }
+    const block = BigInt(recorded.stakeBlock!);
     const addresses = entry ? [address] : [...new Set([...listNodes(db).map((n) => n.address.toLowerCase() as Hex), who as Hex])];
     const read = await oracle.stakesAt(jobId, addresses, block);
-    entry ??= { block, minStake: read.minStake, stakes: new Map() };
+    entry ??= { block, minStake: BigInt(recorded.openMinStake!), stakes: new Map() };
     for (const [a, v] of read.stakes) entry.stakes.set(a.toLowerCase(), v);
     for (const a of addresses) if (!entry.stakes.has(a.toLowerCase())) entry.stakes.set(a.toLowerCase(), 0n);
     perRound.set(key, entry);
     // Rounds of the past are never checked again: keep the cache small.
     if (perRound.size > 64) perRound.delete(perRound.keys().next().value!);
   }
-  // The stricter of the two minimums counts: the job's recorded one and the contract's.
+  // The stricter of the two minimums counts: the job's recorded one and the contract's at the open.
   const required = BigInt(econ.minStake) > entry.minStake ? BigInt(econ.minStake) : entry.minStake;
   return { required, held: entry.stakes.get(who) ?? 0n, block: Number(entry.block) };
 }
@@ -93,23 +130,24 @@ export function stakeTooLow(address: Hex, jobId: number, facts: StakeFacts): Den
 /** The stake oracle over the configured chain's Staking contract (for `dat serve` and the CLI). */
 export async function chainStakeOracle(config: DatConfig, options: { rpcUrl?: string } = {}): Promise<StakeOracle> {
   const { connectConfiguredChain } = await import("../chain/clients.js");
-  const { eligibleStakers, stakingAddress } = await import("../chain/staking.js");
+  const { stakingAddress } = await import("../chain/staking.js");
   const chain = await connectConfiguredChain(config, { rpcUrl: options.rpcUrl });
   const staking = stakingAddress(chain.deployment, chain.chainId);
-  return publicClientStakeOracle(chain.publicClient, staking, eligibleStakers);
+  return publicClientStakeOracle(chain.publicClient, staking);
 }
 
 /** A StakeOracle over a viem public client and a Staking contract address. */
-export function publicClientStakeOracle(
-  publicClient: import("viem").PublicClient,
-  staking: Address,
-  eligibleStakers: typeof import("../chain/staking.js").eligibleStakers,
-): StakeOracle {
+export function publicClientStakeOracle(publicClient: import("viem").PublicClient, staking: Address): StakeOracle {
   return {
-    blockNumber: () => publicClient.getBlockNumber(),
+    async opening(jobId) {
+      const { jobRulesAt } = await import("../chain/staking.js");
+      const { blockNumber, minStake } = await jobRulesAt(publicClient, { staking, jobId });
+      return { block: blockNumber, minStake };
+    },
     async stakesAt(jobId, addresses, block) {
+      const { eligibleStakers } = await import("../chain/staking.js");
       const result = await eligibleStakers(publicClient, { staking, jobId, addresses: addresses as Address[], blockNumber: block });
-      return { stakes: new Map([...result.stakes].map(([a, v]) => [a.toLowerCase(), v])), minStake: result.minStake };
+      return { stakes: new Map([...result.stakes].map(([a, v]) => [a.toLowerCase(), v])) };
     },
   };
 }
@@ -128,7 +166,7 @@ export function lazyChainStakeOracle(config: DatConfig): StakeOracle {
     return oracle;
   };
   return {
-    blockNumber: async () => (await get()).blockNumber(),
+    opening: async (jobId) => (await get()).opening(jobId),
     stakesAt: async (jobId, addresses, block) => (await get()).stakesAt(jobId, addresses, block),
   };
 }

@@ -104,6 +104,59 @@ describe("scoreBeyondPublic", () => {
     }
   });
 
+  it("pays skewed non-IID contributors whose residuals disagree, on the per-class validation gradients; noise, zero, free-ride still earn 0", () => {
+    // Three classes with directions c_k; client k holds class k only: it pushes c_k up and the other
+    // classes down, so the clients' residuals point against each other (pairwise cosine ≈ −0.46).
+    const next = seededRandom(11);
+    const c = [0, 1, 2].map(() => randn(D, next));
+    const previous = randn(D, next);
+    const client = (k: number) => ({
+      id: `client-${k}`,
+      delta: Float32Array.from({ length: D }, (_, i) => c[k][i] - 0.7 * c[(k + 1) % 3][i] - 0.7 * c[(k + 2) % 3][i] + 0.3 * previous[i] + 0.2 * gaussian(next)),
+    });
+    const clients = [0, 1, 2].map(client);
+    // Validation gradients: overall (all classes) and per class (−g_k ≈ c_k, measured with noise).
+    const perClass = c.map((ck) => Float32Array.from(ck, (x) => -x + 0.3 * gaussian(next)));
+    const overall = Float32Array.from({ length: D }, (_, i) => (perClass[0][i] + perClass[1][i] + perClass[2][i]) / 3);
+    const honestNorm = norm(clients[0].delta);
+    const attacks = [
+      { id: "noise", delta: randn(D, next, honestNorm / Math.sqrt(D)) },
+      { id: "zero", delta: new Float32Array(D) },
+      { id: "free-ride", delta: previous.map((x) => 2 * x) },
+      { id: "copy-a", delta: Float32Array.from(clients[0].delta) },
+    ];
+    const updates = [...clients, ...attacks];
+
+    const before = scoreBeyondPublic(updates, { previousUpdate: previous }).scores;
+    const after = scoreBeyondPublic(updates, { previousUpdate: previous, validationGradients: [overall, ...perClass] });
+
+    // Before: peers alone starve every honest client (they point against each other).
+    for (const k of [0, 1, 2]) expect(before[k].score).toBe(0);
+    const byId = new Map(after.scores.map((x) => [x.id, x]));
+    const honest = ["client-1", "client-2"].map((id) => byId.get(id)!.score);
+    for (const score of honest) expect(score).toBeGreaterThan(0.3);
+    for (const id of ["client-1", "client-2"]) expect(byId.get(id)).toMatchObject({ flag: null, relevance: expect.any(Number) });
+    expect(Math.max(...honest)).toBeLessThanOrEqual(3 * Math.min(...honest));
+    expect(byId.get("noise")).toMatchObject({ flag: "noise", score: 0 });
+    expect(Math.abs(byId.get("noise")!.relevance!)).toBeLessThan(4 / Math.sqrt(D));
+    expect(byId.get("zero")).toMatchObject({ flag: "zero", score: 0 });
+    expect(byId.get("free-ride")).toMatchObject({ flag: "free-ride", score: 0 });
+    // client-0 and its copy share one share at most.
+    expect(byId.get("client-0")!.flag).toBe("duplicate");
+    expect(byId.get("client-0")!.score + byId.get("copy-a")!.score).toBeLessThanOrEqual(Math.max(...honest) + 1e-12);
+    expect(after.evidence).toEqual(expect.arrayContaining([expect.objectContaining({ kind: "duplicate", ids: ["client-0", "copy-a"], slashable: true })]));
+  });
+
+  it("gives an IID sign-flipped delta nothing even with validation gradients", () => {
+    const { honest, previous, next } = honestRound(7);
+    const common = mean(honest.map((h) => h.delta));
+    const gradient = Float32Array.from(common, (x) => -x + 0.5 * gaussian(next));
+    const flipped = { id: "flipped", delta: honest[0].delta.map((x) => -x) };
+    const { scores } = scoreBeyondPublic([...honest.slice(1), flipped], { previousUpdate: previous, validationGradients: [gradient] });
+    expect(scores.find((s) => s.id === "flipped")!.score).toBe(0);
+    for (const s of scores.filter((x) => x.id !== "flipped")) expect(s.score).toBeGreaterThan(0.3);
+  });
+
   it("gives a scaled-up delta a score divided by its scale and a sign-flipped one nothing", () => {
     const { honest, previous } = honestRound(5);
     const scaled = { id: "scaled", delta: honest[0].delta.map((x) => 10 * x) };
@@ -136,6 +189,9 @@ describe("scoreBeyondPublic", () => {
     ];
     for (const [updates, previousUpdate] of cases) {
       expect(() => scoreBeyondPublic(updates as never, { previousUpdate: previousUpdate as Float32Array | undefined })).toThrow(MalformedInputError);
+    }
+    for (const gradient of [new Float32Array([1]), new Float32Array([1, Number.NaN]), [1, 2]]) {
+      expect(() => scoreBeyondPublic([ok], { validationGradients: [gradient as Float32Array] })).toThrow(expect.objectContaining({ code: "SCORES_BAD_INPUT" }));
     }
     expect(() => scoreBeyondPublic([ok], { duplicateCosine: 2 })).toThrow(expect.objectContaining({ code: "SCORES_BAD_OPTION" }));
   });

@@ -131,12 +131,15 @@ describe("contribution scores with a validation set", () => {
 
     // Assert
     expect(result.state).toBe("published");
-    expect(result.metrics).toMatchObject({ scoring: "beyond-public+validation(alone)" });
+    expect(result.metrics).toMatchObject({ scoring: "beyond-public+relevance+validation(alone)" });
     expect(Number.isFinite(result.metrics!.loss)).toBe(true);
     const score = Object.fromEntries(result.scores.map((s) => [s.address, s.score]));
     for (const s of result.scores) expect(s.score).toBeGreaterThanOrEqual(0);
-    // The wrecking delta points away from the median aggregate and raises the loss: score 0.
-    expect(score[people[2].address.toLowerCase()]).toBe(0);
+    // The wrecking delta raises the loss (no validation value) and is ~27,000× the median norm: its
+    // magnitude factor leaves it at most a millionth of the round (the per-class validation
+    // gradient may find a class its residual descends, so not always exactly 0).
+    const total = result.scores.reduce((sum, s) => sum + s.score, 0);
+    expect(score[people[2].address.toLowerCase()]).toBeLessThan(1e-6 * total);
     expect(score[people[0].address.toLowerCase()]).toBeGreaterThan(0);
   });
 });

@@ -2,7 +2,7 @@
  * Stake at intake (issue 13 item 1): a staked job accepts a submission only from an address whose
  * stake met the minimum at the round's stake block; the stakes are read once per round; a job
  * without a minimum (trusted group) needs none. The oracle here stands for the chain: it holds a
- * stake table of its own (the real chain path is exercised by the demo, which stakes on a devnet).
+ * stake table of its own (the real chain path: stakeChain.test.ts, on a Hardhat devnet).
  */
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
@@ -25,11 +25,11 @@ describe("stake at intake", () => {
     const table = new Map<string, bigint>();
     let reads = 0;
     const oracle: StakeOracle = {
-      blockNumber: async () => 42n,
+      opening: async () => ({ block: 42n, minStake: 10n }),
       async stakesAt(_job, addresses, block) {
         reads++;
         expect(block).toBe(42n);
-        return { stakes: new Map(addresses.map((a) => [a.toLowerCase(), table.get(a.toLowerCase()) ?? 0n])), minStake: 10n };
+        return { stakes: new Map(addresses.map((a) => [a.toLowerCase(), table.get(a.toLowerCase()) ?? 0n])) };
       },
     };
     orch = await createEmbeddedOrchestrator({ home, staking: oracle });

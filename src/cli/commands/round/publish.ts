@@ -8,6 +8,7 @@ import { NotFoundError, UsageError } from "../../../core/errors.js";
 import { loadConfig } from "../../../config/index.js";
 import { openDatabase } from "../../../db/index.js";
 import { getSettlement } from "../../../db/settlements.js";
+import { getRoundEcon } from "../../../db/econ.js";
 import { unlockAccount } from "../../unlock.js";
 import { connectConfiguredChain } from "../../../chain/clients.js";
 import { publishSettlement } from "../../../chain/settle.js";
@@ -27,6 +28,9 @@ export async function roundPublish(ctx: CliContext, opts: { job: string; round: 
         hint: `A round is settled when it closes: dat round start --job ${job}`,
       });
     }
+    // The slash list fixed at close (round_econ), exactly as the first attempt sent it: the contract
+    // publishes a round once, so a retry that left it out would never slash those addresses.
+    const slashes = /^\d+$/.test(job) ? getRoundEcon(db, Number(job), round).slashes as Address[] : [];
     const config = await loadConfig(configOptions(ctx));
     const account = await unlockAccount(ctx);
     const chain = await connectConfiguredChain(config.values, { account });
@@ -35,7 +39,7 @@ export async function roundPublish(ctx: CliContext, opts: { job: string; round: 
     try {
       result = await publishSettlement({
         db, publicClient: chain.publicClient, walletClient: chain.walletClient!,
-        distributor: chain.deployment.distributor as Address, settlement,
+        distributor: chain.deployment.distributor as Address, settlement, slashes,
       });
     } catch (error) {
       spinner.fail(`Round ${round} of job ${job} is still unpublished`);
