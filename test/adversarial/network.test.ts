@@ -28,7 +28,7 @@ import { createPublicClient, http, type Address } from "viem";
 import { syntheticDigits } from "../../src/train/data/synthetic.js";
 import { subsetSource } from "../../src/train/data/source.js";
 import { writeValidationCsv } from "../../src/demo/data.js";
-import { getStake } from "../../src/chain/staking.js";
+import { getStake, readSlashes } from "../../src/chain/staking.js";
 import { ENV, ROOT, e2eProcesses, waitFor, type Home } from "../e2e/processes.js";
 import type { AttackPlan, AttackerKind } from "./attacker.js";
 
@@ -252,6 +252,14 @@ describe("every attack at once against dat serve and a devnet", () => {
     for (const h of slashed) expect(stakesAfter.get(h.address.toLowerCase()), h.name).toBe(0n);
     for (const a of attackers.filter((x) => x.attack === "noise" || x.attack === "inflate")) expect(stakesAfter.get(a.home.address.toLowerCase())).toBe(STAKE);
     expect(r2.metrics.slashes).toBe(slashed.length);
+    // Once each: one Slashed event per cheat in the whole job, all in round 2, each for its whole stake.
+    const client = createPublicClient({ transport: http(devnet.url) });
+    const events = await readSlashes(client as never, { staking: devnet.staking as Address, fromBlock: 0, jobId: "1" });
+    expect(events.map((e) => e.account.toLowerCase()).sort()).toEqual(slashed.map((h) => h.address.toLowerCase()).sort());
+    for (const e of events) {
+      expect(e.round).toBe(2);
+      expect(e.amount).toBe(STAKE);
+    }
     expect(verify.ok, JSON.stringify(verify)).toBe(true);
     expect(verify.chain.checks.some((c) => /slash/i.test(c.what))).toBe(true);
   }, 900_000);
