@@ -15,6 +15,8 @@ export interface RoundMetrics {
   rejected?: number;
   /** Total samples behind the aggregate. */
   samples?: number;
+  /** Deltas in the aggregate: flagged ones (zero, free-ride, noise) left out, copies counted once. */
+  aggregated?: number;
   [key: string]: unknown;
 }
 

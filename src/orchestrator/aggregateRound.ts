@@ -1,8 +1,9 @@
 /**
- * Closing a round: fetch, open and decode each accepted sealed delta, aggregate with the job's
- * strategy (FedAvg and the server optimizers stream: O(model) memory), apply the aggregate to the
- * base model, store the new global model, evaluate it on the job's validation set, score every
- * contribution, and commit all of it in one SQLite transaction.
+ * Closing a round: fetch, open and decode each accepted sealed delta, score every contribution
+ * (what it adds beyond public information), aggregate with the job's strategy the deltas that carry
+ * signal (flagged ones left out, copies once), apply the aggregate to the base model, store the new
+ * global model, evaluate it on the job's validation set, and commit all of it in one SQLite
+ * transaction.
  */
 import type { PreprocessSpec } from "../core/preprocess.js";
 import type Database from "better-sqlite3";
@@ -49,7 +50,8 @@ export interface AggregateRoundOutcome {
 export async function aggregateRound(options: AggregateRoundOptions): Promise<AggregateRoundOutcome> {
   const { db, store, deps, job, round } = options;
   const { createStrategy } = await import("../core/aggregate/index.js");
-  const base = await readModelBlob(await store.get(round.baseModelCid));
+  const baseBytes = await store.get(round.baseModelCid);
+  const base = await readModelBlob(baseBytes);
   const strategy = createStrategy(job.strategy, strategyParamStrings(job.strategyParams));
   const saved = getServerState(db, job.id);
   const state = saved && saved.strategy === job.strategy && (!saved.m || saved.m.length === base.length)
@@ -61,7 +63,6 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
   // twice a typical honest one. The claims are known before decoding: they are in the signed rows.
   const econ = getJobEcon(db, job.id);
   const weightOptions = { claims: submissions.map((s) => s.sampleCount), ...(econ.maxSamples !== null ? { maxSamples: econ.maxSamples } : {}) };
-  const accumulator = strategy.createAccumulator(base.length, state, submissions.length > 0 ? weightOptions : undefined);
   const keepBytes = options.keepBytes ?? 256 * 1024 * 1024;
   const keep = !strategy.streaming || submissions.length * base.length * 4 <= keepBytes;
   const kept = new Map<number, Float32Array>();
@@ -86,7 +87,6 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
     try {
       const target = keep ? undefined : (scratch ??= new Float32Array(base.length));
       const flat = await decodeFlat(s, target);
-      accumulator.add({ id: s.address, weight: s.sampleCount, delta: flat });
       if (keep) kept.set(s.id, flat);
       samples += s.sampleCount;
     } catch (error) {
@@ -110,20 +110,7 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
     return { scores: [], rejected: rejectedList };
   }
 
-  const result = accumulator.finish();
-  const next = new Float32Array(base.length);
-  for (let i = 0; i < next.length; i++) next[i] = base.weights[i] + result.delta[i];
-  if (!next.every(Number.isFinite)) {
-    throw new OperationFailedError("The aggregate made the model's weights non-finite.", { code: "AGGREGATE_NOT_FINITE" });
-  }
-  const modelBytes = repackModelBlob(base, next);
-  const modelCid = await store.put(modelBytes);
-  // Contributors keep training the plain model (rounds point at it); consumers get an encrypted copy.
-  const encryptedModelCid = job.encryptModel ? await publishEncrypted(db, store, job.id, modelBytes, modelCid) : undefined;
-
   const metrics: roundsDb.RoundMetrics = { accepted: valid.length, rejected: rejected.size, samples, strategy: job.strategy };
-  if (result.selected) metrics.selected = result.selected.length;
-  if (encryptedModelCid) metrics.encryptedModelCid = encryptedModelCid;
 
   // Scores: what each delta adds beyond public information (core/scoreBeyondPublic.ts): the public
   // previous global update, zero and noise earn nothing, copies share one vote; with a validation
@@ -135,17 +122,13 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
     metrics.weightCap = bounded.cap;
     metrics.weightCapped = bounded.capped.length;
   }
-  const evaluator = job.validationPath && job.labelColumn ? await openEvaluator(job.validationPath, job.labelColumn, modelBytes, job.preprocess as PreprocessSpec | null) : undefined;
+  const evaluator = job.validationPath && job.labelColumn ? await openEvaluator(job.validationPath, job.labelColumn, baseBytes, job.preprocess as PreprocessSpec | null) : undefined;
   const losses: Record<string, number> = {};
   let validationError: string | undefined;
   let scored: ReturnType<typeof scoreBeyondPublic>;
+  let result: import("../core/aggregate/types.js").AggregateResult;
+  let next: Float32Array;
   try {
-    if (evaluator) {
-      const evaluation = await evaluator.evaluate(next);
-      metrics.loss = evaluation.loss;
-      if (evaluation.accuracy !== undefined) metrics.accuracy = evaluation.accuracy;
-      metrics.validationCount = evaluation.count;
-    }
     const scoreByLoss = evaluator !== undefined && valid.length <= MAX_VALIDATION_SCORED;
     const candidate = scoreByLoss ? new Float32Array(base.length) : undefined;
     // Scoring needs every delta at once (one Gram matrix): O(contributors × model) memory.
@@ -194,9 +177,41 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
       // Under local DP noise every honest residual is mostly noise: the noise test would flag them all.
       ...((job.dpNoise ?? 0) > 0 ? { noiseAgreement: 0 } : {}),
     });
+
+    // Aggregate only what carries signal: a delta flagged zero, free-ride or noise is paid nothing
+    // and must not dilute the honest ones either, and a group of copies counts once (its
+    // member of least norm), not once per Sybil wallet. Fewer left than the strategy needs: all.
+    const byId = new Map(deltas.map((d) => [d.id, d.delta]));
+    const norm = (v: Float32Array): number => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+    const aggregated = signalCarrying(valid.map((s) => s.address), scored, (id) => norm(byId.get(id)!));
+    const included = aggregated.length >= strategy.minUpdates() ? aggregated : valid.map((s) => s.address);
+    const sampleCountOf = new Map(valid.map((s) => [s.address, s.sampleCount]));
+    const accumulator = strategy.createAccumulator(base.length, state, weightOptions);
+    for (const id of included) accumulator.add({ id, weight: sampleCountOf.get(id)!, delta: byId.get(id)! });
+    result = accumulator.finish();
+    metrics.aggregated = included.length;
+    next = new Float32Array(base.length);
+    for (let i = 0; i < next.length; i++) next[i] = base.weights[i] + result.delta[i];
+    if (!next.every(Number.isFinite)) {
+      throw new OperationFailedError("The aggregate made the model's weights non-finite.", { code: "AGGREGATE_NOT_FINITE" });
+    }
+    if (evaluator) {
+      const evaluation = await evaluator.evaluate(next);
+      metrics.loss = evaluation.loss;
+      if (evaluation.accuracy !== undefined) metrics.accuracy = evaluation.accuracy;
+      metrics.validationCount = evaluation.count;
+    }
   } finally {
     evaluator?.dispose();
   }
+  const modelBytes = repackModelBlob(base, next);
+  const modelCid = await store.put(modelBytes);
+  // Contributors keep training the plain model (rounds point at it); consumers get an encrypted copy.
+  const encryptedModelCid = job.encryptModel ? await publishEncrypted(db, store, job.id, modelBytes, modelCid) : undefined;
+
+  if (result.selected) metrics.selected = result.selected.length;
+  if (encryptedModelCid) metrics.encryptedModelCid = encryptedModelCid;
+
   const scoreOf = new Map(scored.scores.map((x) => [x.id, x]));
   const evidence: EvidenceRecord[] = scored.evidence.map((e) => ({ ...e, ids: e.ids.map((id) => id.toLowerCase()) }));
   // A delta rejected at close passed intake's checks once and is signed: the rejection is evidence.
@@ -231,6 +246,27 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
     scores: valid.map((s) => ({ address: s.address as Hex, sampleCount: s.sampleCount, score: scoreOf.get(s.address)?.score ?? 0 })),
     rejected: rejectedList,
   };
+}
+
+/**
+ * The contributors whose deltas go into the aggregate, in submission order: none flagged zero,
+ * free-ride or noise, and of each duplicate group one member only, the one with the smallest norm
+ * (the members point the same way, so a Sybil that scales its copy up gains no weight by it).
+ */
+export function signalCarrying(ids: string[], scored: ReturnType<typeof scoreBeyondPublic>, normOf: (id: string) => number): string[] {
+  const flagOf = new Map(scored.scores.map((x) => [x.id, x.flag]));
+  const representative = new Map<string, string>();
+  for (const e of scored.evidence) {
+    if (e.kind !== "duplicate") continue;
+    const smallest = e.ids.reduce((best, id) => (normOf(id) < normOf(best) ? id : best));
+    for (const id of e.ids) representative.set(id, smallest);
+  }
+  return ids.filter((id) => {
+    const flag = flagOf.get(id) ?? null;
+    if (flag === "zero" || flag === "free-ride" || flag === "noise") return false;
+    const chosen = representative.get(id);
+    return chosen === undefined || chosen === id;
+  });
 }
 
 /**

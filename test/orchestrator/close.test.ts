@@ -8,6 +8,8 @@ import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src
 import { isRetryable } from "../../src/core/errors.js";
 import { buildRegistration, buildSubmission } from "../../src/contributor/submission.js";
 import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
+import { readModelBlob } from "../../src/orchestrator/modelBlob.js";
+import { seededRandom } from "../../src/core/privacy/noise.js";
 
 describe("close with an aggregation error", () => {
   let home: string;
@@ -24,9 +26,11 @@ describe("close with an aggregation error", () => {
     const { bytes, view } = await tinyModel();
     await orch.createJob(jobInput({ minContributors: 2 }), bytes);
     const round = await orch.openRound(1);
-    for (const who of [account(), account()]) {
+    // Not parallel (cosine ≈ 0.7), or they would be one duplicate group aggregated once.
+    const halfHuge = constantDelta(view, 3e38).map((t) => ({ ...t, data: t.data.map((v, i) => (i % 2 === 0 ? v : 1)) }));
+    for (const [k, who] of [account(), account()].entries()) {
       await orch.registerNode(await buildRegistration(who, "cpu", { cpu: "test" }));
-      const built = await buildSubmission({ account: who, round, tensors: constantDelta(view, 3e38), sampleCount: 1 });
+      const built = await buildSubmission({ account: who, round, tensors: k === 0 ? constantDelta(view, 3e38) : halfHuge, sampleCount: 1 });
       await orch.submit(built.submission, built.sealed);
     }
 
@@ -174,5 +178,47 @@ describe("opened-delta cache between submit and close", () => {
       }
     }
     expect(new Set(cids).size).toBe(1);
+  });
+});
+
+describe("what goes into the aggregate", () => {
+  let home: string;
+  let orch: EmbeddedOrchestrator | undefined;
+  afterEach(async () => {
+    await orch?.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it("leaves zero deltas out and counts a scaled Sybil copy once, at the honest norm (FedAvg)", async () => {
+    // Prepare: two honest deltas that agree (a shared 0.1 plus their own noise) but are no copies,
+    // a zero delta, and the first honest delta scaled 10× from another wallet.
+    home = tempHome();
+    orch = await createEmbeddedOrchestrator({ home });
+    const { bytes, view } = await tinyModel();
+    await orch.createJob(jobInput({ minContributors: 2, strategy: "fedavg" }), bytes);
+    const round = await orch.openRound(1);
+    const random = seededRandom(7);
+    const honestDelta = () => constantDelta(view, 0.1).map((t) => ({ ...t, data: t.data.map((v) => v + 0.1 * (random() - 0.5)) }));
+    const a = honestDelta();
+    const b = honestDelta();
+    const zero = constantDelta(view, 0);
+    const copy = a.map((t) => ({ ...t, data: t.data.map((v) => 10 * v) }));
+    const sent: [ReturnType<typeof account>, ReturnType<typeof constantDelta>][] = [[account(), copy], [account(), a], [account(), b], [account(), zero]];
+    for (const [who, tensors] of sent) {
+      await orch.registerNode(await buildRegistration(who, "cpu", { cpu: "test" }));
+      const built = await buildSubmission({ account: who, round, tensors, sampleCount: 10 });
+      await orch.submit(built.submission, built.sealed);
+    }
+
+    // Execute
+    const result = await orch.closeRound(1);
+
+    // Assert: next = global + (a + b) / 2, exactly what the two honest deltas alone give.
+    expect(result.state).toBe("published");
+    expect(result.metrics).toMatchObject({ accepted: 4, aggregated: 2 });
+    const next = await readModelBlob(await orch.getModel(result.modelCid!));
+    const flatA = a.flatMap((t) => [...t.data]);
+    const flatB = b.flatMap((t) => [...t.data]);
+    for (let i = 0; i < next.length; i += 31) expect(next.weights[i]).toBeCloseTo(view.weights[i] + (flatA[i] + flatB[i]) / 2, 5);
   });
 });

@@ -174,9 +174,10 @@ for (const [name, make] of [["embedded", embeddedHarness], ["http", httpHarness]
       expect(byAddress[alice.address.toLowerCase()]).toBeCloseTo(1 / 3, 5);
       expect(byAddress[carol.address.toLowerCase()]).toBeCloseTo(1 / 12, 5);
       const next = await readModelBlob(await h.orch.getModel(result.modelCid!));
-      // Claims 10, 10, 30: carol's weight is capped at 2 × the median = 20 (boundedWeights):
-      // (10·0.1 + 10·0.1 + 20·0.4) / 40 = 0.25
-      for (let i = 0; i < next.length; i += 97) expect(next.weights[i]).toBeCloseTo(view.weights[i] + 0.25, 5);
+      // One contribution copied three times goes into the aggregate once, as its member of least
+      // norm (alice's or bob's 0.1; carol's 4× copy gains nothing): next = global + 0.1.
+      expect(result.metrics?.aggregated).toBe(1);
+      for (let i = 0; i < next.length; i += 97) expect(next.weights[i]).toBeCloseTo(view.weights[i] + 0.1, 5);
       expect(await codeOf(h.orch.closeRound(1))).toBe("ROUND_NOT_OPEN");
       const status = await h.orch.roundStatus(1, 1);
       expect(status.submissions.map((s) => s.status)).toEqual(["aggregated", "aggregated", "aggregated"]);
