@@ -13,7 +13,8 @@
  *   POST /jobs/:id/rounds/:round/submissions      body: the sealed delta (application/octet-stream),
  *                                                 header x-dat-submission: base64url JSON of the signed submission;
  *                                                 authenticated from the header and Content-Length before
- *                                                 the body is read, the body limited to the job's sealed size
+ *                                                 the body is read, the body limited to the job's sealed size;
+ *                                                 a refusal answers with `Connection: close` and the body unread
  *   POST /jobs/:id/rounds/close        operator
  *   POST /jobs/:id/rounds/fail         operator   { reason }
  *   GET  /models/:cid                             packed model bytes; a gated job's (gate minimum > 0)
@@ -100,6 +101,16 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
     }
   };
 
+  // POST /jobs takes large bodies: a wrong token is refused and the connection closed unread.
+  const operatorBeforeBody = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    try {
+      await operator(req);
+    } catch (error) {
+      closeAfterRefusal(req, reply);
+      throw error;
+    }
+  };
+
   const isOperator = async (req: FastifyRequest) => {
     try {
       await operator(req);
@@ -127,7 +138,7 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
     const nodes = await orch.listNodes({ limit, after: q.after });
     return { nodes, next: nodes.length === limit ? nodes.at(-1)!.address : null };
   });
-  app.post("/jobs", { onRequest: operator, bodyLimit: options.largeBodyLimit ?? 256 * 1024 * 1024 }, async (req) => {
+  app.post("/jobs", { onRequest: operatorBeforeBody, bodyLimit: options.largeBodyLimit ?? 256 * 1024 * 1024 }, async (req) => {
     const body = parseOrThrow(z.object({ input: createJobInputSchema, model: z.string().min(1) }).strict(), req.body, "job request");
     // A plain Uint8Array copy: a pooled Buffer's .buffer is larger than its bytes.
     return orch.createJob(body.input as CreateJobInput, new Uint8Array(Buffer.from(body.model, "base64")));
@@ -164,7 +175,7 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
       try {
         req.datSubmission = await authenticateSubmission(req, largeBodyLimit, authorize?.bind(orch));
       } catch (error) {
-        lingerThenClose(req, reply);
+        closeAfterRefusal(req, reply);
         throw error;
       }
     },
@@ -268,29 +279,42 @@ async function readExactly(stream: NodeJS.ReadableStream, length: number): Promi
   return out;
 }
 
-/** Bytes of an unread body discarded after a refusal before the connection is cut. */
-const LINGER_BYTES = 8 * 1024 * 1024;
+/** Bytes of an unread body a refused client may still push (discarded, never kept) before the cut. */
+const LINGER_BYTES = 2 * 1024 * 1024;
+/** How long a refused client has to close after reading its answer. */
+const LINGER_MS = 1000;
 
 /**
- * After a refusal sent before the body was read, node discards (never buffers) what the client
- * still sends; cutting the socket at once would often lose the answer to a reset. So the socket
- * lives on while the discarded bytes stay under LINGER_BYTES (a client that reads answers stops
- * long before), and is destroyed beyond that or after 2 s: a flooder gets its answer, then a cut.
+ * Ends the connection of a request refused from its headers, before its body was read. The answer
+ * says `Connection: close`: node half-closes the socket once the answer is flushed (FIN after the
+ * answer), so a client stops sending and closes as soon as it reads it. Node would also destroy the
+ * socket right then; that is not done here, because bytes the client still has in flight would then
+ * meet a reset, and a client busy writing its body (node's http client) gets EPIPE before it has
+ * read the answer. Instead the read side discards (never keeps) what still arrives, until the
+ * client closes, LINGER_BYTES arrived or LINGER_MS passed: then the socket is destroyed.
  */
-function lingerThenClose(req: FastifyRequest, reply: FastifyReply): void {
+export function closeAfterRefusal(req: FastifyRequest, reply: FastifyReply): void {
+  void reply.header("connection", "close");
   reply.raw.once("finish", () => {
     const socket = req.raw.socket;
-    if (!socket || socket.destroyed || req.raw.complete) return;
+    if (!socket || socket.destroyed) return;
+    // Node's own "finish" handler (resOnFinish) ran first: it put the request in discard mode and
+    // asked for destroySoon(), which ends the socket and destroys it when the FIN is flushed.
+    socket.off("finish", socket.destroy);
     const start = socket.bytesRead;
-    const since = Date.now();
+    const cut = (): void => {
+      clearInterval(timer);
+      socket.destroy();
+    };
     const timer = setInterval(() => {
-      if (socket.destroyed || req.raw.complete) return clearInterval(timer);
-      if (socket.bytesRead - start > LINGER_BYTES || Date.now() - since > 2000) {
-        clearInterval(timer);
-        socket.destroy();
-      }
-    }, 20);
+      if (socket.bytesRead - start > LINGER_BYTES) cut();
+    }, 10);
+    const deadline = setTimeout(cut, LINGER_MS);
     timer.unref();
-    socket.once("close", () => clearInterval(timer));
+    deadline.unref();
+    socket.once("close", () => {
+      clearInterval(timer);
+      clearTimeout(deadline);
+    });
   });
 }
