@@ -3,8 +3,10 @@
  *
  * Routes (JSON unless said otherwise; errors are `{ error: { kind, code, message, hint } }`):
  *   GET  /health                                  liveness
- *   POST /nodes                                   signed node registration (≤ 8 KiB body, rate-limited per IP)
- *   GET  /nodes?limit=&after=                     { nodes, next }: a page by address (default 100, at most 500)
+ *   POST /nodes                                   signed node registration (≤ 8 KiB body; per IP and per address
+ *                                                 at most orchestrator.registrationsPerMinute, default 30)
+ *   GET  /nodes?limit=&after=                     { nodes, next }: a page by address (orchestrator.nodesPageSize,
+ *                                                 default 100; at most orchestrator.nodesPageMax, default 500)
  *   POST /jobs                         operator   { input: CreateJobInput, model: base64 packed model }
  *   GET  /jobs, GET /jobs/:id                     the validation file's path only with the operator token
  *   POST /jobs/:id/rounds              operator   { deadlineSeconds? } opens the next round
@@ -39,6 +41,7 @@ import type { CreateJobInput, JobInfo, Orchestrator } from "../orchestrator/type
 import { parseOrThrow } from "../orchestrator/schemas.js";
 import { createJobInputSchema } from "../orchestrator/jobs.js";
 import { SUBMISSION_HEADER } from "../orchestrator/http/constants.js";
+import { ORCHESTRATOR_LIMIT_DEFAULTS, type DatConfig } from "../config/schema.js";
 
 export interface OrchestratorRoutesOptions {
   orchestrator: Orchestrator;
@@ -46,8 +49,11 @@ export interface OrchestratorRoutesOptions {
   operatorToken?: string;
   /** Largest body of POST /jobs (the packed model, base64) and of a submission, bytes. */
   largeBodyLimit?: number;
-  /** Registrations per minute per IP (and per address). */
-  registrationsPerMinute?: number;
+  /**
+   * Registrations per minute per IP and per address, and the page sizes of GET /nodes (config
+   * orchestrator.*; each absent one takes its default).
+   */
+  limits?: Partial<ServerLimits>;
   /**
    * Checks a model download (GET /models/:cid) before any byte is sent: gated jobs' models only to
    * gate holders and the job's contributors, sealed deltas only to the operator.
@@ -67,10 +73,15 @@ declare module "fastify" {
   }
 }
 
-const nodesQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-  after: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address").optional(),
-}).strict();
+/** The limits of config orchestrator.* that the routes apply themselves. */
+export type ServerLimits = Pick<DatConfig["orchestrator"], "registrationsPerMinute" | "nodesPageSize" | "nodesPageMax">;
+
+function nodesQuery(max: number) {
+  return z.object({
+    limit: z.coerce.number().int().min(1).max(max).optional(),
+    after: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address").optional(),
+  }).strict();
+}
 
 /** What a non-operator sees instead of the validation file's path. */
 export const HIDDEN_PATH = "(on the orchestrator)";
@@ -120,7 +131,14 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
     }
   };
   app.get("/health", async () => ({ ok: true, service: "dat-orchestrator" }));
-  const perMinute = options.registrationsPerMinute ?? 30;
+  const limits: ServerLimits = {
+    registrationsPerMinute: options.limits?.registrationsPerMinute ?? ORCHESTRATOR_LIMIT_DEFAULTS.registrationsPerMinute,
+    nodesPageSize: options.limits?.nodesPageSize ?? ORCHESTRATOR_LIMIT_DEFAULTS.nodesPageSize,
+    nodesPageMax: options.limits?.nodesPageMax ?? ORCHESTRATOR_LIMIT_DEFAULTS.nodesPageMax,
+  };
+  const perMinute = limits.registrationsPerMinute;
+  // Per app, not per process: two servers in one process (tests) count apart.
+  const registrationsByAddress = fixedWindowCounter(60_000);
   app.post("/nodes", {
     bodyLimit: 8 * 1024,
     config: {
@@ -132,9 +150,10 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
     const register = orch.registerNode as (reg: never, context?: { ip?: string }) => ReturnType<Orchestrator["registerNode"]>;
     return register.call(orch, req.body as never, { ip: req.ip });
   });
+  const pageQuery = nodesQuery(limits.nodesPageMax);
   app.get("/nodes", async (req) => {
-    const q = parseOrThrow(nodesQuery, req.query ?? {}, "query");
-    const limit = q.limit ?? 100;
+    const q = parseOrThrow(pageQuery, req.query ?? {}, "query");
+    const limit = q.limit ?? Math.min(limits.nodesPageSize, limits.nodesPageMax);
     const nodes = await orch.listNodes({ limit, after: q.after });
     return { nodes, next: nodes.length === limit ? nodes.at(-1)!.address : null };
   });
@@ -197,26 +216,31 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
 
 }
 
-/** Fixed-window counter per key (the rate-limit plugin keys on the request before the body is parsed). */
-const registrationsByAddress = {
-  windowStart: 0,
-  counts: new Map<string, number>(),
-  hit(key: string, max: number): void {
-    const now = Date.now();
-    if (now - this.windowStart >= 60_000) {
-      this.windowStart = now;
-      this.counts.clear();
-    }
-    const n = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, n);
-    if (n > max) {
-      throw new DeniedError(`Rate limit reached: at most ${max} registrations per minute for ${key}.`, {
-        code: "RATE_LIMITED",
-        hint: "Retry in a minute.",
-      });
-    }
-  },
-};
+/**
+ * Fixed-window counter per key, for limits keyed on the body (the address of a registration): the
+ * rate-limit plugin keys on the request before the body is parsed.
+ */
+function fixedWindowCounter(windowMs: number) {
+  let windowStart = 0;
+  const counts = new Map<string, number>();
+  return {
+    hit(key: string, max: number): void {
+      const now = Date.now();
+      if (now - windowStart >= windowMs) {
+        windowStart = now;
+        counts.clear();
+      }
+      const n = (counts.get(key) ?? 0) + 1;
+      counts.set(key, n);
+      if (n > max) {
+        throw Object.assign(new DeniedError(`Rate limit reached: at most ${max} registrations per minute for ${key}.`, {
+          code: "RATE_LIMITED",
+          hint: "Retry in a minute, or ask the operator to raise orchestrator.registrationsPerMinute.",
+        }), { statusCode: 429 });
+      }
+    },
+  };
+}
 
 /**
  * The submission header and Content-Length, checked against the orchestrator before the body:
