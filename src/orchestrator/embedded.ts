@@ -28,7 +28,8 @@ import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, c
 import { stakeFacts, type StakeOracle } from "./stake.js";
 import { getJobEcon, saveJobEcon } from "../db/econ.js";
 import { RoundEventBus } from "./events.js";
-import { aggregateRound, normBound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
+import { aggregateRound, normBound, type AggregateRoundOutcome } from "./aggregateRound.js";
+import { modelIsPrivate, privateModelStore, recordModelKey, sealModel } from "../inference/modelKeys.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import { ORCHESTRATOR_LIMIT_DEFAULTS, type DatConfig } from "../config/schema.js";
 import {
@@ -101,7 +102,8 @@ export async function createEmbeddedOrchestrator(options: EmbeddedOrchestratorOp
   const deps = await loadDeps();
   const db = openDatabase(options.home);
   try {
-    const store = await deps.openStore(options.home, options.config);
+    // Private (gated, --encrypt-model) models are stored only encrypted and read back by plaintext CID.
+    const store = privateModelStore(db, await deps.openStore(options.home, options.config));
     return new EmbeddedOrchestrator(db, store, deps, options);
   } catch (error) {
     db.close();
@@ -226,7 +228,11 @@ export class EmbeddedOrchestrator implements Orchestrator {
   async createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
     const { spec, strategyParams: params, encoding, preprocess } = await resolveJobInput(input);
     const view = await readModelBlob(model);
-    const cid = await this.store.put(model);
+    // A private job's initial model is stored only encrypted, its key recorded with the job.
+    const sealed = modelIsPrivate({ encryptModel: spec.encryptModel ?? false, gateMin: spec.gateMin ?? null })
+      ? await sealModel(this.store, model)
+      : undefined;
+    const cid = sealed ? sealed.plainCid : await this.store.put(model);
     const row = this.db.transaction(() => {
       const inserted = jobsDb.insertJob(this.db, {
       name: spec.name ?? null,
@@ -254,9 +260,9 @@ export class EmbeddedOrchestrator implements Orchestrator {
       }, this.now());
       jobsDb.setJobPreprocess(this.db, inserted.id, preprocess);
       saveJobEcon(this.db, inserted.id, { minStake: spec.minStake ?? null, maxSamples: spec.maxSamples ?? null });
+      if (sealed) recordModelKey(this.db, String(inserted.id), sealed, Math.floor(this.now() / 1000));
       return jobsDb.getJob(this.db, inserted.id)!;
     })();
-    if (row.encryptModel) await publishEncrypted(this.db, this.store, row.id, model, cid);
     return this.jobInfo(row);
   }
 
