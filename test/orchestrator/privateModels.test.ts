@@ -3,7 +3,8 @@
  * `--encrypt-model` job and for a gated job (gate minimum > 0), neither the initial model nor a
  * round's global model sits in plaintext in the home's blob store — no blob equals the model or
  * contains a run of its weights' bytes — while the orchestrator still reads them under their
- * plaintext CIDs (contributors train them, rounds and the chain name them). A public job is the
+ * plaintext CIDs (contributors train them, rounds and the chain name them). The same holds for what
+ * is uploaded to Lighthouse (its local double, test/store/fakeLighthouse.ts). A public job is the
  * control: its models are found in plaintext by the same scan.
  */
 import fs from "node:fs";
@@ -16,10 +17,14 @@ import { cidForBytes } from "../../src/store/cid.js";
 import { isEncryptedModelBlob } from "../../src/inference/modelKeys.js";
 import type { CreateJobInput } from "../../src/orchestrator/types.js";
 import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
+import { startFakeLighthouse } from "../store/fakeLighthouse.js";
+
+const LIGHTHOUSE_KEY = "test-key-0123456789";
 
 /** Every blob file of the home's local store. */
 function storedBlobs(home: string): Buffer[] {
   const root = path.join(home, "blobs");
+  if (!fs.existsSync(root)) return [];
   return fs.readdirSync(root, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => fs.readFileSync(path.join(e.parentPath, e.name)));
@@ -27,12 +32,16 @@ function storedBlobs(home: string): Buffer[] {
 
 /** Whether any stored blob is the model, or holds 256 bytes from the middle of its weights. */
 async function storedInPlaintext(home: string, model: Uint8Array): Promise<boolean> {
+  return containsModel(storedBlobs(home), model);
+}
+
+async function containsModel(blobs: Buffer[], model: Uint8Array): Promise<boolean> {
   const { weights } = await readModelBlob(model);
   const bytes = Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
   const middle = Math.floor(bytes.length / 2) & ~3;
   const run = bytes.subarray(middle, middle + 256);
   expect(run.length).toBe(256);
-  return storedBlobs(home).some((blob) => blob.equals(Buffer.from(model)) || blob.includes(run));
+  return blobs.some((blob) => blob.equals(Buffer.from(model)) || blob.includes(run));
 }
 
 /** Creates a job, runs one round with two contributors and returns the initial and global models. */
@@ -83,6 +92,26 @@ describe("private models are encrypted at rest", () => {
     const { initial, global } = await oneRound(orch, { gateMin: "1000000000000000000" });
     expect(await storedInPlaintext(home, initial)).toBe(false);
     expect(await storedInPlaintext(home, global)).toBe(false);
+  });
+
+  it("uploads only ciphertext to Lighthouse and reads the model back from its gateway", async () => {
+    const fake = await startFakeLighthouse([LIGHTHOUSE_KEY]);
+    try {
+      home = tempHome();
+      orch = await createEmbeddedOrchestrator({
+        home, config: { store: { kind: "lighthouse", lighthouse: { uploadUrl: fake.url, gatewayUrl: fake.url, apiKey: LIGHTHOUSE_KEY } } },
+      });
+      const { initial, global } = await oneRound(orch, { encryptModel: true, gateMin: "0" });
+      const uploaded = [...fake.files.values()].map((b) => Buffer.from(b));
+      expect(uploaded.filter((b) => isEncryptedModelBlob(b))).toHaveLength(2);
+      expect(await containsModel(uploaded, initial)).toBe(false);
+      expect(await containsModel(uploaded, global)).toBe(false);
+      expect(storedBlobs(home)).toEqual([]);
+    } finally {
+      await orch?.close();
+      orch = undefined;
+      await fake.close();
+    }
   });
 
   it("a public job's models are stored in plaintext (the scan finds them)", async () => {
