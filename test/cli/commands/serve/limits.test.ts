@@ -13,6 +13,7 @@ import { buildRegistration } from "../../../../src/contributor/submission.js";
 import { setConfigValue } from "../../../../src/config/write.js";
 import { loadConfig } from "../../../../src/config/load.js";
 import { connectOrchestrator } from "../../../../src/orchestrator/connect.js";
+import { createHttpOrchestrator } from "../../../../src/orchestrator/http/client.js";
 import { dat, exited, startServe, TEST_ENV } from "../../../orchestrator/cli.js";
 import { account, tempHome } from "../../../orchestrator/helpers.js";
 
@@ -88,6 +89,10 @@ describe("registration limits from the config", () => {
     expect(page.next).toBe(page.nodes[0].address);
     expect(((await (await fetch(`${first}/nodes?limit=2`)).json()) as { nodes: unknown[] }).nodes).toHaveLength(2);
     expect((await fetch(`${first}/nodes?limit=3`)).status).toBe(400);
+    // The HTTP client pages through all of them in the server's page size.
+    const client = createHttpOrchestrator({ url: first, attempts: 1 });
+    expect(await client.listNodes()).toHaveLength(2);
+    await client.close();
     await stop(servers.at(-1)!);
 
     // Raised: 20 nodes from one IP (the default allows 16), and maxNodes = 20 refuses the 21st.
