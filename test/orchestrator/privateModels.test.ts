@@ -84,6 +84,12 @@ describe("private models are encrypted at rest", () => {
     expect(await storedInPlaintext(home, global)).toBe(false);
     // What is stored of them is ciphertext, with a key in the key service's table.
     expect(storedBlobs(home).filter((b) => isEncryptedModelBlob(b))).toHaveLength(2);
+    // Consumers (dat infer through the key service) get the encrypted copy and its key: it opens to the model.
+    const { resolveInferenceJob } = await import("../../src/inference/jobs.js");
+    const { decryptModelBlob, lookupModelKey } = await import("../../src/inference/modelKeys.js");
+    const served = resolveInferenceJob(orch!.db, "1", {} as never, undefined).modelCid;
+    const opened = decryptModelBlob(await orch!.store.get(served), lookupModelKey(orch!.db, "1", served)!);
+    expect(Buffer.from(opened).equals(Buffer.from(global))).toBe(true);
   });
 
   it("a gated job (gate minimum > 0) keeps no plaintext copy either", async () => {
