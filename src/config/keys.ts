@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { UserError } from "../core/errors.js";
-import { configSchema, ENV_ALIASES } from "./schema.js";
+import { configSchema, ENV_ALIASES, SECRET_KEYS } from "./schema.js";
 
 /** One settable key: a leaf of the schema. */
 export interface Leaf {
@@ -84,7 +84,9 @@ export function parseConfigValue(key: string, value: unknown, origin: string): u
   const leaf = leafFor(key);
   const result = coerce(leaf, value);
   if (!result.ok) {
-    throw new UserError(`Invalid value for ${key} from ${origin}: ${result.message}.`, {
+    // The value is echoed (trimmed) so a typo is visible, except for secrets.
+    const given = typeof value === "string" && !SECRET_KEYS.has(key) ? ` "${value.length > 40 ? value.slice(0, 40) + "…" : value}"` : "";
+    throw new UserError(`Invalid value${given} for ${key} from ${origin}: ${result.message}.`, {
       code: "CONFIG_INVALID",
       hint: origin.startsWith("env:") ? `Fix or unset ${origin.slice(4)}.` : `Check the value of ${key}.`,
       data: { key, origin },

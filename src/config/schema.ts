@@ -14,6 +14,28 @@ const url = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 const backend = z.enum(["auto", "gpu", "native", "webgpu", "wasm", "cpu"]);
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte address");
 
+/** A count or a limit: a whole number of at least 1, with one message for every way to get it wrong. */
+const positiveInteger = z.number({ error: "must be a positive integer" })
+  .int({ error: "must be a positive integer" })
+  .positive({ error: "must be a positive integer" });
+
+/**
+ * Defaults of the registration limits of an orchestrator without on-chain registration (issue 13:
+ * free identities are bounded). Raise them for a private network or a benchmark.
+ */
+export const ORCHESTRATOR_LIMIT_DEFAULTS = {
+  /** Nodes registered in all. */
+  maxNodes: 10_000,
+  /** Nodes registered from one IP address. */
+  maxNodesPerIp: 16,
+  /** POST /nodes per minute, per IP and per address. */
+  registrationsPerMinute: 30,
+  /** Nodes in a page of GET /nodes when the client names no limit. */
+  nodesPageSize: 100,
+  /** Most nodes a client may ask for in one page. */
+  nodesPageMax: 500,
+} as const;
+
 /** Contract addresses of one deployment, keyed in `chain.deployments` by chain id. */
 export const deploymentSchema = z.object({
   token: address,
@@ -37,6 +59,16 @@ export const configSchema = z.object({
     url: url.optional(),
     /** Accept only nodes registered in the on-chain NodeRegistry (as `dat serve --onchain`). */
     requireOnchain: z.boolean().default(false),
+    /** Nodes that may register in all without on-chain registration (REGISTRY_FULL beyond). */
+    maxNodes: positiveInteger.default(ORCHESTRATOR_LIMIT_DEFAULTS.maxNodes),
+    /** Nodes that may register from one IP without on-chain registration (REGISTRATION_IP_CAP beyond). */
+    maxNodesPerIp: positiveInteger.default(ORCHESTRATOR_LIMIT_DEFAULTS.maxNodesPerIp),
+    /** Registrations (POST /nodes) per minute, per IP and per address (RATE_LIMITED beyond). */
+    registrationsPerMinute: positiveInteger.default(ORCHESTRATOR_LIMIT_DEFAULTS.registrationsPerMinute),
+    /** Nodes per page of GET /nodes when the client names no limit. */
+    nodesPageSize: positiveInteger.default(ORCHESTRATOR_LIMIT_DEFAULTS.nodesPageSize),
+    /** Most nodes per page of GET /nodes a client may ask for (BAD_PAGE beyond). */
+    nodesPageMax: positiveInteger.default(ORCHESTRATOR_LIMIT_DEFAULTS.nodesPageMax),
   }),
   store: z.object({
     kind: z.enum(["local", "lighthouse"]).default("local"),

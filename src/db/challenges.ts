@@ -95,6 +95,14 @@ export function getModelKey(db: Database.Database, modelCid: string): ModelKeyRo
   return { modelCid: raw.model_cid, jobId: raw.job_id, plainCid: raw.plain_cid, key: new Uint8Array(raw.key), createdAt: raw.created_at };
 }
 
+/** The newest encrypted copy of the plain model `plainCid` (any job), with its key; undefined when none. */
+export function getModelKeyByPlainCid(db: Database.Database, plainCid: string): ModelKeyRow | undefined {
+  const raw = db.prepare(`SELECT model_cid FROM model_keys WHERE plain_cid = ? ORDER BY created_at DESC LIMIT 1`).get(plainCid) as
+    | { model_cid: string }
+    | undefined;
+  return raw ? getModelKey(db, raw.model_cid) : undefined;
+}
+
 /** CID of the encrypted copy of a job's plain model `plainCid`, when one was published. */
 export function getEncryptedCopy(db: Database.Database, jobId: string, plainCid: string): string | undefined {
   const row = db.prepare(`SELECT model_cid FROM model_keys WHERE job_id = ? AND plain_cid = ? ORDER BY created_at DESC LIMIT 1`)

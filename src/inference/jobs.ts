@@ -42,7 +42,7 @@ export function parseJobId(raw: string): number {
  * gate_token means the token deployed on the configured chain (chain.deployments[chainId].token);
  * a null gate_min means one whole token. The model is the latest published round's, else the
  * job's initial model; for an encrypted job, the encrypted copy of that model when one was
- * published with publishEncryptedModel({plainCid}).
+ * stored with putJobModel / putPrivateModel (modelKeys.ts).
  */
 export function resolveInferenceJob(db: Database.Database, jobIdRaw: string, config: DatConfig, chainId: number | undefined): InferenceJob {
   const jobId = parseJobId(jobIdRaw);
@@ -65,8 +65,8 @@ export function resolveInferenceJob(db: Database.Database, jobIdRaw: string, con
     gate = { token: getAddress(token), min: job.gateMin === null ? undefined : BigInt(job.gateMin) };
   }
   const plainCid = published?.modelCid ?? job.initialModelCid;
-  // An encrypted job may keep its plain model for contributors (they train it) and publish an
-  // encrypted copy for consumers: serve and release the copy.
+  // An encrypted job's model is stored only as its encrypted copy (contributors read the plain one
+  // through the orchestrator, which holds the key); consumers get the copy and a released key.
   const modelCid = (job.encryptModel && getEncryptedCopy(db, String(jobId), plainCid)) || plainCid;
   return {
     id: String(jobId),

@@ -12,6 +12,7 @@ import { DeniedError, MalformedInputError } from "../core/errors.js";
 import { blobOwners } from "../db/challenges.js";
 import { isNodeRegistered } from "../db/nodes.js";
 import { verifyChallenge } from "./challenge.js";
+import { gatesDownloads } from "./modelKeys.js";
 import type { InferenceEngine } from "./engine.js";
 
 /** The header that carries a signed challenge on a model download. */
@@ -19,11 +20,6 @@ export const MODEL_CHALLENGE_HEADER = "x-dat-challenge";
 
 export interface ModelAccessRequest {
   headers: Record<string, string | string[] | undefined>;
-}
-
-/** Whether a job's gate minimum makes its models private ("0" and null do not; see resolveInferenceJob for inference). */
-export function gatesDownloads(gateMin: string | null): boolean {
-  return gateMin !== null && /^\d+$/.test(gateMin) && BigInt(gateMin) > 0n;
 }
 
 /**

@@ -10,7 +10,9 @@ import fs from "node:fs";
 import path from "node:path";
 import type Database from "better-sqlite3";
 import { DeniedError, MalformedInputError } from "../core/errors.js";
-import { getModelKey, insertModelKey } from "../db/challenges.js";
+import { getEncryptedCopy, getModelKey, getModelKeyByPlainCid, insertModelKey } from "../db/challenges.js";
+import type { BlobStore, GetOptions } from "../store/index.js";
+import { bytesMatchCid, cidForBytes } from "../store/cid.js";
 
 const MAGIC = Buffer.from("DATE", "ascii");
 const VERSION = 1;
@@ -72,6 +74,100 @@ export function decryptModelBlob(blob: Uint8Array, key: Uint8Array): Uint8Array 
 /** The store operation publishing needs (BlobStore satisfies it). */
 export interface BlobPut {
   put(bytes: Uint8Array): Promise<string>;
+}
+
+/** What decides whether a job's models are private (a row of the jobs table has both). */
+export interface ModelPrivacy {
+  encryptModel: boolean;
+  /** Base units of the gate token; "0" or null: no download gate. */
+  gateMin: string | null;
+}
+
+/** Whether a job's gate minimum makes its models private ("0" and null do not; see resolveInferenceJob for inference). */
+export function gatesDownloads(gateMin: string | null): boolean {
+  return gateMin !== null && /^\d+$/.test(gateMin) && BigInt(gateMin) > 0n;
+}
+
+/**
+ * Whether a job's models are stored only encrypted: a gated job's (gate minimum > 0), because a
+ * blob store's CIDs are public (IPFS), and an `--encrypt-model` job's.
+ */
+export function modelIsPrivate(job: ModelPrivacy): boolean {
+  return job.encryptModel || gatesDownloads(job.gateMin);
+}
+
+/** A private model stored encrypted: its plaintext CID, the encrypted blob's CID and the key. */
+export interface SealedModel {
+  plainCid: string;
+  cid: string;
+  key: Uint8Array;
+}
+
+/**
+ * Puts only the encrypted form of a model in the store (under a fresh key) and returns what
+ * recordModelKey needs. The plaintext CID (what rounds, submissions and the chain name) is computed,
+ * never stored: privateModelStore reads it back through the key.
+ */
+export async function sealModel(store: BlobPut, plain: Uint8Array): Promise<SealedModel> {
+  const plainCid = await cidForBytes(plain);
+  const { blob, key } = encryptModelBlob(plain);
+  return { plainCid, cid: await store.put(blob), key };
+}
+
+/** Records the key of a sealed model for `jobId` (the key service and privateModelStore read it). */
+export function recordModelKey(db: Database.Database, jobId: string, sealed: SealedModel, now = Math.floor(Date.now() / 1000)): void {
+  insertModelKey(db, { modelCid: sealed.cid, jobId, plainCid: sealed.plainCid, key: sealed.key, createdAt: now });
+}
+
+/**
+ * Stores a private job model (modelIsPrivate) encrypted only, once per (job, plaintext): a close
+ * redone after a crash reuses the copy it made. Returns the plaintext CID and the encrypted copy's.
+ */
+export async function putPrivateModel(db: Database.Database, store: BlobPut, jobId: string, plain: Uint8Array): Promise<{ plainCid: string; cid: string }> {
+  const plainCid = await cidForBytes(plain);
+  const existing = getEncryptedCopy(db, jobId, plainCid);
+  if (existing) return { plainCid, cid: existing };
+  const sealed = await sealModel(store, plain);
+  recordModelKey(db, jobId, sealed);
+  return { plainCid, cid: sealed.cid };
+}
+
+/**
+ * Stores a job's model as the job requires: a private job's (modelIsPrivate) only encrypted, any
+ * other in plaintext. `modelCid` is the plaintext CID either way (rounds and the chain name it);
+ * `encryptedModelCid`, for an `--encrypt-model` job, is the copy consumers fetch with a released key.
+ */
+export async function putJobModel(
+  db: Database.Database, store: BlobPut, job: ModelPrivacy & { id: number }, plain: Uint8Array,
+): Promise<{ modelCid: string; encryptedModelCid?: string }> {
+  if (!modelIsPrivate(job)) return { modelCid: await store.put(plain) };
+  const { plainCid, cid } = await putPrivateModel(db, store, String(job.id), plain);
+  return { modelCid: plainCid, encryptedModelCid: job.encryptModel ? cid : undefined };
+}
+
+/**
+ * The blob store of a home as the orchestrator and inference read it: a private model, stored
+ * only encrypted, is read under its plaintext CID (the encrypted copy, opened with its key and
+ * checked against that CID); everything else passes through. Writes pass through unchanged.
+ */
+export function privateModelStore(db: Database.Database, store: BlobStore): BlobStore {
+  return {
+    put: (bytes) => store.put(bytes),
+    has: async (cid) => getModelKeyByPlainCid(db, cid) !== undefined || store.has(cid),
+    async get(cid: string, options?: GetOptions): Promise<Uint8Array> {
+      const sealed = getModelKeyByPlainCid(db, cid);
+      if (!sealed) return store.get(cid, options);
+      const maxBytes = options?.maxBytes === undefined ? undefined : options.maxBytes + HEADER + IV_BYTES + TAG_BYTES;
+      const plain = decryptModelBlob(await store.get(sealed.modelCid, { maxBytes }), sealed.key);
+      if (!(await bytesMatchCid(plain, cid))) {
+        throw new MalformedInputError(`The encrypted copy ${sealed.modelCid} does not open to model ${cid}.`, {
+          code: "BLOB_CORRUPT",
+          data: { cid, encryptedCid: sealed.modelCid },
+        });
+      }
+      return plain;
+    },
+  };
 }
 
 export interface PublishEncryptedModelResult {

@@ -134,7 +134,8 @@ export async function inferLocal(options: InferLocalOptions): Promise<InferResul
   const { InferenceEngine } = await import("./engine.js");
   const { openStore } = await import("../store/index.js");
   const db = openDatabase(options.home);
-  const engine = new InferenceEngine({ db, store: await openStore(options.home, options.config), config: options.config });
+  const { privateModelStore } = await import("./modelKeys.js");
+  const engine = new InferenceEngine({ db, store: privateModelStore(db, await openStore(options.home, options.config)), config: options.config });
   try {
     const job = await engine.job(options.jobId);
     const auth: InferAuth = {};

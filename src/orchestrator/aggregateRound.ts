@@ -205,9 +205,10 @@ export async function aggregateRound(options: AggregateRoundOptions): Promise<Ag
     evaluator?.dispose();
   }
   const modelBytes = repackModelBlob(base, next);
-  const modelCid = await store.put(modelBytes);
-  // Contributors keep training the plain model (rounds point at it); consumers get an encrypted copy.
-  const encryptedModelCid = job.encryptModel ? await publishEncrypted(db, store, job.id, modelBytes, modelCid) : undefined;
+  // A gated or --encrypt-model job's model is stored only encrypted; rounds name its plaintext CID,
+  // which the orchestrator's store (privateModelStore) reads back through the key.
+  const { putJobModel } = await import("../inference/modelKeys.js");
+  const { modelCid, encryptedModelCid } = await putJobModel(db, store, job, modelBytes);
 
   if (result.selected) metrics.selected = result.selected.length;
   if (encryptedModelCid) metrics.encryptedModelCid = encryptedModelCid;
@@ -419,16 +420,4 @@ async function validationGradients(
   const overall = new Float32Array(length);
   for (const e of strata) for (let k = 0; k < length; k++) overall[k] += e.sum[k] / total;
   return [overall, ...(stratify ? strata.map((e) => Float32Array.from(e.sum, (x) => x / e.count)) : [])];
-}
-
-/**
- * Publishes the encrypted copy of a job's model for consumers (src/inference/modelKeys.ts), once
- * per plain model: a close redone after a crash reuses the copy it already made.
- */
-export async function publishEncrypted(db: Database.Database, store: BlobStore, jobId: number, plain: Uint8Array, plainCid: string): Promise<string> {
-  const { getEncryptedCopy } = await import("../db/challenges.js");
-  const existing = getEncryptedCopy(db, String(jobId), plainCid);
-  if (existing) return existing;
-  const { publishEncryptedModel } = await import("../inference/modelKeys.js");
-  return (await publishEncryptedModel(db, store, { jobId: String(jobId), plain, plainCid })).cid;
 }

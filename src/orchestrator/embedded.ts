@@ -28,8 +28,10 @@ import { checkBlobSize, checkCommit, checkDelta, checkEnvelope, checkIdentity, c
 import { recordStakeOpening, stakeFacts, stakeOpening, type StakeOracle } from "./stake.js";
 import { getJobEcon, saveJobEcon } from "../db/econ.js";
 import { RoundEventBus } from "./events.js";
-import { aggregateRound, normBound, publishEncrypted, type AggregateRoundOutcome } from "./aggregateRound.js";
+import { aggregateRound, normBound, type AggregateRoundOutcome } from "./aggregateRound.js";
+import { modelIsPrivate, privateModelStore, recordModelKey, sealModel } from "../inference/modelKeys.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
+import { ORCHESTRATOR_LIMIT_DEFAULTS, type DatConfig } from "../config/schema.js";
 import {
   nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
 } from "./schemas.js";
@@ -40,8 +42,11 @@ import type {
 
 export interface EmbeddedOrchestratorOptions {
   home: string;
-  /** The resolved config when the caller already loaded it (it names the store); else read from the home. */
-  config?: StoreConfig;
+  /**
+   * The resolved config when the caller already loaded it: it names the store and, with its
+   * `orchestrator` group (DatConfig), the registration limits; else the store is read from the home.
+   */
+  config?: StoreConfig & { orchestrator?: Partial<RegistrationLimits> };
   /** Clock, ms since the epoch (tests move time forward). */
   now?: () => number;
   /** Largest sealed delta accepted, bytes. */
@@ -58,28 +63,30 @@ export interface EmbeddedOrchestratorOptions {
    * (`dat serve --onchain`, config orchestrator.requireOnchain); see onchain.ts.
    */
   isRegistered?: (address: Hex) => Promise<boolean>;
-  /** Nodes that may register without on-chain registration, in all (default 10,000). */
+  /** Nodes that may register without on-chain registration, in all (over config orchestrator.maxNodes). */
   maxNodes?: number;
-  /** Nodes that may register from one IP without on-chain registration (default 16). */
+  /** Nodes that may register from one IP without on-chain registration (over config orchestrator.maxNodesPerIp). */
   maxNodesPerIp?: number;
   /** The chain's stakes, for jobs with a minimum stake (stake.ts); without it such jobs refuse submissions. */
   staking?: StakeOracle;
 }
 
-export const DEFAULT_MAX_NODES = 10_000;
-export const DEFAULT_MAX_NODES_PER_IP = 16;
+/** The registration limits of config orchestrator.* that the embedded orchestrator enforces. */
+export type RegistrationLimits = Pick<DatConfig["orchestrator"], "maxNodes" | "maxNodesPerIp" | "nodesPageSize" | "nodesPageMax">;
+
 /** Bytes of a node's metadata JSON: hardware, backend, version fit in far less. */
 export const MAX_METADATA_BYTES = 1024;
-/** Nodes per page of listNodes (default and most). */
-export const DEFAULT_NODES_PAGE = 100;
-export const MAX_NODES_PAGE = 500;
 
-function pageLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_NODES_PAGE;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_NODES_PAGE) {
-    throw new MalformedInputError(`A page holds 1 to ${MAX_NODES_PAGE} nodes, not ${String(limit)}.`, { code: "BAD_PAGE" });
-  }
-  return limit;
+/** The limits from the options, else the config, else the defaults. */
+function registrationLimits(options: EmbeddedOrchestratorOptions): RegistrationLimits {
+  const configured = options.config?.orchestrator ?? {};
+  const pick = (key: keyof RegistrationLimits): number => configured[key] ?? ORCHESTRATOR_LIMIT_DEFAULTS[key];
+  return {
+    maxNodes: options.maxNodes ?? pick("maxNodes"),
+    maxNodesPerIp: options.maxNodesPerIp ?? pick("maxNodesPerIp"),
+    nodesPageSize: pick("nodesPageSize"),
+    nodesPageMax: pick("nodesPageMax"),
+  };
 }
 
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
@@ -95,7 +102,8 @@ export async function createEmbeddedOrchestrator(options: EmbeddedOrchestratorOp
   const deps = await loadDeps();
   const db = openDatabase(options.home);
   try {
-    const store = await deps.openStore(options.home, options.config);
+    // Private (gated, --encrypt-model) models are stored only encrypted and read back by plaintext CID.
+    const store = privateModelStore(db, await deps.openStore(options.home, options.config));
     return new EmbeddedOrchestrator(db, store, deps, options);
   } catch (error) {
     db.close();
@@ -107,6 +115,8 @@ export class EmbeddedOrchestrator implements Orchestrator {
   private readonly now: () => number;
   private readonly maxBlobBytes: number;
   private readonly registrationMaxAgeMs: number;
+  /** Registration caps and page sizes (config orchestrator.*). */
+  readonly limits: RegistrationLimits;
   /** Closes in flight in this process, per job, so concurrent callers share one. */
   private readonly closing = new Map<number, Promise<CloseRoundResult>>();
   /** Opened deltas by `job/round/blobCid` (see openedCacheBytes); insertion order = eviction order. */
@@ -129,6 +139,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     this.now = options.now ?? Date.now;
     this.maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
     this.registrationMaxAgeMs = options.registrationMaxAgeMs ?? 24 * 3600 * 1000;
+    this.limits = registrationLimits(options);
     this.openedCacheBytes = options.openedCacheBytes ?? 128 * 1024 * 1024;
     this.events = new RoundEventBus(db, this.now);
   }
@@ -170,7 +181,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
   }
 
   private checkRegistrationCaps(ip: string | undefined): void {
-    const maxNodes = this.options.maxNodes ?? DEFAULT_MAX_NODES;
+    const { maxNodes, maxNodesPerIp: perIp } = this.limits;
     if (nodesDb.countNodes(this.db) >= maxNodes) {
       throw new DeniedError(`This orchestrator already has ${maxNodes} registered nodes without on-chain registration.`, {
         code: "REGISTRY_FULL",
@@ -178,11 +189,11 @@ export class EmbeddedOrchestrator implements Orchestrator {
         data: { maxNodes },
       });
     }
-    const perIp = this.options.maxNodesPerIp ?? DEFAULT_MAX_NODES_PER_IP;
     if (ip !== undefined && nodesDb.countNodes(this.db, ip) >= perIp) {
       throw new DeniedError(`${perIp} nodes are already registered from ${ip}; free registrations are capped per IP.`, {
         code: "REGISTRATION_IP_CAP",
-        hint: "Register on-chain (dat node register --onchain) on a server that requires it, or reuse an existing node.",
+        hint: "Register on-chain (dat node register --onchain) on a server that requires it, reuse an existing node, "
+          + "or ask the operator to raise orchestrator.maxNodesPerIp.",
         data: { ip, maxNodesPerIp: perIp },
       });
     }
@@ -193,19 +204,35 @@ export class EmbeddedOrchestrator implements Orchestrator {
     throw notOnchain(address);
   }
 
-  /** Every node without `page`; one page by address (at most MAX_NODES_PAGE) with it. */
+  /** Every node without `page`; one page by address (at most orchestrator.nodesPageMax) with it. */
   async listNodes(page?: NodePage): Promise<NodeInfo[]> {
-    const rows = page ? nodesDb.listNodesPage(this.db, { limit: pageLimit(page.limit), after: page.after }) : nodesDb.listNodes(this.db);
+    const rows = page ? nodesDb.listNodesPage(this.db, { limit: this.pageLimit(page.limit), after: page.after }) : nodesDb.listNodes(this.db);
     const rounds = nodesDb.roundsContributed(this.db);
     return rows.map((n) => ({
       address: n.address as Hex, metadata: n.metadata, registeredAt: n.registeredAt, lastSeenAt: n.lastSeenAt, roundsContributed: rounds.get(n.address) ?? 0,
     }));
   }
 
+  private pageLimit(limit: number | undefined): number {
+    const { nodesPageSize, nodesPageMax } = this.limits;
+    if (limit === undefined) return Math.min(nodesPageSize, nodesPageMax);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > nodesPageMax) {
+      throw new MalformedInputError(`A page holds 1 to ${nodesPageMax} nodes, not ${String(limit)}.`, {
+        code: "BAD_PAGE",
+        hint: "Ask for fewer nodes per page (limit), or ask the operator to raise orchestrator.nodesPageMax.",
+      });
+    }
+    return limit;
+  }
+
   async createJob(input: CreateJobInput, model: Uint8Array): Promise<JobInfo> {
     const { spec, strategyParams: params, encoding, preprocess } = await resolveJobInput(input);
     const view = await readModelBlob(model);
-    const cid = await this.store.put(model);
+    // A private job's initial model is stored only encrypted, its key recorded with the job.
+    const sealed = modelIsPrivate({ encryptModel: spec.encryptModel ?? false, gateMin: spec.gateMin ?? null })
+      ? await sealModel(this.store, model)
+      : undefined;
+    const cid = sealed ? sealed.plainCid : await this.store.put(model);
     const row = this.db.transaction(() => {
       const inserted = jobsDb.insertJob(this.db, {
       name: spec.name ?? null,
@@ -233,9 +260,9 @@ export class EmbeddedOrchestrator implements Orchestrator {
       }, this.now());
       jobsDb.setJobPreprocess(this.db, inserted.id, preprocess);
       saveJobEcon(this.db, inserted.id, { minStake: spec.minStake ?? null, maxSamples: spec.maxSamples ?? null });
+      if (sealed) recordModelKey(this.db, String(inserted.id), sealed, Math.floor(this.now() / 1000));
       return jobsDb.getJob(this.db, inserted.id)!;
     })();
-    if (row.encryptModel) await publishEncrypted(this.db, this.store, row.id, model, cid);
     return this.jobInfo(row);
   }
 

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { DeniedError, isDatError } from "../core/errors.js";
 import { errorBody, statusFor } from "../core/errorBody.js";
 import type { Orchestrator } from "../orchestrator/types.js";
-import { orchestratorRoutes, type OrchestratorRoutesOptions } from "./orchestratorRoutes.js";
+import { orchestratorRoutes, type OrchestratorRoutesOptions, type ServerLimits } from "./orchestratorRoutes.js";
 
 export interface ServerOptions {
   orchestrator: Orchestrator;
@@ -18,6 +18,8 @@ export interface ServerOptions {
   smallBodyLimit?: number;
   /** Requests per minute per client IP. */
   rateLimitPerMinute?: number;
+  /** Registrations per minute and GET /nodes page sizes (config orchestrator.*; defaults when absent). */
+  limits?: Partial<ServerLimits>;
   /** The home served (handed to the inference routes). */
   home?: string;
   /** Extra dependencies handed to plugin routes (inference). */
@@ -93,7 +95,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   }
   orchestratorRoutes(app, {
     orchestrator: orch, operatorToken: options.operatorToken, largeBodyLimit: options.bodyLimit ?? 256 * 1024 * 1024,
-    modelAccess,
+    modelAccess, limits: options.limits,
   });
   return app;
 }

@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Address } from "viem";
+import type Database from "better-sqlite3";
 import { z } from "zod";
 import { DatError, DeniedError, ExitCode, MalformedInputError, OperationFailedError, isDatError } from "../core/errors.js";
 import type { DatConfig } from "../config/schema.js";
@@ -38,13 +39,14 @@ async function engineOptions(options: InferRoutesOptions): Promise<{ engine: Inf
   // Share the embedded orchestrator's connection when it has one (same home, same database).
   const shared = options.db ?? orchestrator?.db;
   const db = shared ?? (await import("../db/index.js")).openDatabase(home);
-  const store = options.store ?? (orchestrator ? { get: (cid: string) => orchestrator.getModel(cid) } : await openHomeStore(home, config));
+  const store = options.store ?? (orchestrator ? { get: (cid: string) => orchestrator.getModel(cid) } : await openHomeStore(home, config, db));
   return { engine: { ...options, db, store, config }, ownDb: !shared };
 }
 
-async function openHomeStore(home: string, config: DatConfig): Promise<BlobGet> {
+async function openHomeStore(home: string, config: DatConfig, db: Database.Database): Promise<BlobGet> {
   const { openStore } = await import("../store/index.js");
-  return openStore(home, config);
+  const { privateModelStore } = await import("../inference/modelKeys.js");
+  return privateModelStore(db, await openStore(home, config));
 }
 
 const idParams = z.object({ id: z.string().regex(/^[1-9]\d{0,15}$/, "a positive integer job id") });

@@ -3,8 +3,10 @@
  *
  * Routes (JSON unless said otherwise; errors are `{ error: { kind, code, message, hint } }`):
  *   GET  /health                                  liveness
- *   POST /nodes                                   signed node registration (≤ 8 KiB body, rate-limited per IP)
- *   GET  /nodes?limit=&after=                     { nodes, next }: a page by address (default 100, at most 500)
+ *   POST /nodes                                   signed node registration (≤ 8 KiB body; per IP and per address
+ *                                                 at most orchestrator.registrationsPerMinute, default 30)
+ *   GET  /nodes?limit=&after=                     { nodes, next }: a page by address (orchestrator.nodesPageSize,
+ *                                                 default 100; at most orchestrator.nodesPageMax, default 500)
  *   POST /jobs                         operator   { input: CreateJobInput, model: base64 packed model }
  *   GET  /jobs, GET /jobs/:id                     the validation file's path only with the operator token
  *   POST /jobs/:id/rounds              operator   { deadlineSeconds? } opens the next round
@@ -13,7 +15,8 @@
  *   POST /jobs/:id/rounds/:round/submissions      body: the sealed delta (application/octet-stream),
  *                                                 header x-dat-submission: base64url JSON of the signed submission;
  *                                                 authenticated from the header and Content-Length before
- *                                                 the body is read, the body limited to the job's sealed size
+ *                                                 the body is read, the body limited to the job's sealed size;
+ *                                                 a refusal answers with `Connection: close` and the body unread
  *   POST /jobs/:id/rounds/close        operator
  *   POST /jobs/:id/rounds/fail         operator   { reason }
  *   GET  /models/:cid                             packed model bytes; a gated job's (gate minimum > 0)
@@ -38,6 +41,7 @@ import type { CreateJobInput, JobInfo, Orchestrator } from "../orchestrator/type
 import { parseOrThrow } from "../orchestrator/schemas.js";
 import { createJobInputSchema } from "../orchestrator/jobs.js";
 import { SUBMISSION_HEADER } from "../orchestrator/http/constants.js";
+import { ORCHESTRATOR_LIMIT_DEFAULTS, type DatConfig } from "../config/schema.js";
 
 export interface OrchestratorRoutesOptions {
   orchestrator: Orchestrator;
@@ -45,8 +49,11 @@ export interface OrchestratorRoutesOptions {
   operatorToken?: string;
   /** Largest body of POST /jobs (the packed model, base64) and of a submission, bytes. */
   largeBodyLimit?: number;
-  /** Registrations per minute per IP (and per address). */
-  registrationsPerMinute?: number;
+  /**
+   * Registrations per minute per IP and per address, and the page sizes of GET /nodes (config
+   * orchestrator.*; each absent one takes its default).
+   */
+  limits?: Partial<ServerLimits>;
   /**
    * Checks a model download (GET /models/:cid) before any byte is sent: gated jobs' models only to
    * gate holders and the job's contributors, sealed deltas only to the operator.
@@ -66,10 +73,15 @@ declare module "fastify" {
   }
 }
 
-const nodesQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-  after: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address").optional(),
-}).strict();
+/** The limits of config orchestrator.* that the routes apply themselves. */
+export type ServerLimits = Pick<DatConfig["orchestrator"], "registrationsPerMinute" | "nodesPageSize" | "nodesPageMax">;
+
+function nodesQuery(max: number) {
+  return z.object({
+    limit: z.coerce.number().int().min(1).max(max).optional(),
+    after: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "an address").optional(),
+  }).strict();
+}
 
 /** What a non-operator sees instead of the validation file's path. */
 export const HIDDEN_PATH = "(on the orchestrator)";
@@ -100,6 +112,16 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
     }
   };
 
+  // POST /jobs takes large bodies: a wrong token is refused and the connection closed unread.
+  const operatorBeforeBody = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    try {
+      await operator(req);
+    } catch (error) {
+      closeAfterRefusal(req, reply);
+      throw error;
+    }
+  };
+
   const isOperator = async (req: FastifyRequest) => {
     try {
       await operator(req);
@@ -109,7 +131,14 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
     }
   };
   app.get("/health", async () => ({ ok: true, service: "dat-orchestrator" }));
-  const perMinute = options.registrationsPerMinute ?? 30;
+  const limits: ServerLimits = {
+    registrationsPerMinute: options.limits?.registrationsPerMinute ?? ORCHESTRATOR_LIMIT_DEFAULTS.registrationsPerMinute,
+    nodesPageSize: options.limits?.nodesPageSize ?? ORCHESTRATOR_LIMIT_DEFAULTS.nodesPageSize,
+    nodesPageMax: options.limits?.nodesPageMax ?? ORCHESTRATOR_LIMIT_DEFAULTS.nodesPageMax,
+  };
+  const perMinute = limits.registrationsPerMinute;
+  // Per app, not per process: two servers in one process (tests) count apart.
+  const registrationsByAddress = fixedWindowCounter(60_000);
   app.post("/nodes", {
     bodyLimit: 8 * 1024,
     config: {
@@ -121,13 +150,14 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
     const register = orch.registerNode as (reg: never, context?: { ip?: string }) => ReturnType<Orchestrator["registerNode"]>;
     return register.call(orch, req.body as never, { ip: req.ip });
   });
+  const pageQuery = nodesQuery(limits.nodesPageMax);
   app.get("/nodes", async (req) => {
-    const q = parseOrThrow(nodesQuery, req.query ?? {}, "query");
-    const limit = q.limit ?? 100;
+    const q = parseOrThrow(pageQuery, req.query ?? {}, "query");
+    const limit = q.limit ?? Math.min(limits.nodesPageSize, limits.nodesPageMax);
     const nodes = await orch.listNodes({ limit, after: q.after });
     return { nodes, next: nodes.length === limit ? nodes.at(-1)!.address : null };
   });
-  app.post("/jobs", { onRequest: operator, bodyLimit: options.largeBodyLimit ?? 256 * 1024 * 1024 }, async (req) => {
+  app.post("/jobs", { onRequest: operatorBeforeBody, bodyLimit: options.largeBodyLimit ?? 256 * 1024 * 1024 }, async (req) => {
     const body = parseOrThrow(z.object({ input: createJobInputSchema, model: z.string().min(1) }).strict(), req.body, "job request");
     // A plain Uint8Array copy: a pooled Buffer's .buffer is larger than its bytes.
     return orch.createJob(body.input as CreateJobInput, new Uint8Array(Buffer.from(body.model, "base64")));
@@ -164,7 +194,7 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
       try {
         req.datSubmission = await authenticateSubmission(req, largeBodyLimit, authorize?.bind(orch));
       } catch (error) {
-        lingerThenClose(req, reply);
+        closeAfterRefusal(req, reply);
         throw error;
       }
     },
@@ -186,26 +216,31 @@ export function orchestratorRoutes(app: FastifyInstance, options: OrchestratorRo
 
 }
 
-/** Fixed-window counter per key (the rate-limit plugin keys on the request before the body is parsed). */
-const registrationsByAddress = {
-  windowStart: 0,
-  counts: new Map<string, number>(),
-  hit(key: string, max: number): void {
-    const now = Date.now();
-    if (now - this.windowStart >= 60_000) {
-      this.windowStart = now;
-      this.counts.clear();
-    }
-    const n = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, n);
-    if (n > max) {
-      throw new DeniedError(`Rate limit reached: at most ${max} registrations per minute for ${key}.`, {
-        code: "RATE_LIMITED",
-        hint: "Retry in a minute.",
-      });
-    }
-  },
-};
+/**
+ * Fixed-window counter per key, for limits keyed on the body (the address of a registration): the
+ * rate-limit plugin keys on the request before the body is parsed.
+ */
+function fixedWindowCounter(windowMs: number) {
+  let windowStart = 0;
+  const counts = new Map<string, number>();
+  return {
+    hit(key: string, max: number): void {
+      const now = Date.now();
+      if (now - windowStart >= windowMs) {
+        windowStart = now;
+        counts.clear();
+      }
+      const n = (counts.get(key) ?? 0) + 1;
+      counts.set(key, n);
+      if (n > max) {
+        throw Object.assign(new DeniedError(`Rate limit reached: at most ${max} registrations per minute for ${key}.`, {
+          code: "RATE_LIMITED",
+          hint: "Retry in a minute, or ask the operator to raise orchestrator.registrationsPerMinute.",
+        }), { statusCode: 429 });
+      }
+    },
+  };
+}
 
 /**
  * The submission header and Content-Length, checked against the orchestrator before the body:
@@ -268,29 +303,42 @@ async function readExactly(stream: NodeJS.ReadableStream, length: number): Promi
   return out;
 }
 
-/** Bytes of an unread body discarded after a refusal before the connection is cut. */
-const LINGER_BYTES = 8 * 1024 * 1024;
+/** Bytes of an unread body a refused client may still push (discarded, never kept) before the cut. */
+const LINGER_BYTES = 2 * 1024 * 1024;
+/** How long a refused client has to close after reading its answer. */
+const LINGER_MS = 1000;
 
 /**
- * After a refusal sent before the body was read, node discards (never buffers) what the client
- * still sends; cutting the socket at once would often lose the answer to a reset. So the socket
- * lives on while the discarded bytes stay under LINGER_BYTES (a client that reads answers stops
- * long before), and is destroyed beyond that or after 2 s: a flooder gets its answer, then a cut.
+ * Ends the connection of a request refused from its headers, before its body was read. The answer
+ * says `Connection: close`: node half-closes the socket once the answer is flushed (FIN after the
+ * answer), so a client stops sending and closes as soon as it reads it. Node would also destroy the
+ * socket right then; that is not done here, because bytes the client still has in flight would then
+ * meet a reset, and a client busy writing its body (node's http client) gets EPIPE before it has
+ * read the answer. Instead the read side discards (never keeps) what still arrives, until the
+ * client closes, LINGER_BYTES arrived or LINGER_MS passed: then the socket is destroyed.
  */
-function lingerThenClose(req: FastifyRequest, reply: FastifyReply): void {
+export function closeAfterRefusal(req: FastifyRequest, reply: FastifyReply): void {
+  void reply.header("connection", "close");
   reply.raw.once("finish", () => {
     const socket = req.raw.socket;
-    if (!socket || socket.destroyed || req.raw.complete) return;
+    if (!socket || socket.destroyed) return;
+    // Node's own "finish" handler (resOnFinish) ran first: it put the request in discard mode and
+    // asked for destroySoon(), which ends the socket and destroys it when the FIN is flushed.
+    socket.off("finish", socket.destroy);
     const start = socket.bytesRead;
-    const since = Date.now();
+    const cut = (): void => {
+      clearInterval(timer);
+      socket.destroy();
+    };
     const timer = setInterval(() => {
-      if (socket.destroyed || req.raw.complete) return clearInterval(timer);
-      if (socket.bytesRead - start > LINGER_BYTES || Date.now() - since > 2000) {
-        clearInterval(timer);
-        socket.destroy();
-      }
-    }, 20);
+      if (socket.bytesRead - start > LINGER_BYTES) cut();
+    }, 10);
+    const deadline = setTimeout(cut, LINGER_MS);
     timer.unref();
-    socket.once("close", () => clearInterval(timer));
+    deadline.unref();
+    socket.once("close", () => {
+      clearInterval(timer);
+      clearTimeout(deadline);
+    });
   });
 }

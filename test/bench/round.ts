@@ -22,6 +22,10 @@
  * orchestrator's while it is measured; they still run the HTTP clients on this box, so the upload
  * phase's wall time is printed but not used.
  * The CPU the orchestrator spends on registrations (once per node, not per round) is printed apart.
+ *
+ * All contributors register from 127.0.0.1, so the bench's home raises the free-registration caps
+ * (config orchestrator.maxNodesPerIp, .maxNodes, .registrationsPerMinute) above `contributors`
+ * before `dat serve` starts: the defaults (16 per IP, 30 per minute) would refuse most of them.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -88,6 +92,10 @@ export default async function run(args: string[]): Promise<void> {
   const { buildRegistration, buildSubmission } = await import("../../src/contributor/submission.js");
   const { generateRoundKeyPair } = await import("../../src/crypto/hpke.js");
   const { bytesToHex } = await import("../../src/orchestrator/deps.js");
+  const { setConfigValue } = await import("../../src/config/write.js");
+  for (const key of ["maxNodes", "maxNodesPerIp", "registrationsPerMinute"]) {
+    await setConfigValue(home, `orchestrator.${key}`, contributors + 10);
+  }
   type RoundInfo = import("../../src/orchestrator/types.js").RoundInfo;
 
   // One real local training (after a warm-up one, so that backend start-up is not counted): the

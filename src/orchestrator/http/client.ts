@@ -59,7 +59,10 @@ class HttpOrchestrator implements Orchestrator {
   registerNode(registration: NodeRegistration): Promise<NodeInfo> {
     return this.json("POST", "/nodes", registration);
   }
-  /** One page with `page`; without it every node, page by page (the server answers at most 500 a request). */
+  /**
+   * One page with `page`; without it every node, page by page in the server's own page size
+   * (config orchestrator.nodesPageSize there; asking for more than its nodesPageMax is refused).
+   */
   async listNodes(page?: NodePage): Promise<NodeInfo[]> {
     const get = (p: NodePage) => {
       const q = new URLSearchParams();
@@ -71,7 +74,7 @@ class HttpOrchestrator implements Orchestrator {
     if (page) return (await get(page)).nodes;
     const all: NodeInfo[] = [];
     for (let after: string | undefined; ;) {
-      const { nodes, next } = await get({ limit: 500, after });
+      const { nodes, next } = await get({ after });
       all.push(...nodes);
       if (!next) return all;
       after = next;

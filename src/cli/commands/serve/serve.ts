@@ -52,6 +52,9 @@ export async function serve(ctx: CliContext, opts: { host?: string; port?: strin
 export function serverOptions(ctx: CliContext, orchestrator: ServerOptions["orchestrator"], config: DatConfig): ServerOptions {
   return {
     orchestrator, operatorToken: ctx.env.DAT_OPERATOR_TOKEN ?? config.operator.token, home: ctx.home,
+    // The registration caps themselves are the orchestrator's (it got `config`); the rate and page
+    // limits are the routes'.
+    limits: config.orchestrator,
     pluginDeps: { config },
     logRequest: (r) => ctx.json ? ctx.out.event("request", r) : ctx.out.info(`${r.method} ${r.url} ${r.status} ${r.ms}ms`),
   };
