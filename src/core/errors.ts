@@ -253,6 +253,7 @@ export const errorCatalogue = {
   REGISTRATION_METADATA_TOO_LARGE: { exit: ExitCode.user, retryable: false },
   REGISTRATION_STALE: { exit: ExitCode.denied, retryable: false },
   REGISTRY_FULL: { exit: ExitCode.denied, retryable: false },
+  REPORT_UNWRITABLE: { exit: ExitCode.user, retryable: false },
   RESUME_NO_CHECKPOINT: { exit: ExitCode.user, retryable: false },
   REVERTED: { exit: ExitCode.failed, retryable: false },
   REWARD_TREE_MISMATCH: { exit: ExitCode.user, retryable: false },
