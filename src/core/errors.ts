@@ -154,6 +154,7 @@ export const errorCatalogue = {
   DEVNET_STATE_DIVERGED: { exit: ExitCode.user, retryable: false },
   EIP712_BAD_MESSAGE: { exit: ExitCode.usage, retryable: false },
   EMPTY_PASSPHRASE: { exit: ExitCode.user, retryable: false },
+  EVENT_STREAMS_LIMIT: { exit: ExitCode.denied, retryable: true },
   FAILED: { exit: ExitCode.failed, retryable: false },
   FINGERPRINT_MISMATCH: { exit: ExitCode.user, retryable: false },
   GATEWAY_BAD_STATUS: { exit: ExitCode.network, retryable: true },
