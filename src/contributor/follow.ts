@@ -190,8 +190,11 @@ function startEventWake(source: RoundEventSource | undefined, jobId: number, sig
   let seen = false;
   let waker: (() => void) | undefined;
   const setLive = (up: boolean, message?: string): void => {
-    if (up !== live) emit({ type: "stream", state: up ? "up" : "down", ...(message ? { message } : {}) });
+    if (up === live) return;
+    emit({ type: "stream", state: up ? "up" : "down", ...(message ? { message } : {}) });
     live = up;
+    // A wait sized for a live stream must not outlast its loss: look again now, then poll.
+    waker?.();
   };
   let watching: Promise<void> = Promise.resolve();
   if (source) {
