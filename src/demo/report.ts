@@ -5,7 +5,7 @@
  */
 import type { DemoResult } from "./types.js";
 import {
-  codeCell, escapeHtml, formatMetric, formatPercent, formatUnits, renderHtmlDocument, renderHtmlTable, renderLearningCurves,
+  codeCell, escapeHtml, formatUnits, renderHtmlDocument, renderHtmlTable, renderLearningCurves,
   renderRoundsTable, scoreRewardCell,
 } from "../core/report/html.js";
 
