@@ -157,7 +157,8 @@ export async function publishSettlement(options: PublishSettlementOptions): Prom
       throw err;
     }
     markSettlementPublished(db, jobId, round, { chainId, distributor, txHash: settlement.txHash, blockNumber: Number(onchain[3]) });
-    // A retry after a crash between the receipt and the event still tells the watchers, once.
+    // A retry after a crash between the receipt and the event still tells the watchers, once; a
+    // home that lost its record knows no transaction (getRound does not return it): txHash null.
     announcePublished(db, jobId, round, settlement.txHash);
     return result(settlement.txHash, true);
   }

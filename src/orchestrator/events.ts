@@ -12,7 +12,7 @@
  *   round.closed          { }
  *   round.aggregated      { modelCid, metrics }
  *   round.failed          { reason }
- *   round.published       { txHash }
+ *   round.published       { txHash }  (from the settlement, src/chain/settle.ts; null when found already on chain by a home without its record)
  */
 import type Database from "better-sqlite3";
 import { insertRoundEvent, listRoundEvents, type RoundEventRow } from "../db/roundEvents.js";
