@@ -14,19 +14,13 @@ import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src
 import { insertJob } from "../../src/db/jobs.js";
 import { followJob, type FollowEvent } from "../../src/contributor/follow.js";
 import type { RoundEventSource } from "../../src/orchestrator/events.js";
+import { waitFor } from "../e2e/processes.js";
+
+/** `waitFor` over a synchronous check. */
+const until = <T>(what: string, check: () => T | undefined) => waitFor(what, async () => check(), 20_000);
 
 let home: string;
 let orch: EmbeddedOrchestrator;
-
-async function until<T>(what: string, check: () => T | undefined, deadlineMs = 20_000): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Follows job 1 with `events`; counts the follower's getJob calls (one per look at the job). */
 function follow(events: RoundEventSource | undefined, pollMs: number) {
