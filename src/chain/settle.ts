@@ -11,6 +11,7 @@ import { chainJobId, mined, toChainError, type ChainWallet } from "./clients.js"
 import { buildRewardTree, ZERO_ROOT } from "./tree.js";
 import { splitRewards, type ContributionScore } from "../core/rewards/index.js";
 import { OperationFailedError, UserError } from "../core/errors.js";
+import { insertRoundEventOnce } from "../db/roundEvents.js";
 import {
   getSettlement,
   insertPendingSettlement,
@@ -156,6 +157,9 @@ export async function publishSettlement(options: PublishSettlementOptions): Prom
       throw err;
     }
     markSettlementPublished(db, jobId, round, { chainId, distributor, txHash: settlement.txHash, blockNumber: Number(onchain[3]) });
+    // A retry after a crash between the receipt and the event still tells the watchers, once; a
+    // home that lost its record knows no transaction (getRound does not return it): txHash null.
+    announcePublished(db, jobId, round, settlement.txHash);
     return result(settlement.txHash, true);
   }
 
@@ -188,7 +192,21 @@ export async function publishSettlement(options: PublishSettlementOptions): Prom
     throw fail(new Error(`transaction ${txHash} reverted`), `publish round ${round} of job ${jobId}`, txHash);
   }
   markSettlementPublished(db, jobId, round, { chainId, distributor, txHash, blockNumber: Number(receipt.blockNumber) });
+  announcePublished(db, jobId, round, txHash);
   return result(txHash, false, funded);
+}
+
+/**
+ * The `round.published` round event (src/orchestrator/events.ts), written here so that every path
+ * that settles — `dat round start` and a retry by `dat round publish` — announces it, once per
+ * round. Never throws: the chain already has the round, a lost event must not turn it into a failure.
+ */
+function announcePublished(db: Database.Database, jobId: string, round: number, txHash: Hex | null): void {
+  try {
+    insertRoundEventOnce(db, { jobId: Number(jobId), round, type: "round.published", data: { txHash }, at: Date.now() });
+  } catch {
+    // The event table is a view for watchers; the settlement row is the record.
+  }
 }
 
 /**

@@ -1,9 +1,15 @@
 /**
  * `dat train --job <id> --follow`: a contributor that stays up. It registers with the
  * orchestrator, then keeps re-sending its signed registration as a heartbeat (the orchestrator
- * records when it last heard from each node); it waits for each round to open (polling), trains
- * and pushes through trainForJob, once per round, until the job has published all its rounds or
- * it is asked to stop.
+ * records when it last heard from each node); it waits for each round to open, trains and pushes
+ * through trainForJob, once per round, until the job has published all its rounds or it is asked
+ * to stop.
+ *
+ * Waiting: with an event source (`dat serve`'s stream of the job's round events), any event of the
+ * job wakes the node at once and it checks the job again; while the stream is up, it asks on its
+ * own only every `streamPollMs` (a safety net). When the stream drops (a restart of the
+ * orchestrator) or is refused, it falls back to asking every `pollMs` until the stream is back.
+ * The stream only says *when* to look: what to do is always read from the orchestrator's answers.
  *
  * Faults: a connection fault (the orchestrator restarting, a network blip) is reported as a
  * `retry` event and retried with exponential backoff, never fatal. A round that closed while this
@@ -14,6 +20,7 @@ import type { LocalAccount } from "viem";
 import { isRetryable } from "../core/errors.js";
 import { isActive } from "../core/round.js";
 import type { Orchestrator } from "../orchestrator/types.js";
+import type { RoundEventSource } from "../orchestrator/events.js";
 import { buildRegistration } from "./submission.js";
 import { trainForJob, type TrainForJobOptions } from "./trainForJob.js";
 
@@ -24,6 +31,7 @@ export type FollowEvent =
   | { type: "round-pushed"; jobId: number; round: number; sampleCount: number; loss: number; blobCid: string; accepted: number }
   | { type: "round-skipped"; jobId: number; round: number; code: string; message: string }
   | { type: "retry"; what: string; code: string; message: string; inMs: number }
+  | { type: "stream"; state: "up" | "down"; message?: string }
   | { type: "done"; jobId: number; reason: "job-complete" | "stopped"; roundsContributed: number[] };
 
 export interface FollowJobOptions extends Omit<TrainForJobOptions, "account" | "onStart" | "onTrained"> {
@@ -37,8 +45,12 @@ export interface FollowJobOptions extends Omit<TrainForJobOptions, "account" | "
   onEvent?: (event: FollowEvent) => void;
   /** Heartbeat period, ms (a fresh signed registration). */
   heartbeatMs?: number;
-  /** How often an idle node asks for a new round, ms. */
+  /** How often an idle node asks for a new round without a live event stream, ms. */
   pollMs?: number;
+  /** The job's round events; absent: poll every `pollMs`. */
+  events?: RoundEventSource;
+  /** How often an idle node asks anyway while the event stream is up, ms (default 15 s). */
+  streamPollMs?: number;
   /** First backoff after a connection fault, ms (doubled up to maxBackoffMs). */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -84,6 +96,10 @@ export async function followJob(orch: Orchestrator, options: FollowJobOptions): 
     }
   };
 
+  const wake = startEventWake(options.events, jobId, signal, emit);
+  /** Waits until an event of the job arrives or the poll period (short without a live stream) ends. */
+  const idle = (): Promise<void> => wake.next(wake.live() ? options.streamPollMs ?? 15_000 : pollMs);
+
   while (!signal?.aborted && (await attempt("register", () => register(false))) === undefined) { /* retried */ }
   // Heartbeats run beside the loop (training can take longer than the period); a missed one is retried next period.
   const heartbeat = setInterval(() => {
@@ -93,6 +109,8 @@ export async function followJob(orch: Orchestrator, options: FollowJobOptions): 
   try {
     let waitingFor = -1;
     while (!signal?.aborted) {
+      // Events from here on wake the next idle wait: none is lost between this check and the wait.
+      wake.clear();
       const job = await attempt("job", () => orch.getJob(jobId));
       if (!job) continue;
       const active = job.history.at(-1);
@@ -111,7 +129,7 @@ export async function followJob(orch: Orchestrator, options: FollowJobOptions): 
           waitingFor = lastRound;
           emit({ type: "waiting", jobId, afterRound: lastRound });
         }
-        await sleep(pollMs, signal);
+        await idle();
         continue;
       }
       let result: Awaited<ReturnType<typeof trainForJob>>;
@@ -149,7 +167,77 @@ export async function followJob(orch: Orchestrator, options: FollowJobOptions): 
     return { jobId, reason: "stopped", roundsContributed: contributed };
   } finally {
     clearInterval(heartbeat);
+    await wake.stop();
   }
+}
+
+interface EventWake {
+  /** Whether the event stream is connected now. */
+  live(): boolean;
+  /** Forgets events seen so far. */
+  clear(): void;
+  /** Resolves at the first event since the last clear (at once if one came), after `ms`, or on abort. */
+  next(ms: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Watches the job's round events in the background to wake an idle follower; never throws. */
+function startEventWake(source: RoundEventSource | undefined, jobId: number, signal: AbortSignal | undefined, emit: (e: FollowEvent) => void): EventWake {
+  const controller = new AbortController();
+  const stopWatching = (): void => controller.abort();
+  signal?.addEventListener("abort", stopWatching, { once: true });
+  let live = false;
+  let seen = false;
+  let waker: (() => void) | undefined;
+  const setLive = (up: boolean, message?: string): void => {
+    if (up === live) return;
+    emit({ type: "stream", state: up ? "up" : "down", ...(message ? { message } : {}) });
+    live = up;
+    // A wait sized for a live stream must not outlast its loss: look again now, then poll.
+    waker?.();
+  };
+  let watching: Promise<void> = Promise.resolve();
+  if (source) {
+    watching = (async () => {
+      const { watchRoundEvents } = await import("../orchestrator/events.js");
+      await watchRoundEvents(source, {
+        jobId,
+        signal: controller.signal,
+        onConnect: () => setLive(true),
+        onReconnect: ({ error }) => setLive(false, error),
+        onEvent: () => {
+          seen = true;
+          waker?.();
+        },
+      });
+    })().catch((error: unknown) => {
+      // A refused stream (an orchestrator without events): polling alone carries on.
+      setLive(false, (error as Error).message);
+    });
+  }
+  return {
+    live: () => live,
+    clear: () => {
+      seen = false;
+    },
+    next: (ms) => new Promise<void>((resolve) => {
+      if (seen || signal?.aborted) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        waker = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      waker = done;
+      signal?.addEventListener("abort", done, { once: true });
+    }),
+    stop: async () => {
+      controller.abort();
+      signal?.removeEventListener("abort", stopWatching);
+      await watching;
+    },
+  };
 }
 
 /** Whether this address already has a submission in the round (a restarted follower skips it). */

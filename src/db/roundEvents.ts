@@ -29,6 +29,17 @@ export function insertRoundEvent(db: Database.Database, event: Omit<RoundEventRo
   return { id: Number(info.lastInsertRowid), ...event };
 }
 
+/**
+ * Appends the event unless one of the same type was recorded for the job's round already (a
+ * settlement retried after success announces nothing twice); returns the new row or undefined.
+ */
+export function insertRoundEventOnce(db: Database.Database, event: Omit<RoundEventRow, "id">): RoundEventRow | undefined {
+  return db.transaction(() => {
+    const seen = prepared(db, "SELECT 1 FROM round_events WHERE job_id = ? AND round = ? AND type = ? LIMIT 1").get(event.jobId, event.round, event.type);
+    return seen ? undefined : insertRoundEvent(db, event);
+  }).immediate();
+}
+
 /** A job's events with an id above `afterId`, oldest first, at most `limit`. */
 export function listRoundEvents(db: Database.Database, jobId: number, afterId = 0, limit = 1000): RoundEventRow[] {
   return (prepared(db, "SELECT * FROM round_events WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?").all(jobId, afterId, limit) as RawEvent[]).map(fromRaw);

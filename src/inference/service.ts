@@ -15,23 +15,61 @@ import { BINARY_INPUT_FORMATS, detectFormat, INPUT_FORMATS, type InputFormat } f
 
 export const LOCAL_AUDIENCE = "dat:local";
 
-/** Read input files for a request (PNG as base64, the rest as text). */
+/**
+ * Read input files for a request (PNG as base64, the rest as text). A folder stands for the PNG
+ * images in it and its sub-folders (the layout `dat train` reads: one sub-folder per class), in
+ * path order, each named by its path inside the folder; other files there are skipped.
+ */
 export function readInputFiles(paths: string[], format?: InputFormat): InputFile[] {
   if (format !== undefined && !INPUT_FORMATS.includes(format)) {
     throw new UserError(`Unknown input format "${format}".`, { code: "INPUT_FORMAT", hint: `Use one of: ${INPUT_FORMATS.join(", ")}.` });
   }
-  return paths.map((p) => {
-    let bytes: Buffer;
+  const unreadable = (p: string, error: unknown) =>
+    new UserError(`Cannot read input file ${p}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { code: "INPUT_UNREADABLE" });
+  return paths.flatMap((p) => {
+    let isFolder: boolean;
     try {
-      bytes = fs.readFileSync(p);
+      isFolder = fs.statSync(p).isDirectory();
     } catch (error) {
-      throw new UserError(`Cannot read input file ${p}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { code: "INPUT_UNREADABLE" });
+      throw unreadable(p, error);
     }
-    const f = format ?? detectFormat(p, bytes);
-    return BINARY_INPUT_FORMATS.includes(f)
-      ? { format: f, name: path.basename(p), data: bytes.toString("base64"), encoding: "base64" as const }
-      : { format: f, name: path.basename(p), data: bytes.toString("utf8"), encoding: "utf8" as const };
+    if (!isFolder) return [readInputFile(p, path.basename(p), format, unreadable)];
+    if (format !== undefined && format !== "png") {
+      throw new UserError(`${p} is a folder: a folder is read as PNG images, not ${format}.`, { code: "INPUT_FORMAT", hint: "Drop --format or pass --format png." });
+    }
+    const images = pngFilesIn(p);
+    if (images.length === 0) {
+      throw new UserError(`No PNG images in the folder ${p}.`, { code: "INPUT_EMPTY", hint: "A folder input is read as its *.png files (sub-folders included)." });
+    }
+    return images.map((rel) => readInputFile(path.join(p, rel), rel.split(path.sep).join("/"), "png", unreadable));
   });
+}
+
+function readInputFile(file: string, name: string, format: InputFormat | undefined, unreadable: (p: string, e: unknown) => Error): InputFile {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    throw unreadable(file, error);
+  }
+  const f = format ?? detectFormat(file, bytes);
+  return BINARY_INPUT_FORMATS.includes(f)
+    ? { format: f, name, data: bytes.toString("base64"), encoding: "base64" as const }
+    : { format: f, name, data: bytes.toString("utf8"), encoding: "utf8" as const };
+}
+
+/** The *.png files under `folder`, as paths relative to it, sorted; symbolic links are not followed. */
+function pngFilesIn(folder: string): string[] {
+  const found: string[] = [];
+  const walk = (rel: string): void => {
+    for (const entry of fs.readdirSync(path.join(folder, rel), { withFileTypes: true })) {
+      const child = path.join(rel, entry.name);
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile() && /\.png$/i.test(entry.name)) found.push(child);
+    }
+  };
+  walk("");
+  return found.sort();
 }
 
 export interface InferRemoteOptions {

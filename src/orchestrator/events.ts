@@ -12,7 +12,7 @@
  *   round.closed          { }
  *   round.aggregated      { modelCid, metrics }
  *   round.failed          { reason }
- *   round.published       { txHash }
+ *   round.published       { txHash }  (from the settlement, src/chain/settle.ts; null when found already on chain by a home without its record)
  */
 import type Database from "better-sqlite3";
 import { insertRoundEvent, listRoundEvents, type RoundEventRow } from "../db/roundEvents.js";
@@ -84,6 +84,8 @@ export interface WatchRoundEventsOptions {
   after?: number;
   signal?: AbortSignal;
   onEvent: (event: RoundEvent) => void;
+  /** The stream is connected (HTTP: each time the server accepted it; the database: once). */
+  onConnect?: () => void;
   /** A lost stream (server restart) is reconnected with Last-Event-ID after this pause, ms. */
   onReconnect?: (info: { error: string; inMs: number }) => void;
   pollMs?: number;
@@ -98,6 +100,7 @@ export async function watchRoundEvents(source: RoundEventSource, options: WatchR
   const { signal } = options;
   if (source.kind === "bus") {
     let after = options.after ?? source.bus.since(options.jobId, 0, 1_000_000).at(-1)?.id ?? 0;
+    options.onConnect?.();
     const drain = (): void => {
       for (const e of source.bus.since(options.jobId, after)) {
         after = e.id;
@@ -129,9 +132,11 @@ export async function watchRoundEvents(source: RoundEventSource, options: WatchR
         } catch {
           body = undefined;
         }
-        throw Object.assign(errorFromBody(res.statusCode, body, source.url), { fatal: true });
+        // Too many streams (429) or a server fault: back off and retry; any other refusal is final.
+        throw Object.assign(errorFromBody(res.statusCode, body, source.url), { fatal: res.statusCode !== 429 && res.statusCode < 500 });
       }
       backoff = 250;
+      options.onConnect?.();
       let buffer = "";
       for await (const chunk of res.body) {
         buffer += (chunk as Buffer).toString("utf8");
@@ -146,6 +151,8 @@ export async function watchRoundEvents(source: RoundEventSource, options: WatchR
           options.onEvent(event);
         }
       }
+      // The server ended the stream (it is stopping): as lost as a failed connection.
+      if (!signal?.aborted) options.onReconnect?.({ error: "the event stream ended", inMs: backoff });
     } catch (error) {
       if (signal?.aborted) return;
       if ((error as { fatal?: boolean }).fatal) throw error;

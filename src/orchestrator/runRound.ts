@@ -106,7 +106,6 @@ export function settleOnChain(options: SettleOnChainOptions): RoundSettler {
           scores: result.scores.map((s) => ({ address: s.address, score: s.score })),
           slashes,
         });
-        (await import("./events.js")).emitRoundEvent(db, { jobId: result.jobId, round: result.round, type: "round.published", data: { txHash: settled.txHash }, at: Date.now() });
         return { status: "published", txHash: settled.txHash };
       } finally {
         db.close();

@@ -11,11 +11,22 @@
  * Events come from the home's database (see src/orchestrator/events.ts): in-process emits wake
  * the stream at once; a short poll carries the events that another process of the same home
  * wrote (`dat round start` runs in the operator's home).
+ *
+ * Who may read it: anyone, like GET /jobs/:id and GET /jobs/:id/rounds/current. What a job's
+ * events carry is either published on chain when the round settles (contributor addresses and
+ * rewards in the reward tree, slashes, the model CID and the transaction) or what every
+ * contributor needs to take part (the round opened, its deadline and base model); followers and
+ * `dat round watch` on a contributor's machine read it without the operator's token, and a signed
+ * session per reader (as gated model downloads use) would protect nothing the chain does not
+ * show. What does need protecting is the server: a stream holds a socket, two timers and a
+ * database read per event for as long as the client stays, so open streams are capped per client
+ * IP and in total (429 EVENT_STREAMS_LIMIT with Retry-After; clients back off and retry), and the
+ * route's connects count against the app's per-IP rate limit.
  */
 import type { FastifyInstance } from "fastify";
 import type { ServerResponse } from "node:http";
 import { z } from "zod";
-import { MalformedInputError, NotFoundError } from "../core/errors.js";
+import { DeniedError, MalformedInputError, NotFoundError } from "../core/errors.js";
 import { parseOrThrow } from "../orchestrator/schemas.js";
 import type { RoundEventBus } from "../orchestrator/events.js";
 import type { Orchestrator } from "../orchestrator/types.js";
@@ -28,6 +39,10 @@ export interface EventsRoutesOptions {
   pollMs?: number;
   /** A comment line keeps idle connections (and proxies) open, ms. */
   keepAliveMs?: number;
+  /** Open streams one client IP may hold at once (default 8). */
+  maxStreamsPerIp?: number;
+  /** Open streams in total (default 256). */
+  maxStreams?: number;
 }
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
@@ -37,6 +52,9 @@ const eventId = z.string().regex(/^\d{1,15}$/, "must be a non-negative integer")
 export function eventsRoutes(app: FastifyInstance, options: EventsRoutesOptions): void {
   const orch = options.orchestrator as Orchestrator & { events?: RoundEventBus; db?: Database.Database };
   const open = new Set<ServerResponse>();
+  const perIp = new Map<string, number>();
+  const maxPerIp = options.maxStreamsPerIp ?? 8;
+  const maxTotal = options.maxStreams ?? 256;
   // SSE connections never go idle: end them first, or closing the server waits on them forever.
   app.addHook("preClose", (done) => {
     for (const res of open) res.end();
@@ -62,6 +80,23 @@ export function eventsRoutes(app: FastifyInstance, options: EventsRoutesOptions)
       }
       after = parsed.data;
     }
+
+    // Checked last, just before the stream takes its slot: a refused or malformed request holds none.
+    const ip = req.ip;
+    const mine = perIp.get(ip) ?? 0;
+    if (mine >= maxPerIp || open.size >= maxTotal) {
+      void reply.header("retry-after", "5");
+      throw Object.assign(
+        new DeniedError(
+          mine >= maxPerIp
+            ? `Too many event streams from ${ip}: at most ${maxPerIp} open at once.`
+            : `This server has ${maxTotal} event streams open, its limit.`,
+          { code: "EVENT_STREAMS_LIMIT", hint: "Close a `dat round watch` or follower of this machine, or retry in a few seconds.", data: { limit: mine >= maxPerIp ? maxPerIp : maxTotal } },
+        ),
+        { statusCode: 429 },
+      );
+    }
+    perIp.set(ip, mine + 1);
 
     reply.hijack();
     const res = reply.raw;
@@ -94,11 +129,17 @@ export function eventsRoutes(app: FastifyInstance, options: EventsRoutesOptions)
     });
     const poll = setInterval(flush, options.pollMs ?? 250);
     const keepAlive = setInterval(() => res.write(": ping\n\n"), options.keepAliveMs ?? 15_000);
+    let stopped = false;
     const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
       clearInterval(poll);
       clearInterval(keepAlive);
       unsubscribe();
       open.delete(res);
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
     };
     req.raw.on("close", stop);
     res.on("close", stop);

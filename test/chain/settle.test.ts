@@ -18,6 +18,7 @@ import net from "node:net";
 import { cidsHashOf, readOnchainRound } from "../../src/chain/rounds.js";
 import { openDatabase } from "../../src/db/index.js";
 import { getSettlement } from "../../src/db/settlements.js";
+import { listRoundEvents } from "../../src/db/roundEvents.js";
 import { loadConfig } from "../../src/config/index.js";
 import { openLocalStore } from "../../src/store/local.js";
 import { NetworkError, NotFoundError, OperationFailedError, UserError } from "../../src/core/errors.js";
@@ -136,6 +137,11 @@ describe("settle, read and claim a round", () => {
     expect((await readOnchainRound(operator.publicClient, contracts.distributor, { jobId: "2", round: 5, fromBlock: 0 })).published).toBe(false);
     expect(getSettlement(otherDb, "2", 0)?.status).toBe("published");
     expect(await operator.publicClient.getTransactionCount({ address: operator.walletClient!.account.address })).toBe(nonce);
+    // One round.published event per home, with the transaction, however often the round is settled.
+    const published = (d: typeof db) => listRoundEvents(d, 2).filter((e) => e.type === "round.published" && e.round === 0);
+    expect(published(db).map((e) => e.data)).toEqual([{ txHash: first.txHash }]);
+    // The home that lost its record found the round on chain: announced, without a transaction it never saw.
+    expect(published(otherDb).map((e) => e.data)).toEqual([{ txHash: null }]);
     otherDb.close();
     db.close();
   });
@@ -154,11 +160,14 @@ describe("settle, read and claim a round", () => {
     const pending = getSettlement(db, "3", 0)!;
     expect(pending.status).toBe("pending");
     expect(pending.lastError).toContain("needs");
+    expect(listRoundEvents(db, 3).filter((e) => e.type === "round.published")).toEqual([]);
 
     await sendDat({ operator, contracts }, "mint", operator.walletClient!.account.address, 5_000n * TOKENS);
     const retried = await settleRound({ ...options, rewardTotal: 1n, scores: [] });
     expect(retried.total).toBe(5_000n * TOKENS);
     expect(getSettlement(db, "3", 0)?.status).toBe("published");
+    // The retry (what `dat round publish` runs) announces the round.
+    expect(listRoundEvents(db, 3).filter((e) => e.type === "round.published").map((e) => e.data)).toEqual([{ txHash: retried.txHash }]);
     db.close();
   });
 });

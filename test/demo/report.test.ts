@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { escapeHtml, formatUnits, renderHtmlReport, renderSvgLineChart } from "../../src/demo/report.js";
+import { renderHtmlReport } from "../../src/demo/report.js";
+import { escapeHtml, formatUnits, renderSvgLineChart } from "../../src/core/report/html.js";
 import type { DemoResult } from "../../src/demo/types.js";
 
 function sampleResult(): DemoResult {

@@ -2,8 +2,10 @@
  * Issue 16's "Done when": a network that runs unattended. The operator's `dat devnet` and
  * `dat serve`; three contributor homes, each a separate process, run only `dat join <url>` and
  * `dat train --job 1 --follow` (gas from `dat devnet fund`, operator setup). The operator runs
- * three rounds with `dat round start`; `dat serve` is killed and restarted on the same home and
- * port between rounds 1 and 2; the followers ride through it and exit when the job is complete;
+ * three rounds with `dat round start`; `dat serve` is killed while round 2 is collecting (the
+ * followers have not all pushed) and restarted on the same home and port; the followers, woken by
+ * the event stream and polling while it is down, get their round-2 submissions in, and exit when
+ * the job is complete;
  * each contributor then claims with `dat rewards claim`, the chain found through its joined config.
  * Beside it, `dat round watch` reads round 1's events from the stream while the round runs.
  * No sleeps: readiness through the processes' output, state through polling with deadlines.
@@ -73,6 +75,7 @@ describe("contributors that join and follow, through an orchestrator restart", (
     await waitFor("three registered followers", async () => followers.every((f) => f.events.some((e) => e.event === "follow.registered")) || undefined, 90_000);
 
     const port = new URL(orchestratorUrl).port;
+    let pushedBeforeKill = -1;
     for (const round of [1, 2, 3]) {
       const watch = round === 1
         ? startCollector(["--home", contributors[0].home, "round", "watch", "--job", "1", "--after", "0", "--until", "round.published"])
@@ -84,9 +87,11 @@ describe("contributors that join and follow, through an orchestrator restart", (
           if (roundRunning) for (const l of watch.lines) if (!seenWhileRunning.includes(l)) seenWhileRunning.push(l);
         });
       }
-      const started = await dat(["--json", "--home", operator.home, "round", "start", "--job", "1"], { timeoutMs: 240_000 }).catch((error: Error) => {
-        throw new Error(`${error.message}\nfollowers:\n${followers.map((f) => f.log.slice(-15).join("\n")).join("\n---\n")}`);
-      });
+      const started = round === 2
+        ? await startRoundAndRestartServe()
+        : await dat(["--json", "--home", operator.home, "round", "start", "--job", "1"], { timeoutMs: 240_000 }).catch((error: Error) => {
+          throw new Error(`${error.message}\nfollowers:\n${followers.map((f) => f.log.slice(-15).join("\n")).join("\n---\n")}`);
+        });
       roundRunning = false;
       expect(started.code, started.stderr).toBe(0);
       const result = JSON.parse(started.stdout) as { round: number; state: string; scores: unknown[]; settlement: { status: string; txHash: string } };
@@ -109,14 +114,33 @@ describe("contributors that join and follow, through an orchestrator restart", (
         expect(JSON.parse(seenWhileRunning[0]).type).toBe("round.opened");
       }
 
-      if (round === 1) {
-        // Kill the orchestrator and bring it back on the same home and port.
-        serve.kill("SIGKILL");
-        await new Promise((resolve) => serve.once("exit", resolve));
-        const again = await startDaemon<{ url: string }>(["--home", operator.home, "serve", "--port", port]);
-        serve = again.child;
-        expect(again.ready.url).toBe(orchestratorUrl);
-      }
+    }
+
+    /**
+     * Round 2: `round start` runs in the background (in the operator's home, beside `dat serve`);
+     * once the round is collecting, `dat serve` is killed and brought back on the same home and
+     * port while the followers pull, train and push.
+     */
+    async function startRoundAndRestartServe(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+      const start = startCollector(["--home", operator.home, "round", "start", "--job", "1"]);
+      await waitFor("round 2 collecting", async () => start.events.some((e) => e.event === "round-progress" && e.round === 2) || undefined, 120_000);
+      serve.kill("SIGKILL");
+      await new Promise((resolve) => serve.once("exit", resolve));
+      pushedBeforeKill = followers.filter((f) => f.events.some((e) => e.event === "follow.round-pushed" && e.round === 2)).length;
+      const again = await startDaemon<{ url: string }>(["--home", operator.home, "serve", "--port", port]);
+      serve = again.child;
+      expect(again.ready.url).toBe(orchestratorUrl);
+      const code = await start.exited;
+      return { code, stdout: start.lines.join("\n"), stderr: start.log.join("\n") + `\nfollowers:\n${followers.map((f) => f.log.slice(-15).join("\n")).join("\n---\n")}` };
+    }
+
+    // The round was still collecting when the orchestrator died: not every follower had pushed,
+    // and the rest got their submissions in through the restarted one.
+    expect(pushedBeforeKill).toBeLessThan(3);
+    for (const f of followers) {
+      const stream = f.events.filter((e) => e.event === "follow.stream").map((e) => e.state);
+      expect(stream).toContain("down"); // the stream died with `dat serve`…
+      expect(stream.filter((s) => s === "up").length).toBeGreaterThanOrEqual(2); // …and came back
     }
 
     // The followers end on their own once the job has published all its rounds.

@@ -3,6 +3,10 @@ import { PNG } from "pngjs";
 import { concatInputs, detectFormat, parseInputs, parseJsonValue, toPredictions, type InputSpec } from "../../src/inference/inputs.js";
 import { parsePayload } from "../../src/inference/engine.js";
 import { DatError } from "../../src/core/errors.js";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { readInputFiles } from "../../src/inference/service.js";
 
 const tab: InputSpec = { shape: [3], labelColumn: "label" };
 const img: InputSpec = { shape: [2, 2, 1] };
@@ -195,5 +199,38 @@ describe("training records (what dat train reads)", () => {
     expect(fails(() => parseInputs(bytes('{"x":[1,2]}\n'), "jsonl", plain, "r.jsonl")).message).toMatch(/r\.jsonl line 1: expected 3 values/);
     expect(fails(() => parseInputs(bytes('{"x":"abc"}\n'), "jsonl", plain, "r.jsonl")).code).toBe("INPUT_SHAPE");
     expect(fails(() => parseInputs(bytes("a,b,c,d\n1,2,3,4\n"), "csv", plain, "t.csv")).code).toBe("INPUT_SHAPE");
+  });
+});
+
+describe("a folder of PNGs as inference input", () => {
+  it("reads every PNG under the folder in path order, named by its path there, and refuses a folder without one", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dat-pngs-"));
+    try {
+      fs.mkdirSync(path.join(dir, "7"));
+      fs.mkdirSync(path.join(dir, "3"));
+      fs.writeFileSync(path.join(dir, "7", "b.png"), png(2, 2, new Array(16).fill(255)));
+      fs.writeFileSync(path.join(dir, "3", "a.PNG"), png(2, 2, new Array(16).fill(0)));
+      fs.writeFileSync(path.join(dir, "top.png"), png(2, 2, [0, 0, 0, 255, 255, 255, 255, 255, 0, 0, 0, 255, 255, 255, 255, 255]));
+      fs.writeFileSync(path.join(dir, "notes.txt"), "not an image");
+
+      const files = readInputFiles([dir]);
+      expect(files.map((f) => [f.name, f.format, f.encoding])).toEqual([
+        ["3/a.PNG", "png", "base64"], ["7/b.png", "png", "base64"], ["top.png", "png", "base64"],
+      ]);
+      // What the engine parses from them: three 2×2 grey images, black, white, striped.
+      const parsed = concatInputs(files.map((f) => parseInputs(new Uint8Array(Buffer.from(f.data, "base64")), "png", img, f.name!)), img);
+      expect(parsed.count).toBe(3);
+      expect(parsed.sources).toEqual(["3/a.PNG", "7/b.png", "top.png"]);
+      expect(Array.from(parsed.values.subarray(0, 4))).toEqual([0, 0, 0, 0]);
+      expect(Array.from(parsed.values.subarray(4, 8))).toEqual([1, 1, 1, 1]);
+
+      const empty = path.join(dir, "empty");
+      fs.mkdirSync(empty);
+      expect(fails(() => readInputFiles([empty])).code).toBe("INPUT_EMPTY");
+      expect(fails(() => readInputFiles([dir], "csv")).code).toBe("INPUT_FORMAT");
+      expect(fails(() => readInputFiles([path.join(dir, "missing")])).code).toBe("INPUT_UNREADABLE");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

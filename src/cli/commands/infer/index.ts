@@ -6,7 +6,7 @@ export function registerInfer(program: Command): void {
     .command("infer")
     .description("Predict with a job's model (token-gated: holders of the job's gate token only)")
     .requiredOption("--job <id>", "job id")
-    .requiredOption("--input <file...>", "input file(s): .json (one input or an array), .jsonl, .csv with the job's columns, .png")
+    .requiredOption("--input <file...>", "input file(s): .json (one input or an array), .jsonl, .csv with the job's columns, .png, or a folder of PNGs")
     .option("--format <format>", "input format when the file name does not say: json, jsonl, csv, png, idx")
     .option("--local", "run the model on this machine (with --orchestrator: its key service releases the model key)")
     .addHelpText(

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { action, examples } from "../../context.js";
 import type { JobCreateOptions } from "./create.js";
+import type { JobReportOptions } from "./report.js";
 
 export function registerJob(program: Command): void {
   const job = program.command("job").description("Create and inspect federated training jobs");
@@ -45,5 +46,13 @@ export function registerJob(program: Command): void {
     .action(action(async (ctx, _opts: object, args) => {
       const { jobShow } = await import("./show.js");
       await jobShow(ctx, args[0]);
+    }));
+  job.command("report").description("A job's rounds from the operator's database: curve, contributors, rewards, slashes; --html writes a report file")
+    .requiredOption("--job <id>", "job id")
+    .option("--html <file>", "write a self-contained HTML report (learning curve, contributors and rewards per round, model CIDs, slashes)")
+    .addHelpText("after", examples("dat job report --job 1 --html job-1.html"))
+    .action(action(async (ctx, opts: JobReportOptions) => {
+      const { jobReport } = await import("./report.js");
+      await jobReport(ctx, opts);
     }));
 }

@@ -31,7 +31,7 @@ export function eventLine(e: RoundEvent): string {
     case "round.failed":
       return `${head} failed: ${String(d.reason)}`;
     case "round.published":
-      return `${head} published on chain: tx ${String(d.txHash)}`;
+      return `${head} published on chain: ${d.txHash ? `tx ${String(d.txHash)}` : "found already on chain (transaction not recorded in this home)"}`;
     default:
       return `${head} ${String(e.type)}`;
   }

@@ -38,6 +38,8 @@ export async function trainFollow(ctx: CliContext, parsed: FollowTrainOptions): 
   const account = await (await import("../../unlock.js")).unlockAccount(ctx);
   const [{ openOrchestrator }, { followJob }] = await Promise.all([import("../../orchestrator.js"), import("../../../contributor/follow.js")]);
   const orch = await openOrchestrator(ctx, config);
+  // The job's round events wake the follower when a round opens; it polls when they are lost.
+  const events = await (await import("../round/watch.js")).eventSource(ctx);
   const controller = new AbortController();
   const onSignal = (): void => {
     if (controller.signal.aborted) process.exit(130);
@@ -53,7 +55,7 @@ export async function trainFollow(ctx: CliContext, parsed: FollowTrainOptions): 
       allowSoftwareGpu: parsed.allowSoftwareGpu, threads: parsed.threads, account,
       backendLabel: parsed.backend ?? config.train.backend,
       metadata: { platform: process.platform, arch: process.arch, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", memoryBytes: os.totalmem(), node: process.version },
-      signal: controller.signal,
+      signal: controller.signal, events: events.source,
       onEvent: (e) => render(ctx, e),
     });
     ctx.out.result(result, (r) => [
@@ -65,6 +67,7 @@ export async function trainFollow(ctx: CliContext, parsed: FollowTrainOptions): 
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await orch.close();
+    await events.close();
   }
 }
 
@@ -84,6 +87,9 @@ function render(ctx: CliContext, e: FollowEvent): void {
       break;
     case "round-skipped":
       ctx.out.warn(`round ${e.round} skipped: ${e.message}`);
+      break;
+    case "stream":
+      if (e.state === "down") ctx.out.info(`event stream lost (${e.message ?? "no reason"}); asking the orchestrator every few seconds until it is back`);
       break;
     case "retry":
       ctx.out.warn(`${e.what}: ${e.message} — retrying in ${(e.inMs / 1000).toFixed(1)}s`);

@@ -106,6 +106,15 @@ describe("round events as Server-Sent Events", () => {
     expect(bad.json().error.code).toBe("MALFORMED_REQUEST");
     const negative = await app.inject({ method: "GET", url: "/jobs/1/events?after=-4" });
     expect(negative.statusCode).toBe(400);
+    for (const after of ["1e3", "0x10", "1.5", "%205", "99999999999999999999", "NaN", "", "1,2"]) {
+      const res = await app.inject({ method: "GET", url: `/jobs/1/events?after=${after}` });
+      expect(res.statusCode, `?after=${after}`).toBe(400);
+      expect(res.json().error.code).toBe("MALFORMED_REQUEST");
+    }
+    for (const header of ["-1", "1e3", "7;8", "abc", "9".repeat(16)]) {
+      const res = await app.inject({ method: "GET", url: "/jobs/1/events?after=3", headers: { "last-event-id": header } });
+      expect(res.statusCode, `Last-Event-ID ${JSON.stringify(header)}`).toBe(400);
+    }
     const unknown = await app.inject({ method: "GET", url: "/jobs/99/events" });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().error.code).toBe("JOB_NOT_FOUND");
@@ -113,6 +122,41 @@ describe("round events as Server-Sent Events", () => {
     expect(badJob.statusCode).toBe(400);
     // An unknown job is refused to the watch client too, not retried forever.
     await expect(watchRoundEvents({ kind: "http", url }, { jobId: 99, onEvent: () => {} })).rejects.toMatchObject({ code: "JOB_NOT_FOUND" });
+  });
+});
+
+describe("who may hold the event stream", () => {
+  it("caps open streams per client IP (429 with Retry-After) and frees a slot when a stream closes", async () => {
+    const controllers: AbortController[] = [];
+    const openStream = async () => {
+      const controller = new AbortController();
+      const res = await fetch(`${url}/jobs/1/events`, { headers: { accept: "text/event-stream" }, signal: controller.signal });
+      controllers.push(controller);
+      return res;
+    };
+    try {
+      // Nothing else of this file holds a stream now: the default 8 per IP are all free.
+      for (let i = 0; i < 8; i++) expect((await openStream()).status).toBe(200);
+      const refused = await openStream();
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).toBe("5");
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("EVENT_STREAMS_LIMIT");
+      // A malformed request is refused as malformed, not as over the limit, and takes no slot.
+      expect((await fetch(`${url}/jobs/1/events?after=x`)).status).toBe(400);
+
+      controllers[0].abort();
+      const end = Date.now() + 20_000;
+      let again: Response;
+      for (;;) {
+        again = await openStream();
+        if (again.status === 200 || Date.now() > end) break;
+        await again.body?.cancel();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(again.status).toBe(200);
+    } finally {
+      for (const c of controllers) c.abort();
+    }
   });
 });
 
