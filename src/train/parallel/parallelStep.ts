@@ -2,8 +2,8 @@
  * The hand-written wasm step, data-parallel over worker threads. Each step the batch is split into
  * contiguous shards, one per thread (this thread takes the first); every thread, this one and each
  * worker (a wasm replica of the model), computes its shard's gradients with the current weights
- * and writes them, scaled by its rows, to its own SharedArrayBuffer. Then every thread reduces one
- * slice of the flat weights: sums the threads' gradients there, divides by the batch size and, with
+ * and writes them (its shard's mean) to its own SharedArrayBuffer. Then every thread reduces one
+ * slice of the flat weights: weighs the threads' gradients there by their shards' rows and, with
  * SGD, applies the update (FedProx included) to the shared weights in place — so no thread sums or
  * updates all the weights alone. Other optimizers (Adam) get the batch-mean gradient and run on
  * this thread, as tfjs's. Same gradients as one thread on the whole batch up to float rounding,
@@ -19,7 +19,7 @@ import type { SequentialStep } from "../sequentialStep.js";
 import { applyWithProximal, type Proximal, type StepProfile, type TrainStep } from "../trainStep.js";
 import { acquirePool, releasePool } from "./pool.js";
 import type { ShardRequest } from "./protocol.js";
-import { assignWeights, ranges, readWeights, updateSlice, writeScaledGradients } from "./shared.js";
+import { assignWeights, ranges, readWeights, updateSlice, writeGradients } from "./shared.js";
 import { addPhases, PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 export interface ParallelStepOptions {
@@ -92,11 +92,8 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
       const bounds = ranges(rows, threads);
       const shards = Array.from({ length: pool.size }, (_, k) => {
         const [from, to] = bounds[k + 1];
-        if (to === from) {
-          // No rows for this worker: its gradients count as zero in the sums.
-          buffers.grads[k + 1].fill(0);
-          return undefined;
-        }
+        // No rows for this worker: the reduce skips its gradients.
+        if (to === from) return undefined;
         const { x, y } = shardOf(batch, from, to);
         const request: ShardRequest = { kind: "grads", x, y, profile: !!profile };
         return pool.request(k, request, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
@@ -116,7 +113,7 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
         return variables.map((v) => out.grads[v.name]);
       });
       clock?.mark("main.compute");
-      writeScaledGradients(ownGrads, buffers.grads[0], ownRows);
+      writeGradients(ownGrads, buffers.grads[0]);
       clock?.mark("main.gradsOut");
       for (const reply of shards) {
         const done = reply && (await reply);
@@ -130,11 +127,12 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
       const mode = sgd ? "sgd" : "mean";
       const lr = sgd?.learningRate ?? 0;
       const mu = sgd ? prox.mu : 0;
+      const shardRows = bounds.map(([from, to]) => to - from);
       const updates = Array.from({ length: pool.size }, (_, k) =>
-        pool.request(k, { kind: "update", mode, rows, lr, mu, lo: slices[k + 1][0], hi: slices[k + 1][1], profile: !!profile }),
+        pool.request(k, { kind: "update", mode, rows: shardRows, lr, mu, lo: slices[k + 1][0], hi: slices[k + 1][1], profile: !!profile }),
       );
       updates.forEach((r) => r.catch(() => undefined));
-      let proxSum = updateSlice(buffers, mode, rows, lr, mu, slices[0][0], slices[0][1]);
+      let proxSum = updateSlice(buffers, mode, shardRows, lr, mu, slices[0][0], slices[0][1]);
       clock?.mark("main.update");
       for (const reply of updates) {
         const done = await reply;

@@ -9,7 +9,7 @@ export interface WorkerSetup {
   fromLogits: boolean;
   /** The trainable weights, flat in trainable order. */
   weights: SharedArrayBuffer;
-  /** Every thread's gradients, same layout, scaled by its shard's rows; the main thread's first. */
+  /** Every thread's shard-mean gradients, same layout; the main thread's first. */
   grads: SharedArrayBuffer[];
   /** FedProx targets (the global weights), same layout. */
   targets: SharedArrayBuffer;
@@ -33,7 +33,8 @@ export interface ShardRequest {
 export interface UpdateRequest {
   kind: "update";
   mode: "sgd" | "mean";
-  rows: number;
+  /** Rows of each thread's shard this step (0: its gradient buffer is not used). */
+  rows: number[];
   lr: number;
   mu: number;
   lo: number;

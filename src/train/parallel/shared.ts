@@ -16,13 +16,15 @@ function heapView(t: tf.Tensor): Float32Array {
   return (tf.backend() as unknown as WasmHeapBackend).typedArrayFromHeap(t) as Float32Array;
 }
 
-/** Writes each gradient × `rows` into `out`, flat, in the given order; disposes the gradients. */
-export function writeScaledGradients(grads: tf.Tensor[], out: Float32Array, rows: number): void {
+/**
+ * Copies the gradients into `out`, flat, in the given order (a plain copy: the reduce scales each
+ * thread's by its rows); disposes them.
+ */
+export function writeGradients(grads: tf.Tensor[], out: Float32Array): void {
   let at = 0;
   for (const g of grads) {
-    const data = heapView(g);
-    for (let i = 0; i < data.length; i++) out[at + i] = data[i] * rows;
-    at += data.length;
+    out.set(heapView(g), at);
+    at += g.size;
     g.dispose();
   }
 }
@@ -50,7 +52,7 @@ export function readWeights(variables: tf.Tensor[], weights: Float32Array): void
   }
 }
 
-/** The buffers every thread sees: weights, each thread's scaled gradients (main's first), FedProx targets. */
+/** The buffers every thread sees: weights, each thread's shard-mean gradients (main's first), FedProx targets. */
 export interface SharedFloats {
   weights: Float32Array;
   grads: Float32Array[];
@@ -59,23 +61,28 @@ export interface SharedFloats {
 
 /**
  * One thread's slice [lo, hi) of the step's update. "sgd": the batch-mean gradient (Σ of every
- * thread's row-scaled gradients / rows), plus μ·(w − w_global) with FedProx, and w ← w − lr·g,
+ * thread's shard-mean gradient × its rows (`rows[k]`), / the batch's rows), plus μ·(w − w_global) with FedProx, and w ← w − lr·g,
  * in float32 as tfjs's SGD computes it. "mean": only the batch-mean gradient, into grads[0] (the
  * main thread then runs its optimizer). Returns Σ (w − w_global)² over the slice (0 without μ),
  * for the FedProx term of the loss, taken before the update.
  */
-export function updateSlice(buffers: SharedFloats, mode: "sgd" | "mean", rows: number, lr: number, mu: number, lo: number, hi: number): number {
+export function updateSlice(buffers: SharedFloats, mode: "sgd" | "mean", rows: number[], lr: number, mu: number, lo: number, hi: number): number {
   const { weights: w, grads, targets } = buffers;
   const f = Math.fround;
   const n = grads.length;
-  const g0 = grads[0];
+  const total = rows.reduce((a, b) => a + b, 0);
+  // Each thread's weight in the batch mean; a thread without rows adds nothing (its buffer is stale).
+  const share = rows.map((r) => r / total);
+  const [g0, g1] = grads;
+  const [s0, s1] = share;
   const step = f(-lr);
   const mu32 = f(mu);
   let proxSum = 0;
   for (let j = lo; j < hi; j++) {
-    let sum = g0[j];
-    for (let k = 1; k < n; k++) sum += grads[k][j];
-    let g = f(sum / rows);
+    // Two threads (the common case) without the inner loop.
+    let sum = n === 2 ? g0[j] * s0 + (s1 > 0 ? g1[j] * s1 : 0) : g0[j] * s0;
+    if (n > 2) for (let k = 1; k < n; k++) if (share[k] > 0) sum += grads[k][j] * share[k];
+    let g = f(sum);
     if (mode === "mean") {
       g0[j] = g;
       continue;

@@ -1,7 +1,7 @@
 /**
  * A gradient worker of the parallel step: a wasm replica of the model. For each shard it takes
  * the current weights from shared memory, runs the hand-written step's forward and backward pass
- * and writes its gradients (scaled by the shard's rows) to its shared buffer; for each update it
+ * and writes its gradients (the shard's mean) to its shared buffer; for each update it
  * reduces and updates its slice of the weights. It lives as long as its pool (see pool.ts): one
  * start serves every run of the same architecture in the process.
  */
@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { resolveBackend } from "../backends.js";
 import { planSequentialStep, type SequentialStep } from "../sequentialStep.js";
 import type { WorkerReply, WorkerRequest, WorkerSetup } from "./protocol.js";
-import { assignWeights, updateSlice, writeScaledGradients, type SharedFloats } from "./shared.js";
+import { assignWeights, updateSlice, writeGradients, type SharedFloats } from "./shared.js";
 import { PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 const port = parentPort!;
@@ -63,7 +63,7 @@ function handle(step: SequentialStep, variables: tf.Variable[], request: WorkerR
     return variables.map((v) => result.grads[v.name]);
   });
   clock?.mark("compute");
-  writeScaledGradients(grads, buffers.grads[setup.index], rows);
+  writeGradients(grads, buffers.grads[setup.index]);
   clock?.mark("gradsOut");
   return { kind: "grads", lossSum, correct, ...(clock ? { phases } : {}) };
 }
