@@ -37,9 +37,12 @@ export interface ParallelStepOptions {
   workerEntry?: URL;
 }
 
-/** The topology without layer names (a model loaded twice, or built twice, names its layers anew): what a replica depends on. */
+/**
+ * The topology without names and initializers (a model built twice names its layers anew, and a
+ * replica's weights come from shared memory, never from its initializers): what a replica depends on.
+ */
 function architectureKey(topology: unknown): string {
-  return JSON.stringify(topology, (key, value: unknown) => (key === "name" ? undefined : value));
+  return JSON.stringify(topology, (key, value: unknown) => (key === "name" || /initializer$/i.test(key) ? undefined : value));
 }
 
 /** Start (or take back) the workers and wait until each holds its replica. */

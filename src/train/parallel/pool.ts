@@ -44,6 +44,13 @@ export interface PoolSetup {
 }
 
 let idle: Pool | undefined;
+/** Pools started in this process (tests read it to see workers reused). */
+let started = 0;
+
+/** How many worker pools this process has started. */
+export function poolsStarted(): number {
+  return started;
+}
 
 /** The worker entry: built JavaScript next to this file, or (under tsx/vitest) the TypeScript source through tsx. */
 function spawn(entry: URL | undefined, setup: WorkerSetup): Worker {
@@ -71,6 +78,7 @@ async function stop(pool: Pool): Promise<void> {
 }
 
 async function start(key: string, setup: PoolSetup, threads: number, entry: URL | undefined): Promise<Pool> {
+  started++;
   const total = setup.sizes.reduce((a, b) => a + b, 0);
   const shared = (): SharedArrayBuffer => new SharedArrayBuffer(total * 4);
   const weights = shared();
