@@ -58,7 +58,6 @@ async function main(): Promise<void> {
     return;
   }
   unpackDawn();
-  const tf = await import("@tensorflow/tfjs");
   const { resolveBackend, probeBackends } = await import("../src/train/backends.js");
   const { loadModelDir, getWeightTensors, setWeightTensors } = await import("../src/train/modelIo.js");
   const { trainLocal } = await import("../src/train/trainLocal.js");

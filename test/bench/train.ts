@@ -24,7 +24,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { probeBackends, resolveBackend, type BackendName } from "../../src/train/backends.js";
-import { arraySource, type DataSource } from "../../src/train/data/source.js";
 import { syntheticDigits } from "../../src/train/data/synthetic.js";
 import { loadModelDir, saveModelDir } from "../../src/train/modelIo.js";
 import { readDeltaFiles } from "../../src/train/run.js";
