@@ -66,6 +66,8 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
   const profile: StepProfile | undefined = options.profile ? { steps: 0, phases } : undefined;
   let started = false;
   let disposed = false;
+  /** Set when a step failed midway: its workers are stopped, not kept for another run. */
+  let broken = false;
 
   const shardOf = (batch: Sample[], from: number, to: number): { x: Float32Array; y: Float32Array } => {
     const x = new Float32Array(size * (to - from));
@@ -83,99 +85,108 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
     profile,
     async run(batch: Sample[]) {
       if (disposed) throw new Error("the parallel training step was disposed");
-      const clock = profile ? new PhaseClock(phases) : undefined;
-      if (!started) {
-        // The weights as this run starts (a resume set them after the step was made); the workers' pool may have served another run.
-        readWeights(variables, buffers.weights);
-        if (prox.mu > 0) readWeights(prox.targets, buffers.targets);
-        started = true;
-        clock?.mark("main.setup");
+      try {
+        return await runStep(batch);
+      } catch (error) {
+        broken = true;
+        throw error;
       }
-      const rows = batch.length;
-      const bounds = ranges(rows, threads);
-      const shards = Array.from({ length: pool.size }, (_, k) => {
-        const [from, to] = bounds[k + 1];
-        // No rows for this worker: the reduce skips its gradients.
-        if (to === from) return undefined;
-        const { x, y } = shardOf(batch, from, to);
-        const request: ShardRequest = { kind: "grads", x, y, profile: !!profile };
-        return pool.request(k, request, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
-      });
-      // Mark every reply handled now: one failing while this thread still computes must not go unhandled.
-      shards.forEach((r) => r?.catch(() => undefined));
-      clock?.mark("main.send");
-
-      const own = shardOf(batch, bounds[0][0], bounds[0][1]);
-      const ownRows = own.y.length;
-      let lossSum = 0;
-      let correct = 0;
-      const ownGrads = tf.tidy(() => {
-        const out = step.gradients(tf.tensor(own.x, [ownRows, ...shape.inputShape], "float32"), own.y);
-        lossSum = out.loss * ownRows;
-        correct = out.correct;
-        return variables.map((v) => out.grads[v.name]);
-      });
-      clock?.mark("main.compute");
-      writeGradients(ownGrads, buffers.grads[0]);
-      clock?.mark("main.gradsOut");
-      for (const reply of shards) {
-        const done = reply && (await reply);
-        if (done?.kind !== "grads") continue;
-        lossSum += done.lossSum;
-        correct += done.correct;
-        if (done.phases) addPhases(phases, done.phases, "workers.");
-      }
-      clock?.mark("main.waitGrads");
-
-      const mode = sgd ? "sgd" : "mean";
-      const lr = sgd?.learningRate ?? 0;
-      const mu = sgd ? prox.mu : 0;
-      const shardRows = bounds.map(([from, to]) => to - from);
-      const updates = Array.from({ length: pool.size }, (_, k) =>
-        pool.request(k, { kind: "update", mode, rows: shardRows, lr, mu, lo: slices[k + 1][0], hi: slices[k + 1][1], profile: !!profile }),
-      );
-      updates.forEach((r) => r.catch(() => undefined));
-      let proxSum = updateSlice(buffers, mode, shardRows, lr, mu, slices[0][0], slices[0][1]);
-      clock?.mark("main.update");
-      for (const reply of updates) {
-        const done = await reply;
-        if (done.kind !== "updated") continue;
-        proxSum += done.proxSum;
-        if (done.phases) addPhases(phases, done.phases, "workers.");
-      }
-      clock?.mark("main.waitUpdate");
-
-      let loss = lossSum / rows;
-      if (sgd) {
-        assignWeights(variables, buffers.weights);
-        (optimizer as unknown as { incrementIterations(): void }).incrementIterations();
-        loss += (prox.mu / 2) * proxSum;
-        clock?.mark("main.assign");
-      } else {
-        const term = tf.tidy(() => {
-          const named: tf.NamedTensorMap = {};
-          let at = 0;
-          for (const v of variables) {
-            named[v.name] = tf.tensor(buffers.grads[0].subarray(at, at + v.size), v.shape, "float32");
-            at += v.size;
-          }
-          return applyWithProximal(optimizer, named, prox);
-        });
-        loss += (await term.data())[0];
-        term.dispose();
-        clock?.mark("main.optimizer");
-        // The workers take the updated weights at their next shard.
-        readWeights(variables, buffers.weights);
-        clock?.mark("main.readWeights");
-      }
-      if (profile) profile.steps++;
-      return { loss, correct };
     },
     async dispose() {
       if (disposed) return;
       disposed = true;
       prox.targets.forEach((t) => t.dispose());
-      await releasePool(pool);
+      await releasePool(pool, { keep: !broken });
     },
   };
+
+  async function runStep(batch: Sample[]): Promise<{ loss: number; correct: number }> {
+    const clock = profile ? new PhaseClock(phases) : undefined;
+    if (!started) {
+      // The weights as this run starts (a resume set them after the step was made); the workers' pool may have served another run.
+      readWeights(variables, buffers.weights);
+      if (prox.mu > 0) readWeights(prox.targets, buffers.targets);
+      started = true;
+      clock?.mark("main.setup");
+    }
+    const rows = batch.length;
+    const bounds = ranges(rows, threads);
+    const shards = Array.from({ length: pool.size }, (_, k) => {
+      const [from, to] = bounds[k + 1];
+      // No rows for this worker: the reduce skips its gradients.
+      if (to === from) return undefined;
+      const { x, y } = shardOf(batch, from, to);
+      const request: ShardRequest = { kind: "grads", x, y, profile: !!profile };
+      return pool.request(k, request, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
+    });
+    // Mark every reply handled now: one failing while this thread still computes must not go unhandled.
+    shards.forEach((r) => r?.catch(() => undefined));
+    clock?.mark("main.send");
+
+    const own = shardOf(batch, bounds[0][0], bounds[0][1]);
+    const ownRows = own.y.length;
+    let lossSum = 0;
+    let correct = 0;
+    const ownGrads = tf.tidy(() => {
+      const out = step.gradients(tf.tensor(own.x, [ownRows, ...shape.inputShape], "float32"), own.y);
+      lossSum = out.loss * ownRows;
+      correct = out.correct;
+      return variables.map((v) => out.grads[v.name]);
+    });
+    clock?.mark("main.compute");
+    writeGradients(ownGrads, buffers.grads[0]);
+    clock?.mark("main.gradsOut");
+    for (const reply of shards) {
+      const done = reply && (await reply);
+      if (done?.kind !== "grads") continue;
+      lossSum += done.lossSum;
+      correct += done.correct;
+      if (done.phases) addPhases(phases, done.phases, "workers.");
+    }
+    clock?.mark("main.waitGrads");
+
+    const mode = sgd ? "sgd" : "mean";
+    const lr = sgd?.learningRate ?? 0;
+    const mu = sgd ? prox.mu : 0;
+    const shardRows = bounds.map(([from, to]) => to - from);
+    const updates = Array.from({ length: pool.size }, (_, k) =>
+      pool.request(k, { kind: "update", mode, rows: shardRows, lr, mu, lo: slices[k + 1][0], hi: slices[k + 1][1], profile: !!profile }),
+    );
+    updates.forEach((r) => r.catch(() => undefined));
+    let proxSum = updateSlice(buffers, mode, shardRows, lr, mu, slices[0][0], slices[0][1]);
+    clock?.mark("main.update");
+    for (const reply of updates) {
+      const done = await reply;
+      if (done.kind !== "updated") continue;
+      proxSum += done.proxSum;
+      if (done.phases) addPhases(phases, done.phases, "workers.");
+    }
+    clock?.mark("main.waitUpdate");
+
+    let loss = lossSum / rows;
+    if (sgd) {
+      assignWeights(variables, buffers.weights);
+      (optimizer as unknown as { incrementIterations(): void }).incrementIterations();
+      loss += (prox.mu / 2) * proxSum;
+      clock?.mark("main.assign");
+    } else {
+      const term = tf.tidy(() => {
+        const named: tf.NamedTensorMap = {};
+        let at = 0;
+        for (const v of variables) {
+          named[v.name] = tf.tensor(buffers.grads[0].subarray(at, at + v.size), v.shape, "float32");
+          at += v.size;
+        }
+        return applyWithProximal(optimizer, named, prox);
+      });
+      loss += (await term.data())[0];
+      term.dispose();
+      clock?.mark("main.optimizer");
+      // The workers take the updated weights at their next shard.
+      readWeights(variables, buffers.weights);
+      clock?.mark("main.readWeights");
+    }
+    if (profile) profile.steps++;
+    return { loss, correct };
+  }
 }

@@ -151,10 +151,14 @@ export async function acquirePool(key: string, setup: PoolSetup, threads: number
   return start(key, setup, threads, entry);
 }
 
-/** Hands a run's workers back: kept idle (not holding the process open) when healthy, else stopped. */
-export async function releasePool(pool: WorkerPool): Promise<void> {
+/**
+ * Hands a run's workers back: kept idle (not holding the process open) when healthy, else stopped.
+ * `keep: false` stops them anyway: a step that failed midway may leave a worker busy with a shard
+ * whose late answer would be taken for the next run's.
+ */
+export async function releasePool(pool: WorkerPool, options: { keep?: boolean } = {}): Promise<void> {
   const own = pool as Pool;
-  if (!own.healthy()) {
+  if (!own.healthy() || options.keep === false) {
     await stop(own);
     return;
   }
