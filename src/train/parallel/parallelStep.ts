@@ -19,7 +19,7 @@ import type { SequentialStep } from "../sequentialStep.js";
 import { applyWithProximal, type Proximal, type StepProfile, type TrainStep } from "../trainStep.js";
 import { acquirePool, releasePool } from "./pool.js";
 import type { ShardRequest } from "./protocol.js";
-import { assignWeights, ranges, readWeights, updateSlice, writeGradients } from "./shared.js";
+import { assignWeights, ranges, readWeights, shardGradients, updateSlice, writeGradients } from "./shared.js";
 import { addPhases, PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 export interface ParallelStepOptions {
@@ -124,17 +124,10 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
     clock?.mark("main.send");
 
     const own = shardOf(batch, bounds[0][0], bounds[0][1]);
-    const ownRows = own.y.length;
-    let lossSum = 0;
-    let correct = 0;
-    const ownGrads = tf.tidy(() => {
-      const out = step.gradients(tf.tensor(own.x, [ownRows, ...shape.inputShape], "float32"), own.y);
-      lossSum = out.loss * ownRows;
-      correct = out.correct;
-      return variables.map((v) => out.grads[v.name]);
-    });
+    const mine = shardGradients(step, variables, shape.inputShape, own.x, own.y);
+    let { lossSum, correct } = mine;
     clock?.mark("main.compute");
-    writeGradients(ownGrads, buffers.grads[0]);
+    writeGradients(mine.grads, buffers.grads[0]);
     clock?.mark("main.gradsOut");
     for (const reply of shards) {
       const done = reply && (await reply);

@@ -5,6 +5,7 @@
  * sums or updates all 1.1M weights alone).
  */
 import * as tf from "@tensorflow/tfjs";
+import type { SequentialStep } from "../sequentialStep.js";
 
 interface WasmHeapBackend {
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -27,6 +28,23 @@ export function writeGradients(grads: tf.Tensor[], out: Float32Array): void {
     at += g.size;
     g.dispose();
   }
+}
+
+/**
+ * One shard's gradients on this thread's replica, in `variables`' order (the caller writes and
+ * disposes them), with the shard's summed loss and correct count.
+ */
+export function shardGradients(step: SequentialStep, variables: tf.Variable[], inputShape: number[], x: Float32Array, y: Float32Array): { grads: tf.Tensor[]; lossSum: number; correct: number } {
+  const rows = y.length;
+  let lossSum = 0;
+  let correct = 0;
+  const grads = tf.tidy(() => {
+    const out = step.gradients(tf.tensor(x, [rows, ...inputShape], "float32"), y);
+    lossSum = out.loss * rows;
+    correct = out.correct;
+    return variables.map((v) => out.grads[v.name]);
+  });
+  return { grads, lossSum, correct };
 }
 
 /**

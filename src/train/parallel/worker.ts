@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { resolveBackend } from "../backends.js";
 import { planSequentialStep, type SequentialStep } from "../sequentialStep.js";
 import type { WorkerReply, WorkerRequest, WorkerSetup } from "./protocol.js";
-import { assignWeights, updateSlice, writeGradients, type SharedFloats } from "./shared.js";
+import { assignWeights, shardGradients, updateSlice, writeGradients, type SharedFloats } from "./shared.js";
 import { PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 const port = parentPort!;
@@ -51,17 +51,9 @@ function handle(step: SequentialStep, variables: tf.Variable[], request: WorkerR
     clock?.mark("update");
     return { kind: "updated", proxSum, ...(clock ? { phases } : {}) };
   }
-  const rows = request.y.length;
   assignWeights(variables, buffers.weights);
   clock?.mark("assign");
-  let lossSum = 0;
-  let correct = 0;
-  const grads = tf.tidy(() => {
-    const result = step.gradients(tf.tensor(request.x, [rows, ...setup.inputShape], "float32"), request.y);
-    lossSum = result.loss * rows;
-    correct = result.correct;
-    return variables.map((v) => result.grads[v.name]);
-  });
+  const { grads, lossSum, correct } = shardGradients(step, variables, setup.inputShape, request.x, request.y);
   clock?.mark("compute");
   writeGradients(grads, buffers.grads[setup.index]);
   clock?.mark("gradsOut");
