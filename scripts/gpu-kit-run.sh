@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the dat GPU kit: needs no network, only sh and node (or gzip, to unpack the bundled node).
-# Usage: sh run.sh [--allow-software-gpu] [--quick] [--samples N]
+# Usage: sh run.sh [--allow-software-gpu] [--quick] [--samples N] [--threads-only] [--cpu-samples N]
+# A 2-core CPU figure on a bigger machine: taskset -c 0,1 sh run.sh --threads-only
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=${TMPDIR:-/tmp}/dat-gpu-kit.$$
@@ -54,7 +55,7 @@ else
 fi
 # Run from a copy: the runner unpacks Dawn next to itself, and the kit folder stays as built.
 mkdir -p "$work/kit"
-cp -R "$here/runner.mjs" "$here/node_modules" "$here/fixtures" "$work/kit/"
+cp -R "$here/runner.mjs" "$here/worker.js" "$here/package.json" "$here/node_modules" "$here/fixtures" "$work/kit/"
 status=0
 "$node_bin" "$work/kit/runner.mjs" "$@" || status=$?
 rm -rf "$work"

@@ -4,9 +4,15 @@
  * wasm and on WebGPU from the same initial weights and batches, and prints samples/s per backend,
  * the ratio and how far the two deltas are apart, as a table and one JSON line.
  *
+ * Then a CPU section: the CIFAR-sized CNN on wasm with 1 thread, 2 threads and every core
+ * (data-parallel worker threads, gpu-kit-threads.ts), samples/s, the ratios, CPU time and the
+ * per-phase profile. For a 2-core figure on a bigger machine: `taskset -c 0,1 sh run.sh --threads-only`.
+ *
  * Flags: --allow-software-gpu (lavapipe/SwiftShader: CI and this kit's own test), --quick (few
  * samples; checks the kit works, figures mean little), --samples <n> (per model, default 1024),
- * --fixture-only (skip the CIFAR-sized CNN: the kit's own test on a software adapter).
+ * --fixture-only (skip the CIFAR-sized CNN: the kit's own test on a software adapter),
+ * --threads-only (only the CPU section; no GPU needed), --no-threads (skip the CPU section),
+ * --cpu-samples <n> (CPU section, default 512; 64 with --quick).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -47,13 +53,17 @@ async function main(): Promise<void> {
   const quick = args.includes("--quick");
   const samplesArg = args.indexOf("--samples");
   const samples = samplesArg >= 0 ? Number(args[samplesArg + 1]) : quick ? 64 : 1024;
+  if (args.includes("--threads-only")) {
+    await cpuSection(args, quick);
+    return;
+  }
   unpackDawn();
-  const tf = await import("@tensorflow/tfjs");
   const { resolveBackend, probeBackends } = await import("../src/train/backends.js");
   const { loadModelDir, getWeightTensors, setWeightTensors } = await import("../src/train/modelIo.js");
   const { trainLocal } = await import("../src/train/trainLocal.js");
   const { syntheticDigits } = await import("../src/train/data/synthetic.js");
   const { arraySource } = await import("../src/train/data/source.js");
+  const { cifarCnn } = await import("./gpu-kit-threads.js");
 
   const webgpuProbe = (await probeBackends({ allowSoftwareGpu })).find((r) => r.name === "webgpu")!;
   if (!webgpuProbe.available) {
@@ -86,19 +96,7 @@ async function main(): Promise<void> {
     {
       name: "CIFAR-sized CNN (32×32×3)",
       // Fixed layer names: weights copied between two builds must match by name.
-      build: async () => {
-        const m = tf.sequential();
-        m.add(tf.layers.conv2d({ name: "l1",  inputShape: [32, 32, 3], filters: 32, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
-        m.add(tf.layers.conv2d({ name: "l2",  filters: 32, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
-        m.add(tf.layers.maxPooling2d({ name: "l3",  poolSize: 2 }));
-        m.add(tf.layers.conv2d({ name: "l4",  filters: 64, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }));
-        m.add(tf.layers.conv2d({ name: "l5",  filters: 64, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }));
-        m.add(tf.layers.maxPooling2d({ name: "l6",  poolSize: 2 }));
-        m.add(tf.layers.flatten({ name: "flat" }));
-        m.add(tf.layers.dense({ name: "l7",  units: 256, activation: "relu", kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }));
-        m.add(tf.layers.dense({ name: "l8",  units: 10, activation: "softmax", kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }));
-        return m;
-      },
+      build: async () => cifarCnn(),
       data: (n) => cifarLike(n),
       batchSize: 64,
       lr: 0.01,
@@ -151,6 +149,29 @@ async function main(): Promise<void> {
   console.log(fmt(header));
   for (const l of lines) console.log(fmt(l));
   console.log(JSON.stringify({ kit: "dat-gpu-kit", ok: true, adapter: webgpuProbe.adapter, node: process.version, cpus: os.cpus().length, quick, results: rows }));
+  if (!args.includes("--no-threads")) await cpuSection(args, quick);
+}
+
+/** The CIFAR-sized CNN on wasm with 1, 2 and all cores (as many as this process may run on: taskset counts). */
+async function cpuSection(args: string[], quick: boolean): Promise<void> {
+  const { resolveBackend } = await import("../src/train/backends.js");
+  const { compareThreads, formatThreads } = await import("./gpu-kit-threads.js");
+  const at = args.indexOf("--cpu-samples");
+  const samples = at >= 0 ? Number(args[at + 1]) : quick ? 64 : 512;
+  const cores = os.availableParallelism();
+  await resolveBackend("wasm");
+  const rows = await compareThreads({ threads: [1, Math.min(2, cores), cores], samples, batch: 32 });
+  console.log(`\nCPU: CIFAR-sized CNN on wasm, batch 32, ${samples} samples, sgd; ${cores} cores available (${os.cpus()[0]?.model ?? "?"}); load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  for (const line of formatThreads(rows)) console.log(line);
+  const round = (v: number, d = 3) => Number(v.toFixed(d));
+  console.log(JSON.stringify({
+    kit: "dat-gpu-kit", section: "cpu-threads", node: process.version, cores, cpu: os.cpus()[0]?.model ?? null, samples, batch: 32, quick,
+    results: rows.map((r) => ({
+      threads: r.threads, samplesPerSec: round(r.samplesPerSec, 1), speedup: round(r.speedup), cpuSeconds: round(r.cpuSeconds, 2),
+      samplesPerCpuSec: round(r.samplesPerCpuSec, 1), mainCpuMsPerStep: round(r.mainCpuMsPerStep, 1), workerCpuMsPerStep: round(r.workerCpuMsPerStep, 1),
+      idealSpeedup: round(r.idealSpeedup), maxAbsDiff: r.maxAbsDiff,
+    })),
+  }));
 }
 
 main().then(

@@ -27,18 +27,11 @@ function sizeOf(dir: string): number {
   return fs.readdirSync(dir, { withFileTypes: true, recursive: true }).reduce((sum, e) => (e.isFile() ? sum + fs.statSync(path.join(e.parentPath, e.name)).size : sum), 0);
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const outArg = args.indexOf("--out");
-  const out = path.resolve(outArg >= 0 ? args[outArg + 1] : path.join(root, ".gpu-kit"));
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.mkdirSync(out, { recursive: true });
-  const modules = path.join(root, "node_modules");
-
-  // 1. The training path and the runner, one ES module; Dawn's native module stays outside.
+/** One ES module of `entry` and what it imports (Dawn's and tfjs-node's native modules stay outside). */
+async function bundle(entry: string, outfile: string): Promise<void> {
   await build({
-    entryPoints: [path.join(root, "scripts", "gpu-kit-runner.ts")],
-    outfile: path.join(out, "runner.mjs"),
+    entryPoints: [entry],
+    outfile,
     bundle: true,
     platform: "node",
     format: "esm",
@@ -57,6 +50,23 @@ async function main(): Promise<void> {
     logLevel: "warning",
     minify: true,
   });
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const outArg = args.indexOf("--out");
+  const out = path.resolve(outArg >= 0 ? args[outArg + 1] : path.join(root, ".gpu-kit"));
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+  const modules = path.join(root, "node_modules");
+
+  // 1. The training path and the runner, one ES module; Dawn's native module stays outside. The
+  // parallel step's worker entry is a second bundle, worker.js beside the runner, where pool.ts
+  // looks for it (the kit's package.json makes .js files ES modules).
+  for (const [entry, outfile] of [["scripts/gpu-kit-runner.ts", "runner.mjs"], ["src/train/parallel/worker.ts", "worker.js"]]) {
+    await bundle(path.join(root, entry), path.join(out, outfile));
+  }
+  fs.writeFileSync(path.join(out, "package.json"), JSON.stringify({ private: true, type: "module" }) + "\n");
 
   // 2. Packages backends.ts resolves at run time (package.json checks, wasm files, Dawn).
   const wasmDir = path.join(out, "node_modules", "@tensorflow", "tfjs-backend-wasm");
@@ -85,7 +95,7 @@ async function main(): Promise<void> {
   const bytes = sizeOf(out);
   const mib = (bytes / 1024 / 1024).toFixed(1);
   if (bytes > MAX_KIT_BYTES) throw new Error(`the kit is ${mib} MiB, over the 60 MiB limit`);
-  process.stdout.write(`gpu kit: ${out} (${mib} MiB)\nrun it: sh ${path.relative(process.cwd(), out) || "."}/run.sh [--allow-software-gpu] [--quick]\n`);
+  process.stdout.write(`gpu kit: ${out} (${mib} MiB)\nrun it: sh ${path.relative(process.cwd(), out) || "."}/run.sh [--allow-software-gpu] [--quick] [--threads-only]\n`);
   process.stdout.write(JSON.stringify({ kit: out, bytes }) + "\n");
 }
 

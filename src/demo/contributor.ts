@@ -19,6 +19,8 @@ export interface DemoContributorOptions {
   data: DataSource;
   backend: string;
   seed: number;
+  /** Worker threads for training (`dat demo --threads`); undefined: trainLocal's default. */
+  threads?: number;
   attack?: AttackSpec;
   /** The sample count an attacker claims (`--attack-samples`); honest contributors claim their shard's. */
   claimSamples?: number;
@@ -69,7 +71,7 @@ export async function createDemoContributor(options: DemoContributorOptions): Pr
           ? current.map((w, i) => w.map((v, j) => v - previousGlobal!.weights[i][j]))
           : undefined;
         previousGlobal = { cid: info.modelCid, weights: current };
-        const trained = await trainLocal({ model, data: options.data, ...jobTrainingSettings(info), seed: options.seed + round++ });
+        const trained = await trainLocal({ model, data: options.data, ...jobTrainingSettings(info), seed: options.seed + round++, threads: options.threads });
         const sampleCount = attack && options.claimSamples !== undefined ? options.claimSamples : trained.sampleCount;
         const context: AttackContext = { previousUpdate, copySlot: options.copySlot, round: info.round, seed: options.seed * 7919 + info.round };
         const receipt = await contributeRound(orchestrator, account, info, {

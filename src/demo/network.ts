@@ -169,6 +169,7 @@ export async function setupDemoNetwork(
       data: data.shards[i],
       backend: backend.name,
       seed: options.seed * 1000 + i,
+      threads: options.threads,
       attack: attacker ? options.attack : undefined,
       ...(attacker && options.attackSamples !== undefined ? { claimSamples: options.attackSamples } : {}),
       ...(attacker ? { copySlot } : {}),

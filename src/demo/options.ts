@@ -41,6 +41,8 @@ export interface DemoOptions {
   samples: number;
   /** Keep the temporary homes (and print where) instead of deleting them. */
   keep: boolean;
+  /** `--threads`: worker threads for each contributor's training (undefined: trainLocal's default). */
+  threads?: number;
 }
 
 /** The raw option values as commander gives them (all strings or flags). */
@@ -68,6 +70,7 @@ export interface RawDemoOptions {
   reward?: string;
   samples?: string;
   keep?: boolean;
+  threads?: string;
 }
 
 export const DEMO_DEFAULTS = {
@@ -152,6 +155,7 @@ export function parseDemoOptions(raw: RawDemoOptions): DemoOptions {
   const seed = integer("--seed", raw.seed, DEMO_DEFAULTS.seed, 0, 2 ** 31 - 1);
   const samples = integer("--samples", raw.samples, DEMO_DEFAULTS.samples, 20, 1_000_000);
   const attackers = integer("--attackers", raw.attackers, DEMO_DEFAULTS.attackers, 0, 32);
+  const threads = raw.threads === undefined ? undefined : integer("--threads", raw.threads, 1, 1, 1024);
   if (attackers >= contributors) {
     throw new UsageError(`--attackers ${attackers} leaves no honest contributor among ${contributors}.`, {
       code: "DEMO_BAD_OPTION",
@@ -227,5 +231,6 @@ export function parseDemoOptions(raw: RawDemoOptions): DemoOptions {
     reward,
     samples,
     keep: Boolean(raw.keep),
+    ...(threads !== undefined ? { threads } : {}),
   };
 }

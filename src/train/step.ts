@@ -25,6 +25,8 @@ export interface TrainStepOptions {
   mu: number;
   /** Threads for the hand-written step; 1 keeps it on this thread. */
   threads: number;
+  /** Time the parallel step's phases (see TrainStep.profile). */
+  profile?: boolean;
 }
 
 function sequentialStep(step: SequentialStep, options: TrainStepOptions, prox: Proximal): TrainStep {

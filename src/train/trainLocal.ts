@@ -54,6 +54,8 @@ export interface TrainLocalOptions {
    * starting the workers. Any count gives the same results as one thread within float rounding.
    */
   threads?: number;
+  /** Time the phases of the parallel step, per thread (result.step.profile). */
+  profile?: boolean;
 }
 
 export interface TrainResult {
@@ -70,7 +72,7 @@ export interface TrainResult {
   /** True when the signal stopped training before the last epoch ended. */
   stopped: boolean;
   /** The step that ran ("generic", "sequential" or "parallel") and its thread count. */
-  step: { kind: TrainStep["kind"]; threads: number };
+  step: { kind: TrainStep["kind"]; threads: number; profile?: TrainStep["profile"] };
 }
 
 /**
@@ -148,7 +150,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   const history: EpochMetrics[] = [];
   try {
     // Made before a resume restores weights: FedProx pulls towards the global weights, not the checkpoint's.
-    step = await createTrainStep({ model, shape, optimizer, mu, threads: threadsFor(options, shape, counts.train) });
+    step = await createTrainStep({ model, shape, optimizer, mu, threads: threadsFor(options, shape, counts.train), profile: options.profile });
     let skipBatches = 0;
     if (options.resume) {
       const checkpoint = await resumeFrom(options.checkpointDir, model, optimizer, optimizerKind);
@@ -246,6 +248,6 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
     metrics,
     epochsCompleted: Math.min(epoch, epochs),
     stopped,
-    step: { kind: step.kind, threads: step.threads },
+    step: { kind: step.kind, threads: step.threads, ...(step.profile ? { profile: step.profile } : {}) },
   };
 }

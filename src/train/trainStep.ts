@@ -12,11 +12,20 @@ export interface StepResult {
   correct: number;
 }
 
+/** Per-phase CPU and wall milliseconds summed over `steps` steps (the parallel step, when asked to profile). */
+export interface StepProfile {
+  steps: number;
+  /** "main.<phase>" for this thread; "workers.<phase>" summed over the workers. */
+  phases: Record<string, { cpuMs: number; wallMs: number }>;
+}
+
 export interface TrainStep {
   /** "generic", "sequential" or "parallel" (the hand-written step over worker threads). */
   readonly kind: "generic" | "sequential" | "parallel";
   /** Threads computing gradients (1 unless parallel). */
   readonly threads: number;
+  /** Phase times, when the step was made with profiling on. */
+  readonly profile?: StepProfile;
   run(batch: Sample[]): Promise<StepResult>;
   /** Frees what the step holds (worker threads included). */
   dispose(): Promise<void>;

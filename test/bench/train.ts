@@ -6,10 +6,16 @@
  * GFLOP/s (forward and backward counted analytically). Where `/usr/bin/python3 -c "import torch"`
  * works, the same architectures, shapes, batch size and thread counts train in PyTorch in the same
  * run (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and torch.set_num_threads set alike, and checked).
+ * Then the threads section (scripts/gpu-kit-threads.ts, the GPU kit's CPU section too): the
+ * CIFAR-sized CNN on wasm with 1, 2 and N threads from the same weights on the same batches —
+ * samples/s of wall time, CPU seconds, this thread's and a worker's CPU per step, the ideal
+ * speedup the CPU times allow (what a loaded machine distorts least), the per-phase profile, and
+ * the weights' largest difference from one thread's.
  * With --cli, `dat train --threads N` against `--threads 1` on the CIFAR-sized CNN (built dist/
- * needed), with the two deltas compared.
+ * needed): whole-process wall and CPU time, the training epochs' time, and the two deltas compared.
  * Args: --samples N (2048), --cifar-samples N (512), --batch N (32), --repeats N (3),
- * --backends wasm,cpu (default: all that load), --threads N (default: the cores available), --cli.
+ * --backends wasm,cpu (default: all that load), --threads N (default: the cores available), --cli,
+ * --threads-only (only the threads section, and --cli if given).
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -18,12 +24,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { probeBackends, resolveBackend, type BackendName } from "../../src/train/backends.js";
-import { arraySource, type DataSource } from "../../src/train/data/source.js";
 import { syntheticDigits } from "../../src/train/data/synthetic.js";
 import { loadModelDir, saveModelDir } from "../../src/train/modelIo.js";
 import { readDeltaFiles } from "../../src/train/run.js";
 import { createRng } from "../../src/train/rng.js";
 import { trainLocal } from "../../src/train/trainLocal.js";
+import { cifarCnn, cifarRandomData, compareThreads, formatThreads } from "../../scripts/gpu-kit-threads.js";
 import { median, numberOption } from "./stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -83,30 +89,6 @@ function torchRate(kind: string, samples: number, batch: number, threads: number
   }
 }
 
-/** The CIFAR-sized CNN of issue 15 ('same' padding: 1,115,402 parameters). */
-function cifarCnn(): tf.LayersModel {
-  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
-  const conv = (filters: number, seed: number, inputShape?: number[]) =>
-    tf.layers.conv2d({ ...(inputShape ? { inputShape } : {}), filters, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: init(seed) });
-  return tf.sequential({
-    name: "cnn-cifar",
-    layers: [
-      conv(32, 1, [32, 32, 3]), conv(32, 2), tf.layers.maxPooling2d({ poolSize: 2 }),
-      conv(64, 3), conv(64, 4), tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 256, activation: "relu", kernelInitializer: init(5) }),
-      tf.layers.dense({ units: 10, activation: "softmax", kernelInitializer: init(6) }),
-    ],
-  });
-}
-
-function cifarData(count: number, seed: number): DataSource {
-  const rng = createRng(seed);
-  const x = new Float32Array(count * 32 * 32 * 3).map(() => rng.next());
-  const y = new Float32Array(count).map(() => rng.int(10));
-  return arraySource("random 32×32×3", x, y, [32, 32, 3]);
-}
-
 /**
  * Floating-point operations of one sample's training step: per conv or dense layer, 2·MACs for the
  * forward pass, as many for the weight gradient, and as many for the input gradient except at the
@@ -163,16 +145,18 @@ async function cliComparison(threads: number, samples: number, batch: number): P
       const wall = (performance.now() - t0) / 1000;
       const lines = stdout.trim().split("\n");
       const [user, sys] = lines.pop()!.split(" ").map(Number);
-      const result = JSON.parse(lines.join("\n")) as { deltaPath: string; threads: number };
+      const result = JSON.parse(lines.join("\n")) as { deltaPath: string; threads: number; metrics: { epochs: { seconds: number }[] } };
       if (result.threads !== n) throw new Error(`dat train --threads ${n} ran ${result.threads} thread(s)`);
       out[`cli_threads_${n}_wall_s`] = Number(wall.toFixed(2));
       out[`cli_threads_${n}_cpu_s`] = Number((user + sys).toFixed(2));
+      out[`cli_threads_${n}_train_s`] = Number(result.metrics.epochs.reduce((a, e) => a + e.seconds, 0).toFixed(2));
       deltas.push(await readDeltaFiles(result.deltaPath));
     }
     let worst = 0;
     deltas[0].forEach((w, i) => w.data.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - deltas[1][i].data[k])))));
     out.cli_delta_max_abs_diff = Number(worst.toExponential(2));
     out.cli_speedup = Number((out.cli_threads_1_wall_s / out[`cli_threads_${threads}_wall_s`]).toFixed(3));
+    out.cli_train_speedup = Number((out.cli_threads_1_train_s / out[`cli_threads_${threads}_train_s`]).toFixed(3));
     return out;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -192,9 +176,10 @@ export default async function run(args: string[]): Promise<void> {
   const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
   type Row = { model: ModelName; backend: BackendName | "pytorch"; threads: number; rate: number; cpuRate: number; gflops: number; ratio?: number; cpuRatio?: number };
   const rows: Row[] = [];
-  const torchAvailable = torchRate("mlp-digits", 64, 32, 1, 1) !== undefined;
+  const threadsOnly = args.includes("--threads-only");
+  const torchAvailable = !threadsOnly && torchRate("mlp-digits", 64, 32, 1, 1) !== undefined;
   const threadCounts = [...new Set([1, allThreads])];
-  for (const model of ["mlp-digits", "cnn-digits", "cnn-cifar"] as ModelName[]) {
+  for (const model of threadsOnly ? [] : (["mlp-digits", "cnn-digits", "cnn-cifar"] as ModelName[])) {
     const n0 = model === "cnn-cifar" ? cifarSamples : samples;
     const flopPerSample = trainFlopPerSample(await buildModel(model));
     const torch = new Map<number, Rate>();
@@ -204,7 +189,7 @@ export default async function run(args: string[]): Promise<void> {
       if (backend === "cpu" && model === "cnn-cifar") continue;
       const n = backend === "cpu" && model !== "mlp-digits" ? Math.min(n0, 256) : n0;
       await resolveBackend(backend);
-      const data = model === "cnn-cifar" ? cifarData(n, 1) : syntheticDigits({ count: n, seed: 1 });
+      const data = model === "cnn-cifar" ? cifarRandomData(n, 1) : syntheticDigits({ count: n, seed: 1 });
       for (const threads of backend === "wasm" ? threadCounts : [1]) {
         const m = await buildModel(model);
         const rates: number[] = [];
@@ -240,7 +225,7 @@ export default async function run(args: string[]): Promise<void> {
   for (const r of rows) {
     console.log([r.model.padEnd(10), r.backend.padEnd(8), String(r.threads).padStart(3), r.rate.toFixed(0).padStart(8), r.gflops.toFixed(1).padStart(8), fmt(r.ratio), r.cpuRate.toFixed(0).padStart(8), fmt(r.cpuRatio)].join("  "));
   }
-  if (!torchAvailable) console.log("PyTorch not importable by /usr/bin/python3: no ratio.");
+  if (!torchAvailable && !threadsOnly) console.log("PyTorch not importable by /usr/bin/python3: no ratio.");
   const figures: Record<string, number | string | null> = {};
   for (const r of rows) {
     const key = `${r.model}_${r.backend}_t${r.threads}`;
@@ -261,10 +246,25 @@ export default async function run(args: string[]): Promise<void> {
       console.log(`${model}: wasm ${allThreads} threads / 1 thread = ${(all.rate / one.rate).toFixed(2)}× wall (CPU per sample ×${(one.cpuRate / all.cpuRate).toFixed(2)})`);
     }
   }
+  // The threads section: 1, 2 and all threads on the CIFAR-sized CNN, wall and CPU time and the phase profile.
+  await resolveBackend("wasm");
+  const threadRows = await compareThreads({ threads: [Math.min(2, allThreads), allThreads], samples: cifarSamples, batch });
+  console.log(`\ncnn-cifar on wasm by thread count (${cifarSamples} samples, batch ${batch}, sgd; load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}):`);
+  for (const line of formatThreads(threadRows)) console.log(line);
+  for (const r of threadRows) {
+    const key = `cnn-cifar_threads_${r.threads}`;
+    figures[`${key}_samples_per_s`] = Number(r.samplesPerSec.toFixed(1));
+    figures[`${key}_cpu_s`] = Number(r.cpuSeconds.toFixed(2));
+    figures[`${key}_main_cpu_ms_per_step`] = Number(r.mainCpuMsPerStep.toFixed(1));
+    figures[`${key}_worker_cpu_ms_per_step`] = Number(r.workerCpuMsPerStep.toFixed(1));
+    figures[`${key}_speedup`] = Number(r.speedup.toFixed(3));
+    figures[`${key}_ideal_speedup`] = Number(r.idealSpeedup.toFixed(3));
+    figures[`${key}_max_abs_diff`] = r.maxAbsDiff;
+  }
   if (args.includes("--cli") && allThreads > 1) {
     const cli = await cliComparison(allThreads, cifarSamples, batch);
     Object.assign(figures, cli);
-    console.log(`dat train cnn-cifar ${cifarSamples} samples: --threads 1 ${cli.cli_threads_1_wall_s} s wall, ${cli.cli_threads_1_cpu_s} s CPU; --threads ${allThreads} ${cli[`cli_threads_${allThreads}_wall_s`]} s wall, ${cli[`cli_threads_${allThreads}_cpu_s`]} s CPU (×${cli.cli_speedup}); deltas differ by ≤ ${cli.cli_delta_max_abs_diff}`);
+    console.log(`dat train cnn-cifar ${cifarSamples} samples: --threads 1 ${cli.cli_threads_1_wall_s} s wall, ${cli.cli_threads_1_cpu_s} s CPU; --threads ${allThreads} ${cli[`cli_threads_${allThreads}_wall_s`]} s wall, ${cli[`cli_threads_${allThreads}_cpu_s`]} s CPU (×${cli.cli_speedup}); training epochs ${cli.cli_threads_1_train_s} s vs ${cli[`cli_threads_${allThreads}_train_s`]} s (×${cli.cli_train_speedup}); deltas differ by ≤ ${cli.cli_delta_max_abs_diff}`);
   }
   console.log(JSON.stringify({ bench: "train", samples, cifarSamples, batch, threads: allThreads, load, ...figures }));
 }

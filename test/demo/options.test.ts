@@ -104,8 +104,16 @@ describe("parseDemoOptions", () => {
     [{ reward: "-5" }, "DEMO_BAD_OPTION"],
     [{ reward: "1.0000000000000000001" }, "DEMO_BAD_OPTION"],
     [{ samples: "5" }, "DEMO_BAD_OPTION"],
+    [{ threads: "0" }, "DEMO_BAD_OPTION"],
+    [{ threads: "1.5" }, "DEMO_BAD_OPTION"],
+    [{ threads: "all" }, "DEMO_BAD_OPTION"],
   ])("rejects %j with %s", (raw, code) => {
     expect(codeOf(() => parseDemoOptions(raw))).toBe(code);
+  });
+
+  it("takes --threads for the contributors' training, and leaves it to trainLocal's default without it", () => {
+    expect(parseDemoOptions({ threads: "2" }).threads).toBe(2);
+    expect("threads" in parseDemoOptions({})).toBe(false);
   });
 
   it("reports malformed options as usage errors (exit code 2) naming the flag", () => {

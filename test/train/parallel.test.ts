@@ -1,12 +1,13 @@
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveBackend } from "../../src/train/backends.js";
 import { syntheticDigits, syntheticTabular } from "../../src/train/data/synthetic.js";
 import { buildFixtureModel } from "../../src/train/modelSpecs.js";
 import { describeModel } from "../../src/train/modelShape.js";
 import { createOptimizer } from "../../src/train/optimizer.js";
 import { createParallelStep } from "../../src/train/parallel/parallelStep.js";
+import { poolsStarted, stopIdleWorkers } from "../../src/train/parallel/pool.js";
 import { planSequentialStep } from "../../src/train/sequentialStep.js";
 import { trainLocal, type TrainLocalOptions } from "../../src/train/trainLocal.js";
 import { proximal } from "../../src/train/trainStep.js";
@@ -20,6 +21,9 @@ function maxWeightDiff(a: { data: Float32Array }[], b: { data: Float32Array }[])
 describe("data-parallel training over worker threads", () => {
   beforeAll(async () => {
     await resolveBackend("wasm");
+  });
+  afterAll(async () => {
+    await stopIdleWorkers();
   });
 
   it("reaches the weights one thread reaches on the same batches (fixture CNN, sgd with FedProx and adam)", async () => {
@@ -58,6 +62,51 @@ describe("data-parallel training over worker threads", () => {
     }
     expect(results[1].step.threads).toBe(3);
     expect(maxWeightDiff(results[0].weights, results[1].weights)).toBeLessThan(1e-5);
+  });
+
+  it("reuses its workers for the next run of the same architecture, with that run's weights, and starts new ones for another", async () => {
+    // Prepare: two different data sets and initial weights for the same architecture, then another architecture.
+    await stopIdleWorkers();
+    const runs = [
+      { fixture: "cnn-digits" as const, seed: 3, data: syntheticDigits({ count: 48, seed: 31 }), mu: 0.2 },
+      { fixture: "cnn-digits" as const, seed: 4, data: syntheticDigits({ count: 40, seed: 32 }), mu: 0 },
+      { fixture: "mlp-digits" as const, seed: 5, data: syntheticDigits({ count: 40, seed: 33 }), mu: 0 },
+    ];
+    const before = poolsStarted();
+    const started: number[] = [];
+    for (const r of runs) {
+      const results = [];
+      for (const threads of [1, 2]) {
+        const model = buildFixtureModel(r.fixture, r.seed);
+        // Execute
+        results.push(await trainLocal({ model, data: r.data, epochs: 2, batchSize: 16, seed: 2, lr: 0.05, mu: r.mu, threads, profile: true }));
+        model.dispose();
+      }
+      started.push(poolsStarted() - before);
+      // Assert: the same weights as one thread, whichever run the workers served before.
+      expect(results[1].step.kind).toBe("parallel");
+      expect(maxWeightDiff(results[0].weights, results[1].weights)).toBeLessThan(1e-5);
+      expect(results[1].metrics.loss).toBeCloseTo(results[0].metrics.loss, 5);
+    }
+    // One start for both cnn-digits runs, a second for the MLP.
+    expect(started).toEqual([1, 1, 2]);
+  });
+
+  it("times each phase of this thread and the workers when asked to profile", async () => {
+    const model = buildFixtureModel("cnn-digits", 7);
+    const result = await trainLocal({ model, data: syntheticDigits({ count: 40, seed: 34 }), epochs: 1, batchSize: 10, lr: 0.05, threads: 2, profile: true });
+    model.dispose();
+    const profile = result.step.profile!;
+    expect(profile.steps).toBe(4);
+    for (const phase of ["main.compute", "main.update", "main.assign", "workers.compute", "workers.update", "workers.assign"]) {
+      expect(profile.phases[phase], phase).toBeDefined();
+      expect(profile.phases[phase].wallMs).toBeGreaterThan(0);
+    }
+    expect(profile.phases["main.compute"].cpuMs + profile.phases["workers.compute"].cpuMs).toBeGreaterThan(0);
+    const unprofiled = buildFixtureModel("cnn-digits", 7);
+    const plain = await trainLocal({ model: unprofiled, data: syntheticDigits({ count: 20, seed: 34 }), epochs: 1, batchSize: 10, lr: 0.05, threads: 2 });
+    unprofiled.dispose();
+    expect(plain.step.profile).toBeUndefined();
   });
 
   it("reports a worker that fails as an error naming the thread, and stops the others", async () => {

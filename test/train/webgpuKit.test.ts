@@ -2,9 +2,10 @@
  * `npm run gpu-kit` builds a kit that runs from a copy outside the checkout, without network where
  * `unshare -n` can cut it, and reports both backends, their ratio and the delta agreement. Built
  * without node and the .deb (this machine has both); skipped, with the reason, where Dawn finds no
- * adapter.
+ * adapter. Its CPU section (data-parallel wasm on 1 and 2 threads, the worker bundled beside the
+ * runner) needs no adapter and always runs.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,17 +19,47 @@ if (!probe.available) console.warn(`[gpu kit test skipped] ${probe.reason}${prob
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dat-gpu-kit-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+let copy: string | undefined;
+/** The kit, built once (without node and the .debs) and copied away from the checkout. */
+function kitCopy(): string {
+  if (copy) return copy;
+  const kit = path.join(dir, "kit");
+  execFileSync(process.execPath, [path.join(repoRoot, "node_modules/tsx/dist/cli.mjs"), "scripts/gpu-kit.ts", "--no-node", "--no-deb", "--out", kit], { cwd: repoRoot, stdio: "pipe" });
+  copy = path.join(dir, "copy");
+  fs.cpSync(kit, copy, { recursive: true });
+  return copy;
+}
+
+/** Runs the copied kit's run.sh with `args`, without network where `unshare -n` can cut it. */
+function runKit(args: string[]): SpawnSyncReturns<string> {
+  const noNetwork = spawnSync("unshare", ["-n", "true"]).status === 0;
+  const command = [...(noNetwork ? ["unshare", "-n"] : []), "sh", path.join(kitCopy(), "run.sh"), ...args];
+  return spawnSync(command[0], command.slice(1), { cwd: dir, encoding: "utf8", timeout: 600_000 });
+}
+
+describe("the offline GPU kit's CPU section", () => {
+  it("trains the CIFAR-sized CNN on 1 and 2 wasm threads from a copy (worker bundled), the same weights within 1e-4", () => {
+    // Execute
+    const run = runKit(["--threads-only", "--quick", "--cpu-samples", "32"]);
+    // Assert
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    expect(report).toMatchObject({ kit: "dat-gpu-kit", section: "cpu-threads", samples: 32, batch: 32 });
+    const threads = report.results.map((r: { threads: number }) => r.threads);
+    expect(threads).toEqual([...new Set([1, Math.min(2, os.availableParallelism()), os.availableParallelism()])]);
+    for (const r of report.results) {
+      expect(r.samplesPerSec).toBeGreaterThan(0);
+      expect(r.cpuSeconds).toBeGreaterThan(0);
+      expect(r.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    }
+    expect(run.stdout).toMatch(/samples\/CPU s/);
+  }, 600_000);
+});
+
 describe.skipIf(!probe.available)("the offline GPU kit", () => {
   it("builds under 60 MiB and trains the fixture CNN on webgpu and wasm from a copy, deltas within 1e-5", () => {
-    // Prepare
-    const kit = path.join(dir, "kit");
-    execFileSync(process.execPath, [path.join(repoRoot, "node_modules/tsx/dist/cli.mjs"), "scripts/gpu-kit.ts", "--no-node", "--no-deb", "--out", kit], { cwd: repoRoot, stdio: "pipe" });
-    const copy = path.join(dir, "copy");
-    fs.cpSync(kit, copy, { recursive: true });
-    const noNetwork = spawnSync("unshare", ["-n", "true"]).status === 0;
     // Execute
-    const command = [...(noNetwork ? ["unshare", "-n"] : []), "sh", path.join(copy, "run.sh"), "--allow-software-gpu", "--quick", "--fixture-only"];
-    const run = spawnSync(command[0], command.slice(1), { cwd: dir, encoding: "utf8", timeout: 600_000 });
+    const run = runKit(["--allow-software-gpu", "--quick", "--fixture-only", "--no-threads"]);
     // Assert
     expect(run.status, run.stderr).toBe(0);
     const line = run.stdout.trim().split("\n").pop()!;

@@ -1,21 +1,26 @@
 /**
  * The hand-written wasm step, data-parallel over worker threads. Each step the batch is split into
- * contiguous shards, one per thread (this thread takes the first); every worker, a wasm replica
- * of the model, computes its shard's gradients with the weights this thread wrote to shared
- * memory and writes them back, scaled by its rows. This thread sums them, divides by the batch
- * size and applies one optimizer update (FedProx included) to its model: the same gradients as
- * one thread on the whole batch up to float rounding, the same optimizer, the same checkpoints.
+ * contiguous shards, one per thread (this thread takes the first); every thread, this one and each
+ * worker (a wasm replica of the model), computes its shard's gradients with the current weights
+ * and writes them (its shard's mean) to its own SharedArrayBuffer. Then every thread reduces one
+ * slice of the flat weights: weighs the threads' gradients there by their shards' rows and, with
+ * SGD, applies the update (FedProx included) to the shared weights in place — so no thread sums or
+ * updates all the weights alone. Other optimizers (Adam) get the batch-mean gradient and run on
+ * this thread, as tfjs's. Same gradients as one thread on the whole batch up to float rounding,
+ * the same update, the same checkpoints.
  *
- * Weights go out and gradients come back through SharedArrayBuffers (one copy each way per
- * step); messages carry only the shard's samples and two numbers back.
+ * Per step: two messages each way per worker (the shard with its samples; the slice to update),
+ * no weight or gradient in any message. Workers come from pool.ts and outlive the run.
  */
-import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { featureSize, type Sample } from "../data/source.js";
 import type { ModelShape } from "../modelShape.js";
 import type { SequentialStep } from "../sequentialStep.js";
-import { applyWithProximal, type Proximal, type TrainStep } from "../trainStep.js";
-import type { ShardRequest, WorkerReply, WorkerSetup } from "./protocol.js";
+import { applyWithProximal, type Proximal, type StepProfile, type TrainStep } from "../trainStep.js";
+import { acquirePool, releasePool } from "./pool.js";
+import type { ShardRequest } from "./protocol.js";
+import { assignWeights, ranges, readWeights, shardGradients, updateSlice, writeGradients } from "./shared.js";
+import { addPhases, PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 export interface ParallelStepOptions {
   model: tf.LayersModel;
@@ -26,178 +31,155 @@ export interface ParallelStepOptions {
   /** The hand-written step on this thread's model. */
   step: SequentialStep;
   prox: Proximal;
+  /** Time each phase of each thread (CPU and wall) into the step's `profile`. */
+  profile?: boolean;
   /** The worker's entry module; tests point it elsewhere to see a worker fail. */
   workerEntry?: URL;
 }
 
-interface GradientWorker {
-  worker: Worker;
-  grads: Float32Array;
-  /** Settles the pending request, if any. */
-  pending?: { resolve: (reply: WorkerReply & { kind: "done" }) => void; reject: (error: Error) => void };
-  /** Set once the worker failed or exited: every later request fails with it. */
-  failure?: Error;
+/**
+ * The topology without names and initializers (a model built twice names its layers anew, and a
+ * replica's weights come from shared memory, never from its initializers): what a replica depends on.
+ */
+function architectureKey(topology: unknown): string {
+  return JSON.stringify(topology, (key, value: unknown) => (key === "name" || /initializer$/i.test(key) ? undefined : value));
 }
 
-/** The worker entry: built JavaScript next to this file, or (under tsx/vitest) the TypeScript source through tsx. */
-function spawn(entry: URL | undefined, setup: WorkerSetup): Worker {
-  const own = new URL(import.meta.url);
-  const source = own.pathname.endsWith(".ts");
-  const url = entry ?? new URL(source ? "./worker.ts" : "./worker.js", own);
-  if (!url.pathname.endsWith(".ts")) return new Worker(url, { workerData: setup });
-  // Node 20 workers do not inherit the tsx loader: register it, then import the TypeScript entry.
-  return new Worker(`import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, {
-    eval: true,
-    workerData: setup,
-  });
-}
-
-function workerFailure(index: number, message: string, cause?: unknown): Error {
-  return new Error(`Training thread ${index} failed: ${message}`, { cause });
-}
-
-/** Start the workers and wait until each holds its replica; they are stopped again if any fails. */
+/** Start (or take back) the workers and wait until each holds its replica. */
 export async function createParallelStep(options: ParallelStepOptions): Promise<TrainStep> {
   const { model, shape, optimizer, step, prox, threads } = options;
   if (shape.task.kind !== "classification") throw new Error("the parallel step trains classifiers only");
   const variables = prox.trainable;
   const sizes = variables.map((v) => v.size);
   const total = sizes.reduce((a, b) => a + b, 0);
-  const weights = new Float32Array(new SharedArrayBuffer(total * 4));
-  const setupBase = {
-    topology: model.toJSON(undefined, false),
-    inputShape: shape.inputShape,
-    classes: shape.task.classes,
-    fromLogits: shape.task.fromLogits,
-    weights: weights.buffer as SharedArrayBuffer,
-    sizes,
-  };
-  const workers: GradientWorker[] = [];
-  const ready: Promise<void>[] = [];
-  for (let k = 1; k < threads; k++) {
-    const grads = new SharedArrayBuffer(total * 4);
-    const worker = spawn(options.workerEntry, { ...setupBase, grads });
-    const entry: GradientWorker = { worker, grads: new Float32Array(grads) };
-    workers.push(entry);
-    ready.push(
-      new Promise<void>((resolve, reject) => {
-        const fail = (error: Error): void => {
-          entry.failure ??= error;
-          entry.pending?.reject(entry.failure);
-          entry.pending = undefined;
-          reject(entry.failure);
-        };
-        worker.on("message", (message: WorkerReply) => {
-          if (message.kind === "ready") resolve();
-          else if (message.kind === "error") fail(workerFailure(k, message.message, Object.assign(new Error(message.message), { stack: message.stack })));
-          else {
-            const pending = entry.pending;
-            entry.pending = undefined;
-            pending?.resolve(message);
-          }
-        });
-        worker.on("error", (error) => fail(workerFailure(k, error.message, error)));
-        worker.on("exit", (code) => fail(workerFailure(k, `it exited (code ${code})`)));
-      }),
-    );
-  }
-  try {
-    await Promise.all(ready);
-  } catch (error) {
-    await Promise.all(workers.map((w) => w.worker.terminate()));
-    throw error;
-  }
-
+  const topology = model.toJSON(undefined, false);
+  const setup = { topology, inputShape: shape.inputShape, classes: shape.task.classes, fromLogits: shape.task.fromLogits, sizes };
+  const key = JSON.stringify([architectureKey(topology), setup.inputShape, setup.classes, setup.fromLogits, sizes, threads, options.workerEntry?.href ?? ""]);
+  const pool = await acquirePool(key, setup, threads, options.workerEntry);
+  const { buffers } = pool;
+  // SGD's update is elementwise: every thread applies it to its slice. Adam keeps tfjs's state, on this thread.
+  // (By class name: tfjs's optimizers answer instanceof by duck typing, so an Adam is "instanceof SGDOptimizer".)
+  const sgd = optimizer.getClassName() === "SGD" ? (optimizer as tf.SGDOptimizer & { learningRate: number }) : undefined;
+  const slices = ranges(total, threads);
   const size = featureSize(shape.inputShape);
+  const phases: PhaseTimes = {};
+  const profile: StepProfile | undefined = options.profile ? { steps: 0, phases } : undefined;
+  let started = false;
   let disposed = false;
-  const request = (entry: GradientWorker, shard: ShardRequest): Promise<WorkerReply & { kind: "done" }> => {
-    if (entry.failure) return Promise.reject(entry.failure);
-    return new Promise((resolve, reject) => {
-      entry.pending = { resolve, reject };
-      entry.worker.postMessage(shard, [shard.x.buffer as ArrayBuffer, shard.y.buffer as ArrayBuffer]);
-    });
+  /** Set when a step failed midway: its workers are stopped, not kept for another run. */
+  let broken = false;
+
+  const shardOf = (batch: Sample[], from: number, to: number): { x: Float32Array; y: Float32Array } => {
+    const x = new Float32Array(size * (to - from));
+    const y = new Float32Array(to - from);
+    for (let i = from; i < to; i++) {
+      x.set(batch[i].x, (i - from) * size);
+      y[i - from] = batch[i].y;
+    }
+    return { x, y };
   };
 
   return {
     kind: "parallel",
     threads,
+    profile,
     async run(batch: Sample[]) {
       if (disposed) throw new Error("the parallel training step was disposed");
-      const rows = batch.length;
-      // Contiguous shards, sizes differing by at most one; the first is this thread's.
-      const bounds = [0];
-      for (let k = 0; k < threads; k++) bounds.push(bounds[k] + Math.floor(rows / threads) + (k < rows % threads ? 1 : 0));
-      // Current weights out first: the optimizer (and a resume) changed them since the last step.
-      let at = 0;
-      for (const v of variables) {
-        weights.set((await v.data()) as Float32Array, at);
-        at += v.size;
+      try {
+        return await runStep(batch);
+      } catch (error) {
+        broken = true;
+        throw error;
       }
-      const shardOf = (k: number): ShardRequest => {
-        const x = new Float32Array(size * (bounds[k + 1] - bounds[k]));
-        const y = new Float32Array(bounds[k + 1] - bounds[k]);
-        batch.slice(bounds[k], bounds[k + 1]).forEach((s, i) => {
-          x.set(s.x, i * size);
-          y[i] = s.y;
-        });
-        return { x, y };
-      };
-      const replies = workers.map((entry, i) => (bounds[i + 2] > bounds[i + 1] ? request(entry, shardOf(i + 1)) : undefined));
-      // Mark every reply handled now: one failing while this thread still computes must not go unhandled.
-      replies.forEach((r) => r?.catch(() => undefined));
-
-      const own = shardOf(0);
-      const ownRows = own.y.length;
-      let lossSum = 0;
-      let correct = 0;
-      const ownGrads = tf.tidy(() => {
-        const out = step.gradients(tf.tensor(own.x, [ownRows, ...shape.inputShape], "float32"), own.y);
-        lossSum = out.loss * ownRows;
-        correct = out.correct;
-        return variables.map((v) => out.grads[v.name]);
-      });
-      const sums: Float32Array[] = [];
-      for (const g of ownGrads) {
-        const data = Float32Array.from((await g.data()) as Float32Array);
-        for (let i = 0; i < data.length; i++) data[i] *= ownRows;
-        sums.push(data);
-        g.dispose();
-      }
-      for (let i = 0; i < replies.length; i++) {
-        const reply = replies[i];
-        if (!reply) continue;
-        const done = await reply;
-        lossSum += done.lossSum;
-        correct += done.correct;
-        const grads = workers[i].grads;
-        at = 0;
-        for (const sum of sums) {
-          for (let j = 0; j < sum.length; j++) sum[j] += grads[at + j];
-          at += sum.length;
-        }
-      }
-      const term = tf.tidy(() => {
-        const named: tf.NamedTensorMap = {};
-        variables.forEach((v, i) => {
-          const mean = sums[i];
-          for (let j = 0; j < mean.length; j++) mean[j] /= rows;
-          named[v.name] = tf.tensor(mean, v.shape, "float32");
-        });
-        return applyWithProximal(optimizer, named, prox);
-      });
-      const loss = lossSum / rows + (await term.data())[0];
-      term.dispose();
-      return { loss, correct };
     },
     async dispose() {
       if (disposed) return;
       disposed = true;
       prox.targets.forEach((t) => t.dispose());
-      for (const entry of workers) {
-        entry.worker.removeAllListeners("exit");
-        entry.failure ??= new Error("the parallel training step was disposed");
-      }
-      await Promise.all(workers.map((w) => w.worker.terminate()));
+      await releasePool(pool, { keep: !broken });
     },
   };
+
+  async function runStep(batch: Sample[]): Promise<{ loss: number; correct: number }> {
+    const clock = profile ? new PhaseClock(phases) : undefined;
+    if (!started) {
+      // The weights as this run starts (a resume set them after the step was made); the workers' pool may have served another run.
+      readWeights(variables, buffers.weights);
+      if (prox.mu > 0) readWeights(prox.targets, buffers.targets);
+      started = true;
+      clock?.mark("main.setup");
+    }
+    const rows = batch.length;
+    const bounds = ranges(rows, threads);
+    const shards = Array.from({ length: pool.size }, (_, k) => {
+      const [from, to] = bounds[k + 1];
+      // No rows for this worker: the reduce skips its gradients.
+      if (to === from) return undefined;
+      const { x, y } = shardOf(batch, from, to);
+      const request: ShardRequest = { kind: "grads", x, y, profile: !!profile };
+      return pool.request(k, request, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
+    });
+    // Mark every reply handled now: one failing while this thread still computes must not go unhandled.
+    shards.forEach((r) => r?.catch(() => undefined));
+    clock?.mark("main.send");
+
+    const own = shardOf(batch, bounds[0][0], bounds[0][1]);
+    const mine = shardGradients(step, variables, shape.inputShape, own.x, own.y);
+    let { lossSum, correct } = mine;
+    clock?.mark("main.compute");
+    writeGradients(mine.grads, buffers.grads[0]);
+    clock?.mark("main.gradsOut");
+    for (const reply of shards) {
+      const done = reply && (await reply);
+      if (done?.kind !== "grads") continue;
+      lossSum += done.lossSum;
+      correct += done.correct;
+      if (done.phases) addPhases(phases, done.phases, "workers.");
+    }
+    clock?.mark("main.waitGrads");
+
+    const mode = sgd ? "sgd" : "mean";
+    const lr = sgd?.learningRate ?? 0;
+    const mu = sgd ? prox.mu : 0;
+    const shardRows = bounds.map(([from, to]) => to - from);
+    const updates = Array.from({ length: pool.size }, (_, k) =>
+      pool.request(k, { kind: "update", mode, rows: shardRows, lr, mu, lo: slices[k + 1][0], hi: slices[k + 1][1], profile: !!profile }),
+    );
+    updates.forEach((r) => r.catch(() => undefined));
+    let proxSum = updateSlice(buffers, mode, shardRows, lr, mu, slices[0][0], slices[0][1]);
+    clock?.mark("main.update");
+    for (const reply of updates) {
+      const done = await reply;
+      if (done.kind !== "updated") continue;
+      proxSum += done.proxSum;
+      if (done.phases) addPhases(phases, done.phases, "workers.");
+    }
+    clock?.mark("main.waitUpdate");
+
+    let loss = lossSum / rows;
+    if (sgd) {
+      assignWeights(variables, buffers.weights);
+      (optimizer as unknown as { incrementIterations(): void }).incrementIterations();
+      loss += (prox.mu / 2) * proxSum;
+      clock?.mark("main.assign");
+    } else {
+      const term = tf.tidy(() => {
+        const named: tf.NamedTensorMap = {};
+        let at = 0;
+        for (const v of variables) {
+          named[v.name] = tf.tensor(buffers.grads[0].subarray(at, at + v.size), v.shape, "float32");
+          at += v.size;
+        }
+        return applyWithProximal(optimizer, named, prox);
+      });
+      loss += (await term.data())[0];
+      term.dispose();
+      clock?.mark("main.optimizer");
+      // The workers take the updated weights at their next shard.
+      readWeights(variables, buffers.weights);
+      clock?.mark("main.readWeights");
+    }
+    if (profile) profile.steps++;
+    return { loss, correct };
+  }
 }

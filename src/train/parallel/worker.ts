@@ -1,13 +1,17 @@
 /**
- * A gradient worker of the parallel step: a wasm replica of the model that, for each shard it is
- * sent, takes the current weights from shared memory, runs the hand-written step's forward and
- * backward pass, and writes its gradients (scaled by the shard's rows) back to shared memory.
+ * A gradient worker of the parallel step: a wasm replica of the model. For each shard it takes
+ * the current weights from shared memory, runs the hand-written step's forward and backward pass
+ * and writes its gradients (the shard's mean) to its shared buffer; for each update it
+ * reduces and updates its slice of the weights. It lives as long as its pool (see pool.ts): one
+ * start serves every run of the same architecture in the process.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { resolveBackend } from "../backends.js";
 import { planSequentialStep, type SequentialStep } from "../sequentialStep.js";
-import type { ShardRequest, WorkerReply, WorkerSetup } from "./protocol.js";
+import type { WorkerReply, WorkerRequest, WorkerSetup } from "./protocol.js";
+import { assignWeights, shardGradients, updateSlice, writeGradients, type SharedFloats } from "./shared.js";
+import { PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -33,40 +37,38 @@ async function start(): Promise<{ step: SequentialStep; variables: tf.Variable[]
   return { step, variables };
 }
 
-async function runShard(step: SequentialStep, variables: tf.Variable[], request: ShardRequest): Promise<WorkerReply> {
-  const weights = new Float32Array(setup.weights);
-  const out = new Float32Array(setup.grads);
-  const rows = request.y.length;
-  let at = 0;
-  tf.tidy(() => {
-    for (const v of variables) {
-      v.assign(tf.tensor(weights.subarray(at, at + v.size), v.shape, "float32"));
-      at += v.size;
-    }
-  });
-  let lossSum = 0;
-  let correct = 0;
-  const grads = tf.tidy(() => {
-    const result = step.gradients(tf.tensor(request.x, [rows, ...setup.inputShape], "float32"), request.y);
-    lossSum = result.loss * rows;
-    correct = result.correct;
-    return variables.map((v) => result.grads[v.name]);
-  });
-  at = 0;
-  for (const g of grads) {
-    const data = (await g.data()) as Float32Array;
-    for (let i = 0; i < data.length; i++) out[at + i] = data[i] * rows;
-    at += data.length;
-    g.dispose();
+const buffers: SharedFloats = {
+  weights: new Float32Array(setup.weights),
+  grads: setup.grads.map((b) => new Float32Array(b)),
+  targets: new Float32Array(setup.targets),
+};
+
+function handle(step: SequentialStep, variables: tf.Variable[], request: WorkerRequest): WorkerReply {
+  const phases: PhaseTimes = {};
+  const clock = request.profile ? new PhaseClock(phases) : undefined;
+  if (request.kind === "update") {
+    const proxSum = updateSlice(buffers, request.mode, request.rows, request.lr, request.mu, request.lo, request.hi);
+    clock?.mark("update");
+    return { kind: "updated", proxSum, ...(clock ? { phases } : {}) };
   }
-  return { kind: "done", lossSum, correct };
+  assignWeights(variables, buffers.weights);
+  clock?.mark("assign");
+  const { grads, lossSum, correct } = shardGradients(step, variables, setup.inputShape, request.x, request.y);
+  clock?.mark("compute");
+  writeGradients(grads, buffers.grads[setup.index]);
+  clock?.mark("gradsOut");
+  return { kind: "grads", lossSum, correct, ...(clock ? { phases } : {}) };
 }
 
 start().then(
   ({ step, variables }) => {
-    // Shards arrive one at a time: the main thread waits for this reply before the next step.
-    port.on("message", (request: ShardRequest) => {
-      runShard(step, variables, request).then(reply, fail);
+    // One request at a time: the main thread waits for each reply before it sends the next.
+    port.on("message", (request: WorkerRequest) => {
+      try {
+        reply(handle(step, variables, request));
+      } catch (error) {
+        fail(error);
+      }
     });
     reply({ kind: "ready" });
   },

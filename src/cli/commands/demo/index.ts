@@ -32,6 +32,7 @@ export function registerDemo(program: Command): void {
     .option("--reward <amount>", "DAT paid per round, split by contribution score (default 100)")
     .option("--report <file.html>", "also write a self-contained HTML report")
     .option("--keep", "keep the temporary homes and print where they are")
+    .option("--threads <n>", "worker threads for each contributor's training on wasm (default: all cores, for runs long enough to repay them)")
     .addHelpText(
       "after",
       examples(

@@ -1,0 +1,176 @@
+/**
+ * The parallel step's worker threads, kept between runs. Starting a worker (loading tfjs, the wasm
+ * module and the model) costs about a second of a core, as much as several training steps of a
+ * CIFAR-sized CNN; a demo trains many contributors and a `--follow`ing contributor trains every
+ * round, always the same architecture. So a run hands its workers back when it ends, and the next
+ * run of the same architecture and thread count takes them; idle workers do not keep the process
+ * alive. One idle pool at most: another architecture's run stops it.
+ */
+import { Worker } from "node:worker_threads";
+import type { WorkerReply, WorkerRequest, WorkerSetup } from "./protocol.js";
+import type { SharedFloats } from "./shared.js";
+
+type Answer = Exclude<WorkerReply, { kind: "ready" } | { kind: "error" }>;
+
+interface GradientWorker {
+  worker: Worker;
+  /** Settles the pending request, if any. */
+  pending?: { resolve: (reply: Answer) => void; reject: (error: Error) => void };
+  /** Set once the worker failed or exited: every later request fails with it. */
+  failure?: Error;
+}
+
+export interface WorkerPool {
+  readonly key: string;
+  readonly buffers: SharedFloats;
+  /** Worker k (from 0) computes with gradient buffer k + 1. */
+  readonly size: number;
+  /** Sends one request to worker k and waits for its answer; transfers `transfer`. */
+  request(k: number, message: WorkerRequest, transfer?: ArrayBuffer[]): Promise<Answer>;
+  /** False once any worker failed: the pool is then stopped instead of kept. */
+  healthy(): boolean;
+}
+
+interface Pool extends WorkerPool {
+  workers: GradientWorker[];
+}
+
+export interface PoolSetup {
+  topology: unknown;
+  inputShape: number[];
+  classes: number;
+  fromLogits: boolean;
+  sizes: number[];
+}
+
+let idle: Pool | undefined;
+/** Pools started in this process (tests read it to see workers reused). */
+let started = 0;
+
+/** How many worker pools this process has started. */
+export function poolsStarted(): number {
+  return started;
+}
+
+/** The worker entry: built JavaScript next to this file, or (under tsx/vitest) the TypeScript source through tsx. */
+function spawn(entry: URL | undefined, setup: WorkerSetup): Worker {
+  const own = new URL(import.meta.url);
+  const source = own.pathname.endsWith(".ts");
+  const url = entry ?? new URL(source ? "./worker.ts" : "./worker.js", own);
+  if (!url.pathname.endsWith(".ts")) return new Worker(url, { workerData: setup });
+  // Node 20 workers do not inherit the tsx loader: register it, then import the TypeScript entry.
+  return new Worker(`import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, {
+    eval: true,
+    workerData: setup,
+  });
+}
+
+function workerFailure(index: number, message: string, cause?: unknown): Error {
+  return new Error(`Training thread ${index} failed: ${message}`, { cause });
+}
+
+async function stop(pool: Pool): Promise<void> {
+  for (const entry of pool.workers) {
+    entry.worker.removeAllListeners("exit");
+    entry.failure ??= new Error("the parallel training step was disposed");
+  }
+  await Promise.all(pool.workers.map((w) => w.worker.terminate()));
+}
+
+async function start(key: string, setup: PoolSetup, threads: number, entry: URL | undefined): Promise<Pool> {
+  started++;
+  const total = setup.sizes.reduce((a, b) => a + b, 0);
+  const shared = (): SharedArrayBuffer => new SharedArrayBuffer(total * 4);
+  const weights = shared();
+  const targets = shared();
+  const grads = Array.from({ length: threads }, shared);
+  const workers: GradientWorker[] = [];
+  const ready: Promise<void>[] = [];
+  for (let k = 1; k < threads; k++) {
+    const worker = spawn(entry, { ...setup, weights, grads, targets, index: k });
+    const gw: GradientWorker = { worker };
+    workers.push(gw);
+    ready.push(
+      new Promise<void>((resolve, reject) => {
+        const fail = (error: Error): void => {
+          gw.failure ??= error;
+          gw.pending?.reject(gw.failure);
+          gw.pending = undefined;
+          reject(gw.failure);
+        };
+        worker.on("message", (message: WorkerReply) => {
+          if (message.kind === "ready") resolve();
+          else if (message.kind === "error") fail(workerFailure(k, message.message, Object.assign(new Error(message.message), { stack: message.stack })));
+          else {
+            const pending = gw.pending;
+            gw.pending = undefined;
+            pending?.resolve(message);
+          }
+        });
+        worker.on("error", (error) => fail(workerFailure(k, error.message, error)));
+        worker.on("exit", (code) => fail(workerFailure(k, `it exited (code ${code})`)));
+      }),
+    );
+  }
+  const pool: Pool = {
+    key,
+    workers,
+    size: workers.length,
+    buffers: { weights: new Float32Array(weights), targets: new Float32Array(targets), grads: grads.map((b) => new Float32Array(b)) },
+    request(k, message, transfer) {
+      const gw = workers[k];
+      if (gw.failure) return Promise.reject(gw.failure);
+      return new Promise((resolve, reject) => {
+        gw.pending = { resolve, reject };
+        gw.worker.postMessage(message, transfer ?? []);
+      });
+    },
+    healthy: () => workers.every((w) => !w.failure),
+  };
+  try {
+    await Promise.all(ready);
+  } catch (error) {
+    await stop(pool);
+    throw error;
+  }
+  return pool;
+}
+
+/**
+ * Workers for a run: the idle pool when it was made for the same key (architecture, shapes,
+ * thread count, entry), else fresh ones (stopped again if any fails to start).
+ */
+export async function acquirePool(key: string, setup: PoolSetup, threads: number, entry?: URL): Promise<WorkerPool> {
+  const kept = idle;
+  idle = undefined;
+  if (kept && kept.key === key && kept.healthy()) {
+    kept.workers.forEach((w) => w.worker.ref());
+    return kept;
+  }
+  if (kept) await stop(kept);
+  return start(key, setup, threads, entry);
+}
+
+/**
+ * Hands a run's workers back: kept idle (not holding the process open) when healthy, else stopped.
+ * `keep: false` stops them anyway: a step that failed midway may leave a worker busy with a shard
+ * whose late answer would be taken for the next run's.
+ */
+export async function releasePool(pool: WorkerPool, options: { keep?: boolean } = {}): Promise<void> {
+  const own = pool as Pool;
+  if (!own.healthy() || options.keep === false) {
+    await stop(own);
+    return;
+  }
+  const previous = idle;
+  idle = own;
+  own.workers.forEach((w) => w.worker.unref());
+  if (previous && previous !== own) await stop(previous);
+}
+
+/** Stops the idle workers, if any (tests, and callers that want the memory back). */
+export async function stopIdleWorkers(): Promise<void> {
+  const kept = idle;
+  idle = undefined;
+  if (kept) await stop(kept);
+}

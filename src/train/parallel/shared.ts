@@ -1,0 +1,128 @@
+/**
+ * The flat shared-memory side of the parallel step, run alike by the main thread and each worker:
+ * gradients written scaled by their shard's rows, the weights copied into a replica's variables,
+ * and the reduce-and-update of one slice of the weights (each thread takes a slice, so no thread
+ * sums or updates all 1.1M weights alone).
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { SequentialStep } from "../sequentialStep.js";
+
+interface WasmHeapBackend {
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** A float32 tensor's data, read in place on the wasm heap (no copy; valid until the next allocation). */
+function heapView(t: tf.Tensor): Float32Array {
+  if (tf.getBackend() !== "wasm" || t.dtype !== "float32") return t.dataSync() as Float32Array;
+  return (tf.backend() as unknown as WasmHeapBackend).typedArrayFromHeap(t) as Float32Array;
+}
+
+/**
+ * Copies the gradients into `out`, flat, in the given order (a plain copy: the reduce scales each
+ * thread's by its rows); disposes them.
+ */
+export function writeGradients(grads: tf.Tensor[], out: Float32Array): void {
+  let at = 0;
+  for (const g of grads) {
+    out.set(heapView(g), at);
+    at += g.size;
+    g.dispose();
+  }
+}
+
+/**
+ * One shard's gradients on this thread's replica, in `variables`' order (the caller writes and
+ * disposes them), with the shard's summed loss and correct count.
+ */
+export function shardGradients(step: SequentialStep, variables: tf.Variable[], inputShape: number[], x: Float32Array, y: Float32Array): { grads: tf.Tensor[]; lossSum: number; correct: number } {
+  const rows = y.length;
+  let lossSum = 0;
+  let correct = 0;
+  const grads = tf.tidy(() => {
+    const out = step.gradients(tf.tensor(x, [rows, ...inputShape], "float32"), y);
+    lossSum = out.loss * rows;
+    correct = out.correct;
+    return variables.map((v) => out.grads[v.name]);
+  });
+  return { grads, lossSum, correct };
+}
+
+/**
+ * Gives each variable its part of the flat `weights`. A new tensor each time, never a write into
+ * the old one's memory: wasm caches XNNPACK operators (with packed weights) by tensor id.
+ */
+export function assignWeights(variables: tf.Variable[], weights: Float32Array): void {
+  let at = 0;
+  tf.tidy(() => {
+    for (const v of variables) {
+      v.assign(tf.tensor(weights.subarray(at, at + v.size), v.shape, "float32"));
+      at += v.size;
+    }
+  });
+}
+
+/** Copies the variables' values into the flat `weights`. */
+export function readWeights(variables: tf.Tensor[], weights: Float32Array): void {
+  let at = 0;
+  for (const v of variables) {
+    weights.set(heapView(v), at);
+    at += v.size;
+  }
+}
+
+/** The buffers every thread sees: weights, each thread's shard-mean gradients (main's first), FedProx targets. */
+export interface SharedFloats {
+  weights: Float32Array;
+  grads: Float32Array[];
+  targets: Float32Array;
+}
+
+/**
+ * One thread's slice [lo, hi) of the step's update. "sgd": the batch-mean gradient (Σ of every
+ * thread's shard-mean gradient × its rows (`rows[k]`), / the batch's rows), plus μ·(w − w_global) with FedProx, and w ← w − lr·g,
+ * in float32 as tfjs's SGD computes it. "mean": only the batch-mean gradient, into grads[0] (the
+ * main thread then runs its optimizer). Returns Σ (w − w_global)² over the slice (0 without μ),
+ * for the FedProx term of the loss, taken before the update.
+ */
+export function updateSlice(buffers: SharedFloats, mode: "sgd" | "mean", rows: number[], lr: number, mu: number, lo: number, hi: number): number {
+  const { weights: w, grads, targets } = buffers;
+  const f = Math.fround;
+  const n = grads.length;
+  const total = rows.reduce((a, b) => a + b, 0);
+  // Each thread's weight in the batch mean; a thread without rows adds nothing (its buffer is stale).
+  const share = rows.map((r) => r / total);
+  const [g0, g1] = grads;
+  const [s0, s1] = share;
+  const step = f(-lr);
+  const mu32 = f(mu);
+  let proxSum = 0;
+  for (let j = lo; j < hi; j++) {
+    // Two threads (the common case) without the inner loop.
+    let sum = n === 2 ? g0[j] * s0 + (s1 > 0 ? g1[j] * s1 : 0) : g0[j] * s0;
+    if (n > 2) for (let k = 1; k < n; k++) if (share[k] > 0) sum += grads[k][j] * share[k];
+    let g = f(sum);
+    if (mode === "mean") {
+      g0[j] = g;
+      continue;
+    }
+    if (mu > 0) {
+      const gap = f(w[j] - targets[j]);
+      proxSum += gap * gap;
+      g = f(g + f(gap * mu32));
+    }
+    w[j] = f(step * g) + w[j];
+  }
+  return proxSum;
+}
+
+/** Contiguous ranges splitting `total` into `parts`, sizes differing by at most one. */
+export function ranges(total: number, parts: number): [number, number][] {
+  const out: [number, number][] = [];
+  let at = 0;
+  for (let k = 0; k < parts; k++) {
+    const size = Math.floor(total / parts) + (k < total % parts ? 1 : 0);
+    out.push([at, at + size]);
+    at += size;
+  }
+  return out;
+}
