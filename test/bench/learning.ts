@@ -42,7 +42,12 @@ import { median, numberOption, option } from "./stats.js";
 
 const FASHION = "/usr/share/datasets/fashion-mnist";
 const ATTACKS = ["sign-flip", "scale", "free-ride", "copy", "zero", "noise"] as const;
-type Attack = (typeof ATTACKS)[number];
+/**
+ * Not an attack: the attackers send nothing. What the honest clients alone reach, i.e. the part of
+ * every attack's loss that is the attackers' missing (non-IID) data rather than their poison.
+ */
+const ABSENT = "absent";
+type Attack = (typeof ATTACKS)[number] | typeof ABSENT;
 
 interface Row {
   strategy: string;
@@ -126,7 +131,7 @@ export default async function run(args: string[]): Promise<void> {
   const seed = numberOption(args, "--seed", 1);
   const strategies = option(args, "--strategies", "fedavg,median,trimmed-mean,krum").split(",").filter(Boolean);
   const attacks = option(args, "--attacks", ATTACKS.join(",")).split(",").filter(Boolean) as Attack[];
-  for (const a of attacks) if (!(ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack ${a}; use ${ATTACKS.join(",")}`);
+  for (const a of attacks) if (a !== ABSENT && !(ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack ${a}; use ${ATTACKS.join(",")},${ABSENT}`);
   // "name:k=v:k=v" passes strategy parameters (e.g. trimmed-mean:beta=0.2), as `--strategy-param` does.
   const makeStrategy = (spec: string) => {
     const [name, ...pairs] = spec.split(":");
@@ -177,11 +182,12 @@ export default async function run(args: string[]): Promise<void> {
   const firstRound = new Map<number, Float32Array>();
 
   // Centralized: one model, the union of the clients' data, the same total epochs.
+  const skipCentral = args.includes("--skip-central");
   const centralStart = performance.now();
   setWeightTensors(model, initial);
-  await trainLocal({ model, data: train, epochs: rounds * localEpochs, batchSize, lr, seed });
+  if (!skipCentral) await trainLocal({ model, data: train, epochs: rounds * localEpochs, batchSize, lr, seed });
   const centralSeconds = (performance.now() - centralStart) / 1000;
-  const centralAccuracy = (await evaluate(model, test, { batchSize: 500 })).accuracy ?? NaN;
+  const centralAccuracy = skipCentral ? NaN : ((await evaluate(model, test, { batchSize: 500 })).accuracy ?? NaN);
   const rows: Row[] = [
     {
       strategy: "-",
@@ -223,7 +229,7 @@ export default async function run(args: string[]): Promise<void> {
       const updates = [...honest].map(([c, delta]) => ({ id: `client-${c}`, weight: clientData[c].size, delta }));
       const honestNorm = median([...honest.values()].map(norm));
       const [copied] = honest.keys();
-      for (let c = 0; c < bad; c++) {
+      for (let c = 0; c < bad && attack !== ABSENT; c++) {
         let delta: Float32Array;
         let weight = Math.max(1, clientData[c].size);
         if (attack === "sign-flip" || attack === "scale") {
