@@ -21,6 +21,8 @@
  *   npm run bench -- learning [--rounds 20] [--train-per-client 600] [--test 2000]
  *     [--strategies fedavg,median,trimmed-mean:beta=0.2,krum:f=2,centered-clip] [--attacks sign-flip,scale,free-ride,copy,zero,noise]
  *     [--clients 10] [--attackers 2] [--alpha 0.5] [--epochs 1] [--batch 32] [--lr 0.05] [--seed 1]
+ *     [--skip-central] [--no-clean]   (to split one table over parallel processes; `--attacks none` runs clean only;
+ *     `absent` in --attacks adds a reference row where the attackers send nothing)
  *
  * Round-1 honest deltas are the same in every run (same initial model, data and seeds), so they
  * are computed once and reused; every later round trains for real.
@@ -130,7 +132,10 @@ export default async function run(args: string[]): Promise<void> {
   const lr = numberOption(args, "--lr", 0.05);
   const seed = numberOption(args, "--seed", 1);
   const strategies = option(args, "--strategies", "fedavg,median,trimmed-mean,krum").split(",").filter(Boolean);
-  const attacks = option(args, "--attacks", ATTACKS.join(",")).split(",").filter(Boolean) as Attack[];
+  const attacks = option(args, "--attacks", ATTACKS.join(",")).split(",").filter((a) => a !== "" && a !== "none") as Attack[];
+  // --no-clean skips each strategy's clean run (its Δ column is then empty): for splitting one
+  // table over several processes, one of which runs the clean row.
+  const runClean = !args.includes("--no-clean");
   for (const a of attacks) if (a !== ABSENT && !(ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack ${a}; use ${ATTACKS.join(",")},${ABSENT}`);
   // "name:k=v:k=v" passes strategy parameters (e.g. trimmed-mean:beta=0.2), as `--strategy-param` does.
   const makeStrategy = (spec: string) => {
@@ -264,12 +269,15 @@ export default async function run(args: string[]): Promise<void> {
   };
 
   for (const strategyName of strategies) {
-    const clean = await federated(strategyName, "clean");
-    rows.push({ strategy: strategyName, attack: "clean", accuracy: clean.accuracy, deltaVsClean: 0, secondsPerRound: clean.secondsPerRound, samplesPerSec: clean.samplesPerSec });
-    console.log(`${strategyName} clean: accuracy ${clean.accuracy.toFixed(4)}`);
+    const clean = runClean ? await federated(strategyName, "clean") : undefined;
+    if (clean) {
+      rows.push({ strategy: strategyName, attack: "clean", accuracy: clean.accuracy, deltaVsClean: 0, secondsPerRound: clean.secondsPerRound, samplesPerSec: clean.samplesPerSec });
+      console.log(`${strategyName} clean: accuracy ${clean.accuracy.toFixed(4)}`);
+    }
     for (const attack of attacks) {
       const r = await federated(strategyName, attack);
-      rows.push({ strategy: strategyName, attack, accuracy: r.accuracy, deltaVsClean: (r.accuracy - clean.accuracy) * 100, secondsPerRound: r.secondsPerRound, samplesPerSec: r.samplesPerSec });
+      const deltaVsClean = clean ? (r.accuracy - clean.accuracy) * 100 : null;
+      rows.push({ strategy: strategyName, attack, accuracy: r.accuracy, deltaVsClean, secondsPerRound: r.secondsPerRound, samplesPerSec: r.samplesPerSec });
       console.log(`${strategyName} ${attack}: accuracy ${r.accuracy.toFixed(4)}`);
     }
   }
@@ -286,7 +294,7 @@ export default async function run(args: string[]): Promise<void> {
     console.log([r.strategy.padEnd(13), r.attack.padEnd(11), fmt(r.accuracy, 4, 8), fmt(r.deltaVsClean, 1, 13), fmt(r.secondsPerRound, 2, 8), fmt(r.samplesPerSec, 0, 9)].join("  "));
   }
   const fedClean = rows.filter((r) => r.attack === "clean").map((r) => r.accuracy);
-  console.log(`centralized ${centralAccuracy.toFixed(4)}; best clean federated ${Math.max(...fedClean).toFixed(4)} (${((Math.max(...fedClean) - centralAccuracy) * 100).toFixed(1)} pts)`);
+  if (fedClean.length > 0) console.log(`centralized ${centralAccuracy.toFixed(4)}; best clean federated ${Math.max(...fedClean).toFixed(4)} (${((Math.max(...fedClean) - centralAccuracy) * 100).toFixed(1)} pts)`);
   console.log(
     JSON.stringify({
       bench: "learning",
