@@ -4,6 +4,7 @@ import {
   aggregateMedian,
   aggregateTrimmedMean,
   createStrategy,
+  resolveKrumF,
   duplicateGroups,
   pairwiseSquaredDistances,
   type ClientUpdate,
@@ -198,6 +199,22 @@ describe("Krum and Multi-Krum", () => {
     }
     // With no update dropped, f = 2 still discards the 2 least central of 8.
     expect(honestOnly.selectedIndices).toHaveLength(6);
+  });
+
+  it("resolves f from fraction per round: ⌊fraction · n⌋ capped at ⌊(n − 3)/2⌋, a given f first", () => {
+    expect([3, 5, 7, 10, 15, 20].map((n) => resolveKrumF(n, undefined, 0.2))).toEqual([0, 1, 1, 2, 3, 4]);
+    expect(resolveKrumF(10, 3, 0.2)).toBe(3);
+    // So a robust job of 3 contributors aggregates (f = 0: their mean) where a fixed f = 2 needs 7.
+    expect(createStrategy("multi-krum", { fraction: "0.2" }).minUpdates()).toBe(3);
+    expect(createStrategy("multi-krum", { f: "2" }).minUpdates()).toBe(7);
+    const next = rng(23);
+    const three = Array.from({ length: 3 }, (_, c) => ({ id: `h${c}`, weight: 1, delta: randomVector(50, next) }));
+    const mean = Float32Array.from({ length: 50 }, (_, i) => (three[0].delta[i] + three[1].delta[i] + three[2].delta[i]) / 3);
+    createStrategy("multi-krum", { fraction: "0.2" }).aggregate(three).delta.forEach((x, i) => expect(x).toBeCloseTo(mean[i], 5));
+    expect(aggregateKrum(Array.from({ length: 10 }, (_, c) => ({ id: `u${c}`, weight: 1, delta: randomVector(20, next) })), { fraction: 0.2 }).selectedIndices).toHaveLength(8);
+    for (const bad of ["0.5", "-0.1", "x"]) {
+      expect(() => createStrategy("multi-krum", { fraction: bad })).toThrow(expect.objectContaining({ code: "STRATEGY_BAD_PARAM" }));
+    }
   });
 
   it("treats near-identical copies (float noise far below independent training) as duplicates", () => {
