@@ -19,7 +19,7 @@
  * rounds that reused cached round-1 deltas are left out of both).
  *
  *   npm run bench -- learning [--rounds 20] [--train-per-client 600] [--test 2000]
- *     [--strategies fedavg,median,trimmed-mean:beta=0.2,krum:f=2,centered-clip] [--attacks sign-flip,scale,free-ride,copy,zero,noise]
+ *     [--strategies fedavg,multi-krum:fraction=0.2,centered-clip] [--attacks sign-flip,scale,free-ride,copy,zero,noise]
  *     [--clients 10] [--attackers 2] [--alpha 0.5] [--epochs 1] [--batch 32] [--lr 0.05] [--seed 1]
  *     [--skip-central] [--no-clean]   (to split one table over parallel processes; `--attacks none` runs clean only;
  *     `absent` in --attacks adds a reference row where the attackers send nothing)
@@ -131,7 +131,7 @@ export default async function run(args: string[]): Promise<void> {
   const batchSize = numberOption(args, "--batch", 32);
   const lr = numberOption(args, "--lr", 0.05);
   const seed = numberOption(args, "--seed", 1);
-  const strategies = option(args, "--strategies", "fedavg,median,trimmed-mean,krum").split(",").filter(Boolean);
+  const strategies = option(args, "--strategies", "fedavg,multi-krum:fraction=0.2,centered-clip").split(",").filter(Boolean);
   const attacks = option(args, "--attacks", ATTACKS.join(",")).split(",").filter((a) => a !== "" && a !== "none") as Attack[];
   // --no-clean skips each strategy's clean run (its Δ column is then empty): for splitting one
   // table over several processes, one of which runs the clean row.
