@@ -130,7 +130,8 @@ export async function setupDemoNetwork(
     {
       name: "demo",
       rounds: options.rounds,
-      minContributors: options.contributors,
+      // Attackers slashed in one round have no stake for the next: the rounds must close on the honest ones.
+      minContributors: options.contributors - options.attackers,
       maxContributors: options.contributors,
       deadlineSeconds: 3600,
       hyper: { epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, optimizer: "sgd" },

@@ -2,7 +2,7 @@
  * The demo's rounds: open, every contributor trains and contributes through the contributors'
  * pipeline, close and aggregate, then settle on chain (one transaction per round).
  */
-import { OperationFailedError } from "../core/errors.js";
+import { DatError, OperationFailedError } from "../core/errors.js";
 import { privacySpent } from "../core/privacy/spent.js";
 import type { DemoOptions } from "./options.js";
 import type { DemoRound, DemoScore, DemoSubmission } from "./types.js";
@@ -25,14 +25,17 @@ export async function runDemoRounds(net: DemoNetwork, options: DemoOptions, hook
     emit("round.open", { round: info.round, modelCid: info.modelCid });
     const submissions: DemoSubmission[] = [];
     for (const [i, client] of clients.entries()) {
-      const pushed = await client.trainAndPush(jobId);
-      const sub: DemoSubmission = {
-        contributor: demoContributors[i].name,
-        address: demoContributors[i].address,
-        samples: pushed.sampleCount,
-        trainLoss: pushed.trainLoss,
-        poisoned: demoContributors[i].attack !== undefined,
-      };
+      const poisoned = demoContributors[i].attack !== undefined;
+      let sub: DemoSubmission;
+      try {
+        const pushed = await client.trainAndPush(jobId);
+        sub = { contributor: demoContributors[i].name, address: demoContributors[i].address, samples: pushed.sampleCount, trainLoss: pushed.trainLoss, poisoned };
+      } catch (error) {
+        // An attacker slashed in an earlier round has no stake left: the orchestrator refuses it,
+        // which is the defence working, not a failed demo. Anything else still fails the run.
+        if (!(poisoned && error instanceof DatError && error.code === "STAKE_TOO_LOW")) throw error;
+        sub = { contributor: demoContributors[i].name, address: demoContributors[i].address, samples: 0, poisoned, refused: error.code };
+      }
       submissions.push(sub);
       hooks.submission?.(info.round, sub);
     }

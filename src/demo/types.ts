@@ -24,6 +24,8 @@ export interface DemoSubmission {
   /** Local training loss of the last epoch, when training reported it. */
   trainLoss?: number;
   poisoned: boolean;
+  /** Set when the orchestrator refused the submission: its error code (e.g. STAKE_TOO_LOW once slashed). */
+  refused?: string;
 }
 
 export interface DemoScore {

@@ -4,7 +4,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { UserError } from "../core/errors.js";
-import { featureSize, type DataSource } from "./data/source.js";
+import { describeLabelAt, featureSize, type DataSource } from "./data/source.js";
 
 export type Task = { kind: "classification"; classes: number; fromLogits: boolean } | { kind: "binary" } | { kind: "regression" };
 
@@ -54,10 +54,19 @@ export function checkDataFitsModel(model: tf.LayersModel, data: DataSource, mode
   if (data.size === 0) throw new UserError(`${data.name} holds no samples.`, { code: "DATA_EMPTY" });
   if (options.labels !== false && classes !== undefined) {
     if (!data.integerLabels || data.maxLabel >= classes) {
-      throw new UserError(
-        `${data.name} has labels outside the model's ${classes} classes (0..${classes - 1}); largest label ${data.maxLabel}${data.integerLabels ? "" : ", some not integers"}; the model expects ${expects}.`,
-        { code: "DATA_LABEL_RANGE", hint: "Labels must be class indices 0..k−1 of the model's k classes.", data: { file: data.name, modelClasses: classes, maxLabel: data.maxLabel } },
-      );
+      // Name the first offending row the loader saw: a label that is no class index, else the largest.
+      const at = !data.integerLabels ? data.nonClassLabelAt : data.maxLabelAt;
+      const where = at ? `${describeLabelAt(at)}: label ${at.value}` : `${data.name}: largest label ${data.maxLabel}${data.integerLabels ? "" : ", some not integers"}`;
+      throw new UserError(`${where} is outside the model's ${classes} classes (an integer 0..${classes - 1}); the model expects ${expects}.`, {
+        code: "DATA_LABEL_RANGE",
+        hint: "Labels must be class indices 0..k−1 of the model's k classes: fix that row, or pick the right --label-column.",
+        data: {
+          file: at?.file ?? data.name,
+          ...(at ? { row: at.row, label: at.value, ...(at.line !== undefined ? { line: at.line } : {}) } : {}),
+          modelClasses: classes,
+          maxLabel: data.maxLabel,
+        },
+      });
     }
   }
   return shape;

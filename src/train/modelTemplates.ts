@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { UsageError, UserError } from "../core/errors.js";
 import { openDataSource } from "./data/open.js";
+import { describeLabelAt } from "./data/source.js";
 
 export const TEMPLATE_NAMES = ["mlp", "cnn"] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
@@ -152,10 +153,12 @@ export interface InferredModelSpec {
 export async function inferModelSpecFromData(dataPath: string, options: { labelColumn?: string } = {}): Promise<InferredModelSpec> {
   const data = await openDataSource(dataPath, { labelColumn: options.labelColumn });
   if (!data.integerLabels || data.maxLabel < 0) {
-    throw new UserError(`${data.name} has labels that are not class indices (non-negative integers): a classifier cannot be made for it.`, {
+    const at = data.nonClassLabelAt;
+    const where = at ? `${describeLabelAt(at)}: label ${at.value} is not a class index` : `${data.name} has labels that are not class indices`;
+    throw new UserError(`${where} (a non-negative integer): a classifier cannot be made for this data.`, {
       code: "DATA_LABELS_NOT_CLASSES",
       hint: "Classification labels must be 0..k−1; pick the right --label-column, or encode the classes as integers.",
-      data: { file: data.name },
+      data: { file: at?.file ?? data.name, ...(at ? { row: at.row, label: at.value } : {}) },
     });
   }
   const classes = data.maxLabel + 1;

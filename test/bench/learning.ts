@@ -19,8 +19,10 @@
  * rounds that reused cached round-1 deltas are left out of both).
  *
  *   npm run bench -- learning [--rounds 20] [--train-per-client 600] [--test 2000]
- *     [--strategies fedavg,median,trimmed-mean:beta=0.2,krum:f=2,centered-clip] [--attacks sign-flip,scale,free-ride,copy,zero,noise]
+ *     [--strategies fedavg,multi-krum:fraction=0.2,centered-clip] [--attacks sign-flip,scale,free-ride,copy,zero,noise]
  *     [--clients 10] [--attackers 2] [--alpha 0.5] [--epochs 1] [--batch 32] [--lr 0.05] [--seed 1]
+ *     [--skip-central] [--no-clean]   (to split one table over parallel processes; `--attacks none` runs clean only;
+ *     `absent` in --attacks adds a reference row where the attackers send nothing)
  *
  * Round-1 honest deltas are the same in every run (same initial model, data and seeds), so they
  * are computed once and reused; every later round trains for real.
@@ -42,7 +44,12 @@ import { median, numberOption, option } from "./stats.js";
 
 const FASHION = "/usr/share/datasets/fashion-mnist";
 const ATTACKS = ["sign-flip", "scale", "free-ride", "copy", "zero", "noise"] as const;
-type Attack = (typeof ATTACKS)[number];
+/**
+ * Not an attack: the attackers send nothing. What the honest clients alone reach, i.e. the part of
+ * every attack's loss that is the attackers' missing (non-IID) data rather than their poison.
+ */
+const ABSENT = "absent";
+type Attack = (typeof ATTACKS)[number] | typeof ABSENT;
 
 interface Row {
   strategy: string;
@@ -124,9 +131,12 @@ export default async function run(args: string[]): Promise<void> {
   const batchSize = numberOption(args, "--batch", 32);
   const lr = numberOption(args, "--lr", 0.05);
   const seed = numberOption(args, "--seed", 1);
-  const strategies = option(args, "--strategies", "fedavg,median,trimmed-mean,krum").split(",").filter(Boolean);
-  const attacks = option(args, "--attacks", ATTACKS.join(",")).split(",").filter(Boolean) as Attack[];
-  for (const a of attacks) if (!(ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack ${a}; use ${ATTACKS.join(",")}`);
+  const strategies = option(args, "--strategies", "fedavg,multi-krum:fraction=0.2,centered-clip").split(",").filter(Boolean);
+  const attacks = option(args, "--attacks", ATTACKS.join(",")).split(",").filter((a) => a !== "" && a !== "none") as Attack[];
+  // --no-clean skips each strategy's clean run (its Δ column is then empty): for splitting one
+  // table over several processes, one of which runs the clean row.
+  const runClean = !args.includes("--no-clean");
+  for (const a of attacks) if (a !== ABSENT && !(ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack ${a}; use ${ATTACKS.join(",")},${ABSENT}`);
   // "name:k=v:k=v" passes strategy parameters (e.g. trimmed-mean:beta=0.2), as `--strategy-param` does.
   const makeStrategy = (spec: string) => {
     const [name, ...pairs] = spec.split(":");
@@ -177,11 +187,12 @@ export default async function run(args: string[]): Promise<void> {
   const firstRound = new Map<number, Float32Array>();
 
   // Centralized: one model, the union of the clients' data, the same total epochs.
+  const skipCentral = args.includes("--skip-central");
   const centralStart = performance.now();
   setWeightTensors(model, initial);
-  await trainLocal({ model, data: train, epochs: rounds * localEpochs, batchSize, lr, seed });
+  if (!skipCentral) await trainLocal({ model, data: train, epochs: rounds * localEpochs, batchSize, lr, seed });
   const centralSeconds = (performance.now() - centralStart) / 1000;
-  const centralAccuracy = (await evaluate(model, test, { batchSize: 500 })).accuracy ?? NaN;
+  const centralAccuracy = skipCentral ? NaN : ((await evaluate(model, test, { batchSize: 500 })).accuracy ?? NaN);
   const rows: Row[] = [
     {
       strategy: "-",
@@ -223,7 +234,7 @@ export default async function run(args: string[]): Promise<void> {
       const updates = [...honest].map(([c, delta]) => ({ id: `client-${c}`, weight: clientData[c].size, delta }));
       const honestNorm = median([...honest.values()].map(norm));
       const [copied] = honest.keys();
-      for (let c = 0; c < bad; c++) {
+      for (let c = 0; c < bad && attack !== ABSENT; c++) {
         let delta: Float32Array;
         let weight = Math.max(1, clientData[c].size);
         if (attack === "sign-flip" || attack === "scale") {
@@ -258,12 +269,15 @@ export default async function run(args: string[]): Promise<void> {
   };
 
   for (const strategyName of strategies) {
-    const clean = await federated(strategyName, "clean");
-    rows.push({ strategy: strategyName, attack: "clean", accuracy: clean.accuracy, deltaVsClean: 0, secondsPerRound: clean.secondsPerRound, samplesPerSec: clean.samplesPerSec });
-    console.log(`${strategyName} clean: accuracy ${clean.accuracy.toFixed(4)}`);
+    const clean = runClean ? await federated(strategyName, "clean") : undefined;
+    if (clean) {
+      rows.push({ strategy: strategyName, attack: "clean", accuracy: clean.accuracy, deltaVsClean: 0, secondsPerRound: clean.secondsPerRound, samplesPerSec: clean.samplesPerSec });
+      console.log(`${strategyName} clean: accuracy ${clean.accuracy.toFixed(4)}`);
+    }
     for (const attack of attacks) {
       const r = await federated(strategyName, attack);
-      rows.push({ strategy: strategyName, attack, accuracy: r.accuracy, deltaVsClean: (r.accuracy - clean.accuracy) * 100, secondsPerRound: r.secondsPerRound, samplesPerSec: r.samplesPerSec });
+      const deltaVsClean = clean ? (r.accuracy - clean.accuracy) * 100 : null;
+      rows.push({ strategy: strategyName, attack, accuracy: r.accuracy, deltaVsClean, secondsPerRound: r.secondsPerRound, samplesPerSec: r.samplesPerSec });
       console.log(`${strategyName} ${attack}: accuracy ${r.accuracy.toFixed(4)}`);
     }
   }
@@ -280,7 +294,7 @@ export default async function run(args: string[]): Promise<void> {
     console.log([r.strategy.padEnd(13), r.attack.padEnd(11), fmt(r.accuracy, 4, 8), fmt(r.deltaVsClean, 1, 13), fmt(r.secondsPerRound, 2, 8), fmt(r.samplesPerSec, 0, 9)].join("  "));
   }
   const fedClean = rows.filter((r) => r.attack === "clean").map((r) => r.accuracy);
-  console.log(`centralized ${centralAccuracy.toFixed(4)}; best clean federated ${Math.max(...fedClean).toFixed(4)} (${((Math.max(...fedClean) - centralAccuracy) * 100).toFixed(1)} pts)`);
+  if (fedClean.length > 0) console.log(`centralized ${centralAccuracy.toFixed(4)}; best clean federated ${Math.max(...fedClean).toFixed(4)} (${((Math.max(...fedClean) - centralAccuracy) * 100).toFixed(1)} pts)`);
   console.log(
     JSON.stringify({
       bench: "learning",

@@ -9,6 +9,7 @@ import { encodeIdx } from "../../src/train/data/idx.js";
 import { openDataSource } from "../../src/train/data/open.js";
 import { materialize } from "../../src/train/data/source.js";
 import { loadModelDir } from "../../src/train/modelIo.js";
+import { buildTemplateModel } from "../../src/train/modelTemplates.js";
 import { checkDataFitsModel } from "../../src/train/trainLocal.js";
 
 const fixtures = path.resolve(__dirname, "../../fixtures");
@@ -168,11 +169,37 @@ describe("data against the model, before training", () => {
     await resolveBackend("cpu");
   });
 
-  it("rejects labels outside the model's classes", async () => {
-    const dir = tmpTree({ "d.csv": "a,b,c,d,e,f,g,h,label\n" + "1,1,1,1,1,1,1,1,5\n" });
+  it("names the file, row and value of a CSV label outside the model's classes", async () => {
+    const row = (label: string): string => `1,1,1,1,1,1,1,1,${label}\n`;
+    // Line 1 is the header, line 3 blank: the largest label 5 is data row 3 on line 5.
+    const dir = tmpTree({ "d.csv": "a,b,c,d,e,f,g,h,label\n" + row("0") + "\n" + row("2") + row("5") + row("5"), "f.csv": "a,b,c,d,e,f,g,h,label\n" + row("1") + row("1.5") + row("7") });
     const model = await loadModelDir(path.join(fixtures, "mlp-tabular"));
     const data = await openDataSource(path.join(dir, "d.csv"));
-    expect(() => checkDataFitsModel(model, data)).toThrow(/labels outside the model's 3 classes \(0\.\.2\); largest label 5/);
+    expect(() => checkDataFitsModel(model, data)).toThrow(/d\.csv, row 3 \(line 5\): label 5 is outside the model's 3 classes \(an integer 0\.\.2\)/);
+    expect(() => checkDataFitsModel(model, data)).toThrow(expect.objectContaining({ code: "DATA_LABEL_RANGE", exitCode: 3, data: expect.objectContaining({ row: 3, line: 5, label: 5 }) }));
+    // A label that is no class index is named before a larger, whole one.
+    const fractional = await openDataSource(path.join(dir, "f.csv"));
+    expect(() => checkDataFitsModel(model, fractional)).toThrow(/f\.csv, row 2 \(line 3\): label 1\.5 is outside the model's 3 classes/);
+    model.dispose();
+  });
+
+  it("names the labels file, record and value of an IDX label outside the model's classes", async () => {
+    const pair = encodeIdx(new Uint8Array(4 * 4), 4, 2, 2, new Uint8Array([3, 9, 12, 4]));
+    const dir = tmpTree({ "t-images-idx3-ubyte": pair.images, "t-labels-idx1-ubyte": pair.labels });
+    const model = buildTemplateModel({ template: "mlp", inputs: [2, 2, 1], classes: 10, hidden: [4] });
+    const data = await openDataSource(path.join(dir, "t-images-idx3-ubyte"));
+    expect(() => checkDataFitsModel(model, data)).toThrow(/t-labels-idx1-ubyte, row 3: label 12 is outside the model's 10 classes \(an integer 0\.\.9\)/);
+    expect(() => checkDataFitsModel(model, data)).toThrow(
+      expect.objectContaining({ code: "DATA_LABEL_RANGE", data: expect.objectContaining({ file: path.join(dir, "t-labels-idx1-ubyte"), row: 3, label: 12 }) }),
+    );
+    model.dispose();
+  });
+
+  it("names the line of a JSONL label outside the model's classes", async () => {
+    const dir = tmpTree({ "d.jsonl": ['{"x":[1,2,3,4,5,6,7,8],"y":0}', '{"x":[1,2,3,4,5,6,7,8],"y":-1}'].join("\n") + "\n" });
+    const model = await loadModelDir(path.join(fixtures, "mlp-tabular"));
+    const data = await openDataSource(path.join(dir, "d.jsonl"));
+    expect(() => checkDataFitsModel(model, data)).toThrow(/d\.jsonl, row 2: label -1 is outside the model's 3 classes/);
     model.dispose();
   });
 

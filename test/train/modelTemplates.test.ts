@@ -129,7 +129,9 @@ describe("inferModelSpecFromData", () => {
     const negative = write("negative.csv", "a,label\n1,-1\n2,1\n");
 
     await expect(inferModelSpecFromData(fractional)).rejects.toThrow(expect.objectContaining({ code: "DATA_LABELS_NOT_CLASSES", message: expect.stringContaining(fractional) }));
-    await expect(inferModelSpecFromData(negative)).rejects.toThrow(expect.objectContaining({ code: "DATA_LABELS_NOT_CLASSES", exitCode: 3 }));
+    await expect(inferModelSpecFromData(negative)).rejects.toThrow(
+      expect.objectContaining({ code: "DATA_LABELS_NOT_CLASSES", exitCode: 3, message: expect.stringContaining(`${negative}, row 1 (line 2): label -1 is not a class index`) }),
+    );
   });
 
   it("refuses data with a single class", async () => {

@@ -4,7 +4,7 @@
  * the validation pass). Streams the file; validates every row before training starts.
  */
 import { dataError, assertReadableFile, readLines } from "./lines.js";
-import type { DataSource, Sample } from "./source.js";
+import { labelScan, type DataSource, type Sample } from "./source.js";
 
 export type Normalization = "none" | "minmax" | "zscore";
 
@@ -65,8 +65,7 @@ export async function openCsv(file: string, options: CsvOptions = {}): Promise<D
   let header: string[] | undefined;
   let labelIndex = -1;
   let count = 0;
-  let maxLabel = -Infinity;
-  let integerLabels = true;
+  const labels = labelScan(file);
   let sums: Float64Array = new Float64Array(0);
   let squares: Float64Array = new Float64Array(0);
   let mins: Float64Array = new Float64Array(0);
@@ -104,8 +103,7 @@ export async function openCsv(file: string, options: CsvOptions = {}): Promise<D
         throw dataError(file, `"${cells[c]}" is not a number.`, { line, field: header[c], code: "DATA_NOT_NUMERIC" });
       }
       if (c === labelIndex) {
-        maxLabel = Math.max(maxLabel, value);
-        if (!Number.isInteger(value) || value < 0) integerLabels = false;
+        labels.see(value, count + 1, line);
         continue;
       }
       sums[f] += value;
@@ -138,8 +136,7 @@ export async function openCsv(file: string, options: CsvOptions = {}): Promise<D
     name: file,
     featureShape: [width],
     size: count,
-    maxLabel,
-    integerLabels,
+    ...labels.facts(),
     async *read(): AsyncGenerator<Sample> {
       let seenHeader = false;
       for await (const { line, text } of readLines(file)) {

@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { dataError, assertReadableFile, openStream } from "./lines.js";
-import type { DataSource, Sample } from "./source.js";
+import { labelScan, type DataSource, type Sample } from "./source.js";
 
 interface IdxHeader {
   dims: number[];
@@ -76,13 +76,13 @@ export async function openIdx(dataPath: string): Promise<DataSource> {
   }
   if (imageCount !== imageDims[0]) throw dataError(images, `header says ${imageDims[0]} images, the file holds ${imageCount}.`, { code: "DATA_NOT_IDX" });
   let labelCount = 0;
-  let maxLabel = -Infinity;
+  const labelFacts = labelScan(labels);
   for await (const item of idxRecords(labels)) {
     if ("header" in item) {
       if (item.header.dims.length !== 1) throw dataError(labels, `has ${item.header.dims.length} dimensions; a labels file has 1.`, { code: "DATA_NOT_IDX" });
     } else {
       labelCount++;
-      maxLabel = Math.max(maxLabel, item.record[0]);
+      labelFacts.see(item.record[0], labelCount);
     }
   }
   if (labelCount !== imageCount) throw dataError(labels, `holds ${labelCount} labels for ${imageCount} images in ${images}.`, { code: "DATA_ROW_WIDTH" });
@@ -92,8 +92,7 @@ export async function openIdx(dataPath: string): Promise<DataSource> {
     name: images,
     featureShape: [rows, cols, 1],
     size: imageCount,
-    maxLabel,
-    integerLabels: true,
+    ...labelFacts.facts(),
     async *read(): AsyncGenerator<Sample> {
       const labelIt = idxRecords(labels);
       await labelIt.next();

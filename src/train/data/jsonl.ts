@@ -3,7 +3,7 @@
  * every line must have the shape of the first. Streamed; validated before training starts.
  */
 import { dataError, assertReadableFile, readLines } from "./lines.js";
-import type { DataSource, Sample } from "./source.js";
+import { labelScan, type DataSource, type Sample } from "./source.js";
 
 function shapeOf(value: unknown): number[] | undefined {
   if (!Array.isArray(value)) return typeof value === "number" ? [] : undefined;
@@ -49,14 +49,12 @@ export async function openJsonl(file: string): Promise<DataSource> {
   assertReadableFile(file);
   let shape: number[] | undefined;
   let count = 0;
-  let maxLabel = -Infinity;
-  let integerLabels = true;
+  const labels = labelScan(file);
   for await (const { line, text } of readLines(file)) {
     if (text.trim() === "") continue;
     const parsed = parseLine(file, line, text, shape);
     shape ??= parsed.shape;
-    maxLabel = Math.max(maxLabel, parsed.y);
-    if (!Number.isInteger(parsed.y) || parsed.y < 0) integerLabels = false;
+    labels.see(parsed.y, count + 1, line);
     count++;
   }
   if (!shape || count === 0) throw dataError(file, "the file is empty.", { code: "DATA_EMPTY" });
@@ -65,8 +63,7 @@ export async function openJsonl(file: string): Promise<DataSource> {
     name: file,
     featureShape,
     size: count,
-    maxLabel,
-    integerLabels,
+    ...labels.facts(),
     async *read(): AsyncGenerator<Sample> {
       for await (const { line, text } of readLines(file)) {
         if (text.trim() === "") continue;

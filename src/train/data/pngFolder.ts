@@ -43,6 +43,15 @@ function pngClasses(root: string): { name: string; label: number }[] {
   return names.map((name, i) => ({ name, label: numeric ? Number(name) : i }));
 }
 
+/** Label facts of a PNG folder: a label is its class folder's, so "where" is the first image of the largest class. */
+function labelFacts(files: readonly { file: string; label: number }[]): Pick<DataSource, "maxLabel" | "integerLabels" | "maxLabelAt"> {
+  let at = 0;
+  files.forEach((f, i) => {
+    if (f.label > files[at].label) at = i;
+  });
+  return { maxLabel: files[at].label, integerLabels: true, maxLabelAt: { file: files[at].file, row: at + 1, value: files[at].label } };
+}
+
 /** Open and validate a folder of PNG images, one sub-folder per class. */
 export async function openPngFolder(root: string, options: PngFolderOptions = {}): Promise<DataSource> {
   const classes = pngClasses(root);
@@ -70,8 +79,7 @@ export async function openPngFolder(root: string, options: PngFolderOptions = {}
     name: root,
     featureShape: [height, width, channels],
     size: files.length,
-    maxLabel: Math.max(...classes.map((c) => c.label)),
-    integerLabels: true,
+    ...labelFacts(files),
     async *read(): AsyncGenerator<Sample> {
       for (const { file, label } of files) {
         let png: PNG;

@@ -4,6 +4,7 @@ import {
   aggregateMedian,
   aggregateTrimmedMean,
   createStrategy,
+  resolveKrumF,
   duplicateGroups,
   pairwiseSquaredDistances,
   type ClientUpdate,
@@ -129,11 +130,12 @@ describe("Krum and Multi-Krum", () => {
     // Execute
     const result = aggregateKrum(updates, { f: 3, m: 1 });
 
-    // Assert: an honest update is chosen, the copies share one score, and f shrank to fit 8 distinct.
+    // Assert: an honest update is chosen, the copies share one score, and the 2 dropped copies count
+    // against f = 3 (one Byzantine candidate may remain among the 8 distinct).
     expect(result.selectedIndices[0]).toBeGreaterThanOrEqual(3);
     expect(result.scores[1]).toBe(result.scores[0]);
     expect(result.scores[2]).toBe(result.scores[0]);
-    expect(result.f).toBe(2);
+    expect(result.f).toBe(1);
     // The naive score (every copy a neighbour) would have preferred the attackers.
     const dist = pairwiseSquaredDistances(updates.map((u) => u.delta));
     const naive = (a: number): number =>
@@ -172,6 +174,47 @@ describe("Krum and Multi-Krum", () => {
     expect(result.scores[0]).toBe(Infinity);
     // All zero: the answer is zero, not an error.
     expect(Array.from(aggregateKrum([0, 1, 2].map((k) => ({ id: `z${k}`, weight: 1, delta: new Float32Array(3) }))).delta)).toEqual([0, 0, 0]);
+  });
+
+  it("counts dropped zeros and copies against f, so Multi-Krum keeps every distinct honest update", () => {
+    // Prepare: 8 honest deltas around a common direction, and 2 attackers that send zeros (or copy h0).
+    const next = rng(19);
+    const honest = Array.from({ length: 8 }, (_, c) => ({ id: `h${c}`, weight: 1, delta: Float32Array.from(randomVector(200, next), (x) => 1 + x) }));
+    const zeros = [0, 1].map((k) => ({ id: `z${k}`, weight: 1, delta: new Float32Array(200) }));
+    const copies = [0, 1].map((k) => ({ id: `c${k}`, weight: 1, delta: Float32Array.from(honest[0].delta) }));
+
+    // Execute: f = 2, m defaults to n − f = 8.
+    const underZero = aggregateKrum([...zeros, ...honest], { f: 2 });
+    const underCopy = aggregateKrum([...copies, ...honest], { f: 2 });
+    const honestOnly = aggregateKrum(honest, { f: 2 });
+
+    // Assert: both dropped updates were the f Byzantine ones, so no honest update is discarded for
+    // them: all 8 honest are averaged (not 6), the same mean as every honest update alone.
+    const mean = Float32Array.from({ length: 200 }, (_, i) => honest.reduce((s, h) => s + h.delta[i], 0) / 8);
+    for (const result of [underZero, underCopy]) {
+      expect(result.f).toBe(0);
+      // (A group of copies is represented by its first member: c0 stands for h0.)
+      expect(result.selectedIndices).toHaveLength(8);
+      result.delta.forEach((x, i) => expect(x).toBeCloseTo(mean[i], 5));
+    }
+    // With no update dropped, f = 2 still discards the 2 least central of 8.
+    expect(honestOnly.selectedIndices).toHaveLength(6);
+  });
+
+  it("resolves f from fraction per round: ⌊fraction · n⌋ capped at ⌊(n − 3)/2⌋, a given f first", () => {
+    expect([3, 5, 7, 10, 15, 20].map((n) => resolveKrumF(n, undefined, 0.2))).toEqual([0, 1, 1, 2, 3, 4]);
+    expect(resolveKrumF(10, 3, 0.2)).toBe(3);
+    // So a robust job of 3 contributors aggregates (f = 0: their mean) where a fixed f = 2 needs 7.
+    expect(createStrategy("multi-krum", { fraction: "0.2" }).minUpdates()).toBe(3);
+    expect(createStrategy("multi-krum", { f: "2" }).minUpdates()).toBe(7);
+    const next = rng(23);
+    const three = Array.from({ length: 3 }, (_, c) => ({ id: `h${c}`, weight: 1, delta: randomVector(50, next) }));
+    const mean = Float32Array.from({ length: 50 }, (_, i) => (three[0].delta[i] + three[1].delta[i] + three[2].delta[i]) / 3);
+    createStrategy("multi-krum", { fraction: "0.2" }).aggregate(three).delta.forEach((x, i) => expect(x).toBeCloseTo(mean[i], 5));
+    expect(aggregateKrum(Array.from({ length: 10 }, (_, c) => ({ id: `u${c}`, weight: 1, delta: randomVector(20, next) })), { fraction: 0.2 }).selectedIndices).toHaveLength(8);
+    for (const bad of ["0.5", "-0.1", "x"]) {
+      expect(() => createStrategy("multi-krum", { fraction: bad })).toThrow(expect.objectContaining({ code: "STRATEGY_BAD_PARAM" }));
+    }
   });
 
   it("treats near-identical copies (float noise far below independent training) as duplicates", () => {

@@ -88,7 +88,8 @@ export async function demo(ctx: CliContext, raw: RawDemoOptions & { report?: str
     },
     submission(round, s) {
       ctx.out.event("demo.submission", { round, ...s });
-      ctx.out.info(`  ${s.contributor} pushed a sealed delta (${s.samples} examples${s.trainLoss !== undefined ? `, train loss ${s.trainLoss.toFixed(3)}` : ""})${s.poisoned ? c.red(" poisoned") : ""}`);
+      if (s.refused) ctx.out.info(`  ${s.contributor} refused by the orchestrator (${s.refused}: slashed earlier)${c.red(" poisoned")}`);
+      else ctx.out.info(`  ${s.contributor} pushed a sealed delta (${s.samples} examples${s.trainLoss !== undefined ? `, train loss ${s.trainLoss.toFixed(3)}` : ""})${s.poisoned ? c.red(" poisoned") : ""}`);
     },
     round(r, history) {
       ctx.out.event("demo.round", r as unknown as Record<string, unknown>);

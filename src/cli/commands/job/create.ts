@@ -12,12 +12,6 @@ export interface JobCreateOptions {
   encryptModel?: boolean; name?: string; minStake?: string; maxSamples?: string; normalize?: string; normalizeStats?: string;
 }
 
-/**
- * What `--strategy robust` picks: centered clipping (Karimireddy et al. 2021/2022), the
- * strategy that stayed closest to clean under every attack of the learning benchmark (README).
- */
-export const ROBUST_STRATEGY: { strategy: string; params: Record<string, string> } = { strategy: "centered-clip", params: {} };
-
 function int(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} must be a positive integer, got "${v}".`);
@@ -54,7 +48,8 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
   const gateMin = opts.gateMin === undefined ? undefined : parseTokenAmount("--gate-min", opts.gateMin);
   if (opts.gateToken !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(opts.gateToken)) throw new UsageError(`--gate-token must be a 0x address, got "${opts.gateToken}".`);
   if (opts.validation && !opts.labelColumn) throw new UsageError("--validation needs --label-column.");
-  const { parseStrategyParams } = await import("../../../core/aggregate/index.js");
+  // `--strategy robust` is core's ROBUST_STRATEGY (Multi-Krum, fraction 0.2; README "Learning benchmark").
+  const { parseStrategyParams, ROBUST_STRATEGY } = await import("../../../core/aggregate/index.js");
   const robust = opts.strategy === "robust";
   const strategyParams = parseStrategyParams(opts.strategyParam);
   return {

@@ -41,7 +41,7 @@ describe("dat job create / dat train refuse data that does not fit the model", (
     fs.writeFileSync(wide, fs.readFileSync(digits, "utf8").replace(/,9\n/, ",12\n"));
     const run = await dat(home, ["--json", "job", "create", "--model", path.join(work, "m64"), "--rounds", "1", "--min-contributors", "1", "--validation", wide, "--label-column", "label"]);
     expect(run.code).toBe(3);
-    expect(run.stdout + run.stderr).toMatch(/wide\.csv has labels outside the model's 10 classes \(0\.\.9\); largest label 12/);
+    expect(run.stdout + run.stderr).toMatch(/wide\.csv, row \d+ \(line \d+\): label 12 is outside the model's 10 classes \(an integer 0\.\.9\)/);
     expect(await jobCount()).toBe(0);
   });
 
