@@ -1,7 +1,9 @@
 /**
  * Who may download a blob through GET /models/:cid. Plaintext models of a gated job (gate minimum
- * above zero) go only to the operator, to the job's contributors (registered nodes) and to gate
- * holders, each proving its address with the same signed challenge (header x-dat-challenge,
+ * above zero) go only to the operator, to the job's contributors and to gate holders. A contributor
+ * of a job with a minimum stake is an address whose stake in the job meets it now (read from the
+ * chain; registration is free, so it proves nothing there); of a job without one, a registered node
+ * (trusted groups). Each proves its address with the same signed challenge (header x-dat-challenge,
  * base64url JSON, purpose "infer") or session token (Authorization: Bearer) as inference. Sealed
  * deltas go to the operator only. Encrypted copies and ungated models are public: their keys, or
  * nothing, are what the gate protects.
@@ -11,9 +13,16 @@ import type { Address } from "viem";
 import { DeniedError, MalformedInputError } from "../core/errors.js";
 import { blobOwners } from "../db/challenges.js";
 import { isNodeRegistered } from "../db/nodes.js";
+import { getJobEcon } from "../db/econ.js";
 import { verifyChallenge } from "./challenge.js";
 import { gatesDownloads } from "./modelKeys.js";
 import type { InferenceEngine } from "./engine.js";
+
+/** Reads stakes from the chain (the orchestrator's StakeOracle fits; inference may not import it). */
+export interface StakeReader {
+  opening(jobId: number): Promise<{ block: bigint; minStake: bigint }>;
+  stakesAt(jobId: number, addresses: readonly `0x${string}`[], block: bigint): Promise<{ stakes: Map<string, bigint> }>;
+}
 
 /** The header that carries a signed challenge on a model download. */
 export const MODEL_CHALLENGE_HEADER = "x-dat-challenge";
@@ -29,6 +38,7 @@ export interface ModelAccessRequest {
  */
 export async function checkModelAccess(
   db: Database.Database, engine: InferenceEngine, req: ModelAccessRequest, cid: string, isOperator: () => Promise<boolean>,
+  staking?: StakeReader,
 ): Promise<void> {
   if (typeof cid !== "string" || !/^[a-zA-Z0-9]{8,128}$/.test(cid)) return; // the route's own CID check answers
   const owners = blobOwners(db, cid);
@@ -46,7 +56,7 @@ export async function checkModelAccess(
   const job = gated[0];
   const jobId = String(job.id);
   const address = await provenAddress(db, engine, req, jobId);
-  if (isNodeRegistered(db, address)) return;
+  if (await isContributor(db, job.id, address, staking)) return;
   try {
     await engine.gateFor(await engine.job(jobId), address);
   } catch (error) {
@@ -56,6 +66,25 @@ export async function checkModelAccess(
       hint: "Hold the gate token and use dat infer, or register as a contributor (dat node register).",
       data: { jobId: job.id, address, gate: (error as { data?: unknown }).data },
     });
+  }
+}
+
+/**
+ * A staked job's contributor holds at least the job's minimum (its own and the chain's) at the
+ * chain's latest block; a job without a minimum counts every registered node. A staked job whose
+ * stakes cannot be read admits no contributor here (gate holders still pass).
+ */
+export async function isContributor(db: Database.Database, jobId: number, address: Address, staking: StakeReader | undefined): Promise<boolean> {
+  const own = BigInt(getJobEcon(db, jobId).minStake ?? "0");
+  if (own === 0n) return isNodeRegistered(db, address);
+  if (!staking || !isNodeRegistered(db, address)) return false;
+  try {
+    const { block, minStake } = await staking.opening(jobId);
+    const { stakes } = await staking.stakesAt(jobId, [address], block);
+    const held = stakes.get(address.toLowerCase()) ?? stakes.get(address) ?? 0n;
+    return held >= (minStake > own ? minStake : own);
+  } catch {
+    return false;
   }
 }
 

@@ -90,7 +90,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     app.addHook("onClose", async () => close());
     const { checkModelAccess } = await import("../inference/modelAccess.js");
     const db = (engine as unknown as { db: Parameters<typeof checkModelAccess>[0] }).db;
-    modelAccess = (req, cid, isOperator) => checkModelAccess(db, engine, req, cid, isOperator);
+    const staking = (orch as { options?: { staking?: Parameters<typeof checkModelAccess>[5] } }).options?.staking;
+    modelAccess = (req, cid, isOperator) => checkModelAccess(db, engine, req, cid, isOperator, staking);
     await app.register(inferRoutes as never, { ...pluginOptions, engine } as never);
   }
   orchestratorRoutes(app, {
