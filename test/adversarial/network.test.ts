@@ -242,7 +242,12 @@ describe("every attack at once against dat serve and a devnet", () => {
     for (const pay of honestPay) expect(pay).toBeGreaterThan(0n);
     const sybilTotal = sybils.reduce((s, h) => s + earned.get(h.name)!, 0n);
     expect(sybilTotal).toBeLessThanOrEqual(honestPay.reduce((a, b) => (a > b ? a : b)));
-    for (const a of attackers.slice(2)) expect(earned.get(a.home.name), a.attack).toBe(0n);
+    // Free-ride, zero and noise earn nothing; the inflated reset earns under 1% of the round (issue
+    // 13: its claim buys no weight, and its statistical flag can fall either side of the cut-off).
+    for (const a of attackers.slice(2)) {
+      if (a.attack === "inflate") expect(earned.get(a.home.name)! * 100n, a.attack).toBeLessThan(REWARD);
+      else expect(earned.get(a.home.name), a.attack).toBe(0n);
+    }
     const paid = [...earned.values()].reduce((a, b) => a + b, 0n);
     expect(paid).toBeLessThanOrEqual(REWARD);
 
