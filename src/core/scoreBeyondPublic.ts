@@ -56,6 +56,13 @@ export interface ScoreBeyondPublicOptions {
   previousUpdate?: Float32Array;
   /** Residual cosine above which two deltas are copies. Default 0.99. */
   duplicateCosine?: number;
+  /**
+   * Copies are slashable evidence only this close to exact (smallest residual cosine in the group,
+   * default 1 − 1e-6): one training run sent from several wallets is exact up to float rounding,
+   * while honest contributors on easy IID data can agree past duplicateCosine (they then share one
+   * share, but their stakes are never at risk).
+   */
+  duplicateSlashCosine?: number;
   /** ‖rᵢ‖/‖Δᵢ‖ below which Δᵢ is a (scaled) copy of the previous update. Default 0.1. */
   freeRideResidual?: number;
   /** Norm, relative to the median norm, at or below which a delta is zero. Default 1e-3. */
@@ -130,6 +137,7 @@ export function scoreBeyondPublic(
   if (n === 0) return { scores: [], evidence: [] };
   const d = checkInputs(updates, options.previousUpdate, options.validationGradients);
   const duplicateCosine = option(options.duplicateCosine, 0.99, "duplicateCosine", 0, 1);
+  const duplicateSlashCosine = option(options.duplicateSlashCosine, 1 - 1e-6, "duplicateSlashCosine", 0, 1);
   const freeRideResidual = option(options.freeRideResidual, 0.1, "freeRideResidual", 0, 1);
   const zeroTolerance = option(options.zeroTolerance, 1e-3, "zeroTolerance", 0, 1);
   const noiseAgreement = option(options.noiseAgreement, Math.max(0.05, 4 / Math.sqrt(d)), "noiseAgreement", 0, 1);
@@ -189,7 +197,7 @@ export function scoreBeyondPublic(
     let smallest = 1;
     for (const i of members) for (const j of members) if (i < j) smallest = Math.min(smallest, cos(i, j));
     for (const i of members) flags[i] = "duplicate";
-    evidence.push({ kind: "duplicate", ids: members.map((i) => updates[i].id), slashable: true, measure: smallest });
+    evidence.push({ kind: "duplicate", ids: members.map((i) => updates[i].id), slashable: smallest >= duplicateSlashCosine, measure: smallest });
   }
 
   // Each group's direction: the mean of its members' unit residuals; one unit vote per group.

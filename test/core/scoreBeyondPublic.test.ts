@@ -147,6 +147,33 @@ describe("scoreBeyondPublic", () => {
     expect(after.evidence).toEqual(expect.arrayContaining([expect.objectContaining({ kind: "duplicate", ids: ["client-0", "copy-a"], slashable: true })]));
   });
 
+  it("slashes exact copies only: honest deltas that merely agree past the duplicate cosine share a share, unslashed", () => {
+    // Prepare: two honest deltas 0.995 apart in cosine (easy IID data, same start), and an
+    // attacker's training run sent from two wallets (one copy scaled 3×).
+    const random = seededRandom(21);
+    const d = 2000;
+    const common = Float32Array.from({ length: d }, () => random() - 0.5);
+    const near = (eps: number) => Float32Array.from(common, (v) => v + eps * (random() - 0.5));
+    const h1 = near(0.05);
+    const h2 = near(0.05);
+    const run = Float32Array.from({ length: d }, () => random() - 0.5);
+    const copy = Float32Array.from(run, (v) => 3 * v);
+
+    // Execute
+    const honestPair = scoreBeyondPublic([{ id: "h1", delta: h1 }, { id: "h2", delta: h2 }, { id: "x", delta: Float32Array.from({ length: d }, () => random() - 0.5) }]);
+    const sybils = scoreBeyondPublic([{ id: "s1", delta: run }, { id: "s2", delta: copy }, { id: "h", delta: near(0.5) }]);
+
+    // Assert
+    const pair = honestPair.evidence.find((e) => e.kind === "duplicate")!;
+    expect(pair.ids.sort()).toEqual(["h1", "h2"]);
+    expect(pair.measure).toBeGreaterThan(0.99);
+    expect(pair.measure).toBeLessThan(1 - 1e-6);
+    expect(pair.slashable).toBe(false);
+    const copies = sybils.evidence.find((e) => e.kind === "duplicate")!;
+    expect(copies.ids.sort()).toEqual(["s1", "s2"]);
+    expect(copies.slashable).toBe(true);
+  });
+
   it("gives an IID sign-flipped delta nothing even with validation gradients", () => {
     const { honest, previous, next } = honestRound(7);
     const common = mean(honest.map((h) => h.delta));

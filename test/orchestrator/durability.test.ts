@@ -36,7 +36,10 @@ describe("kill -9 of dat serve", () => {
     const base = await readModelBlob(await orch.getModel(round.modelCid));
     const people = Array.from({ length: 8 }, () => account());
     for (const p of people) await orch.registerNode(await buildRegistration(p, "cpu", {}));
-    const built = await Promise.all(people.map((p, i) => buildSubmission({ account: p, round, tensors: constantDelta(base, (i + 1) / 100), sampleCount: 10 })));
+    // Person i sends 0.01·(1 + (k + i) mod 8) at element k: no two are parallel (copies would go into
+    // the aggregate once), and the mean over the eight is 0.045 at every element.
+    const pattern = (i: number) => constantDelta(base, 0).map((t, ti) => ({ ...t, data: t.data.map((_, k) => 0.01 * (1 + ((k + ti + i) % 8))) }));
+    const built = await Promise.all(people.map((p, i) => buildSubmission({ account: p, round, tensors: pattern(i), sampleCount: 10 })));
 
     // Execute: 3 acknowledged one by one, then 5 in flight while the server is killed with SIGKILL.
     const acknowledged = new Set<string>();

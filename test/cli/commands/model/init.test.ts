@@ -74,7 +74,7 @@ describe("dat model init", () => {
     const run = await runDat(["model", "init", path.join(dir, "m"), "--from-data", csv]);
 
     expect(run.code).toBe(3);
-    expect(run.stderr).toContain(`${csv} has labels that are not class indices`);
+    expect(run.stderr).toMatch(new RegExp(`${csv.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}.*label 0.25 is not a class index`));
   });
 
   it("refuses a missing data file (exit 4) and an existing model without --force (exit 3)", async () => {
