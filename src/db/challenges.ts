@@ -117,14 +117,14 @@ export interface BlobOwners {
   /** An encrypted model copy (safe to serve: its key is released after the gate). */
   encryptedCopy: boolean;
   /** Jobs using it as a plaintext model (initial, a round's base or a round's result), with their gate minimum. */
-  jobs: { id: number; gateMin: string | null }[];
+  jobs: { id: number; gateMin: string | null; encryptModel: boolean }[];
 }
 
 export function blobOwners(db: Database.Database, cid: string): BlobOwners {
   const sealedDelta = db.prepare("SELECT 1 FROM submissions WHERE blob_cid = ? LIMIT 1").get(cid) !== undefined;
   const encryptedCopy = db.prepare("SELECT 1 FROM model_keys WHERE model_cid = ? LIMIT 1").get(cid) !== undefined;
-  const jobs = db.prepare(`SELECT id, gate_min AS gateMin FROM jobs WHERE initial_model_cid = @cid
+  const rows = db.prepare(`SELECT id, gate_min AS gateMin, encrypt_model AS encryptModel FROM jobs WHERE initial_model_cid = @cid
       OR id IN (SELECT job_id FROM rounds WHERE base_model_cid = @cid OR model_cid = @cid)
-      OR CAST(id AS TEXT) IN (SELECT job_id FROM model_keys WHERE plain_cid = @cid)`).all({ cid }) as { id: number; gateMin: string | null }[];
-  return { sealedDelta, encryptedCopy, jobs };
+      OR CAST(id AS TEXT) IN (SELECT job_id FROM model_keys WHERE plain_cid = @cid)`).all({ cid }) as { id: number; gateMin: string | null; encryptModel: number }[];
+  return { sealedDelta, encryptedCopy, jobs: rows.map((r) => ({ ...r, encryptModel: r.encryptModel === 1 })) };
 }

@@ -50,13 +50,22 @@ export async function checkModelAccess(
     });
   }
   if (owners.encryptedCopy) return;
-  const gated = owners.jobs.filter((j) => gatesDownloads(j.gateMin));
+  // A gated job's plaintext, or an --encrypt-model job's (whose consumers get the encrypted copy and
+  // a key), goes to the operator, the job's contributors and (gated jobs) gate holders only.
+  const gated = owners.jobs.filter((j) => gatesDownloads(j.gateMin) || j.encryptModel);
   if (gated.length === 0) return;
   if (await isOperator()) return;
   const job = gated[0];
   const jobId = String(job.id);
   const address = await provenAddress(db, engine, req, jobId);
   if (await isContributor(db, job.id, address, staking)) return;
+  if (!gatesDownloads(job.gateMin)) {
+    throw new DeniedError(`${address} may not download job ${jobId}'s plaintext model: it is not a contributor of the job.`, {
+      code: "MODEL_ACCESS_DENIED",
+      hint: "Consumers of an --encrypt-model job get the encrypted copy and its key through dat infer; contributors register (and stake) first.",
+      data: { jobId: job.id, address },
+    });
+  }
   try {
     await engine.gateFor(await engine.job(jobId), address);
   } catch (error) {

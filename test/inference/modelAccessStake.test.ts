@@ -9,7 +9,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createEmbeddedOrchestrator, type EmbeddedOrchestrator } from "../../src/orchestrator/embedded.js";
 import { buildRegistration } from "../../src/contributor/submission.js";
 import { openDatabase } from "../../src/db/index.js";
-import { isContributor, type StakeReader } from "../../src/inference/modelAccess.js";
+import { checkModelAccess, isContributor, MODEL_CHALLENGE_HEADER, type StakeReader } from "../../src/inference/modelAccess.js";
+import { issueChallenge, signChallenge } from "../../src/inference/challenge.js";
+import type { InferenceEngine } from "../../src/inference/engine.js";
 import { account, jobInput, tempHome, tinyModel } from "../orchestrator/helpers.js";
 
 function stakes(held: Record<string, bigint>, chainMin = 0n, fail = false): StakeReader {
@@ -57,6 +59,35 @@ describe("contributors of a gated job's model", () => {
       // A job without a minimum: every registered node, and no one else.
       expect(await isContributor(db, 2, unstaked.address, undefined)).toBe(true);
       expect(await isContributor(db, 2, stranger.address, undefined)).toBe(false);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("serves an ungated --encrypt-model job's plaintext to its contributors only (consumers get the encrypted copy)", async () => {
+    // Prepare: an --encrypt-model job without a gate; one registered contributor, one stranger.
+    home = tempHome();
+    orch = await createEmbeddedOrchestrator({ home });
+    const { bytes } = await tinyModel();
+    const job = await orch.createJob(jobInput({ encryptModel: true }), bytes);
+    const contributor = account();
+    const stranger = account();
+    await orch.registerNode(await buildRegistration(contributor, "cpu", { cpu: "test" }));
+    const db = openDatabase(home);
+    // The challenge path never touches the inference engine for an ungated job.
+    const engine = {} as InferenceEngine;
+    const signed = async (who: ReturnType<typeof account>) => {
+      const typed = issueChallenge(db, { jobId: String(job.id), purpose: "infer", audience: "dat:local", chainId: 31337 });
+      const proof = await signChallenge(who, typed as never);
+      return { headers: { [MODEL_CHALLENGE_HEADER]: Buffer.from(JSON.stringify(proof)).toString("base64url") } };
+    };
+    const notOperator = async () => false;
+    try {
+      // Execute / Assert
+      await expect(checkModelAccess(db, engine, { headers: {} }, job.initialModelCid, notOperator)).rejects.toMatchObject({ code: "MODEL_AUTH_REQUIRED" });
+      await expect(checkModelAccess(db, engine, await signed(stranger), job.initialModelCid, notOperator)).rejects.toMatchObject({ code: "MODEL_ACCESS_DENIED" });
+      await expect(checkModelAccess(db, engine, await signed(contributor), job.initialModelCid, notOperator)).resolves.toBeUndefined();
+      await expect(checkModelAccess(db, engine, { headers: {} }, job.initialModelCid, async () => true)).resolves.toBeUndefined();
     } finally {
       db.close();
     }
