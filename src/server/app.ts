@@ -3,10 +3,11 @@
  * limit, the orchestrator routes and, when a home is served, the token-gated inference routes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { DeniedError, isDatError } from "../core/errors.js";
+import { isDatError } from "../core/errors.js";
 import { errorBody, statusFor } from "../core/errorBody.js";
 import type { Orchestrator } from "../orchestrator/types.js";
 import { orchestratorRoutes, type OrchestratorRoutesOptions, type ServerLimits } from "./orchestratorRoutes.js";
+import { rateLimitedError } from "./rateLimited.js";
 
 export interface ServerOptions {
   orchestrator: Orchestrator;
@@ -40,14 +41,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(rateLimit, {
     max: options.rateLimitPerMinute ?? 6000,
     timeWindow: "1 minute",
-    errorResponseBuilder: (_req, context) =>
-      Object.assign(
-        new DeniedError(`Rate limit reached: at most ${context.max} requests per ${context.after} on this route.`, {
-          code: "RATE_LIMITED",
-          hint: `Retry after ${context.after}.`,
-        }),
-        { statusCode: 429 },
-      ),
+    errorResponseBuilder: rateLimitedError("on this route"),
   });
   // Passed through as a stream: the submission route reads it itself, after authenticating, into
   // a buffer of the declared (and bounded) size; no other route accepts octet-stream.

@@ -17,6 +17,7 @@ import type { DatConfig } from "../config/schema.js";
 import { errorBody } from "../core/errorBody.js";
 import { InferenceEngine, type BlobGet, type InferenceEngineOptions } from "../inference/engine.js";
 import type { InferenceJob } from "../inference/jobs.js";
+import { rateLimitedError } from "./rateLimited.js";
 
 export interface InferRoutesOptions extends Partial<InferenceEngineOptions> {
   /** A ready engine (shares its warm models and caches); else one is built from the options. */
@@ -102,14 +103,7 @@ export async function inferRoutes(app: FastifyInstance, options: InferRoutesOpti
     global: false,
     max: limits.rateLimitPerMinute,
     timeWindow: 60_000,
-    errorResponseBuilder: (_req, context) =>
-      Object.assign(
-        new DeniedError(`Rate limit reached: at most ${context.max} requests per ${context.after} for this address.`, {
-          code: "RATE_LIMITED",
-          hint: `Retry after ${context.after}.`,
-        }),
-        { statusCode: 429 },
-      ),
+    errorResponseBuilder: rateLimitedError("for this address"),
   });
 
   app.setErrorHandler((error, request, reply) => {

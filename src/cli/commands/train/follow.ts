@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import { configOptions, type CliContext } from "../../context.js";
+import { stopOnInterrupt } from "../../interrupt.js";
 import { NotFoundError, UsageError, UserError } from "../../../core/errors.js";
 import type { FollowEvent } from "../../../contributor/follow.js";
 
@@ -40,14 +41,7 @@ export async function trainFollow(ctx: CliContext, parsed: FollowTrainOptions): 
   const orch = await openOrchestrator(ctx, config);
   // The job's round events wake the follower when a round opens; it polls when they are lost.
   const events = await (await import("../round/watch.js")).eventSource(ctx);
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-    ctx.out.warn("stopping after the current round (Ctrl-C again to quit now)…");
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const interrupt = stopOnInterrupt(ctx, "round");
   try {
     const result = await followJob(orch, {
       home: ctx.home, jobId, dataPath: parsed.dataPath, labelColumn: parsed.labelColumn, normalize: parsed.normalize,
@@ -55,7 +49,7 @@ export async function trainFollow(ctx: CliContext, parsed: FollowTrainOptions): 
       allowSoftwareGpu: parsed.allowSoftwareGpu, threads: parsed.threads, account,
       backendLabel: parsed.backend ?? config.train.backend,
       metadata: { platform: process.platform, arch: process.arch, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "unknown", memoryBytes: os.totalmem(), node: process.version },
-      signal: controller.signal, events: events.source,
+      signal: interrupt.signal, events: events.source,
       onEvent: (e) => render(ctx, e),
     });
     ctx.out.result(result, (r) => [
@@ -64,8 +58,7 @@ export async function trainFollow(ctx: CliContext, parsed: FollowTrainOptions): 
         : `stopped; this node contributed to round(s) ${r.roundsContributed.join(", ") || "none"} of job ${r.jobId}`,
     ]);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    interrupt.dispose();
     await orch.close();
     await events.close();
   }

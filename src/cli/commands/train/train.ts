@@ -1,5 +1,6 @@
 /** `dat train`: parse and check the flags, run one training service, render progress and result. */
 import { configOptions, type CliContext } from "../../context.js";
+import { stopOnInterrupt } from "../../interrupt.js";
 import { UsageError, UserError } from "../../../core/errors.js";
 import type { ProgressBar } from "../../output.js";
 import { formatPercent } from "../../format.js";
@@ -102,25 +103,6 @@ export function parseTrainOptions(opts: TrainCommandOptions): ParsedTrainOptions
   return parsed;
 }
 
-/** Ctrl-C asks for a clean stop after the current batch; a second Ctrl-C exits at once. */
-function stopOnInterrupt(ctx: CliContext): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSigint = (): void => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-    ctx.out.warn("stopping after the current batch (Ctrl-C again to quit now)…");
-  };
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigint);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off("SIGINT", onSigint);
-      process.off("SIGTERM", onSigint);
-    },
-  };
-}
-
 function fmt(n: number | undefined, digits = 4): string {
   return n === undefined || !Number.isFinite(n) ? "-" : n.toFixed(digits);
 }
@@ -146,7 +128,7 @@ export async function train(ctx: CliContext, opts: TrainCommandOptions): Promise
     allowSoftwareGpu ??= config.allowSoftwareGpu;
   }
   const { runTraining } = await import("../../../train/run.js");
-  const interrupt = stopOnInterrupt(ctx);
+  const interrupt = stopOnInterrupt(ctx, "batch");
   // One bar for the whole run, redrawn in place; the epoch and the last loss ride in its payload.
   const bar: ProgressBar = await ctx.out.progress("epoch {epoch}/{epochs} [{bar}] {percentage}% | loss {loss} | {rate} samples/s");
   let batches = 0;
