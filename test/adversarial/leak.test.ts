@@ -82,14 +82,17 @@ describe("model leaks against dat serve", () => {
   const registered = account();
   const holder = account();
   const outsider = account();
+  const { DAT_OPERATOR_TOKEN: _operatorOnly, ...nodeEnv } = TEST_ENV;
+  const nodeDat = (args: string[]) => dat(nodeHome, ["--json", ...args], nodeEnv);
 
   beforeAll(async () => {
     home = tempHome("dat-leak-");
     expect((await dat(home, ["init", "--json"])).code).toBe(0);
     const started = await startDevnet(home);
     devnet = started.child;
-    for (const who of [holder, staker]) {
-      const funded = await dat(home, ["--json", "devnet", "fund", "--address", who.address, "--eth", "1", "--tokens", "5"]);
+    // The staker gets exactly its stake: once staked it holds no gate token, so only its stake admits it.
+    for (const [who, tokens] of [[holder, "5"], [staker, "1"]] as const) {
+      const funded = await dat(home, ["--json", "devnet", "fund", "--address", who.address, "--eth", "1", "--tokens", tokens]);
       expect(funded.code, funded.stderr).toBe(0);
     }
     server = await startServe(home);
@@ -121,10 +124,10 @@ describe("model leaks against dat serve", () => {
       db.close();
     }
 
-    // A registered node without stake, as a home of its own for the CLI.
+    // A registered node without stake, as a home of its own for the CLI (no operator token in its env).
     nodeHome = path.join(home, "node");
     for (const args of [["init"], ["join", server.url], ["node", "register"]]) {
-      const run = await dat(nodeHome, ["--json", ...args]);
+      const run = await nodeDat(args);
       expect(run.code, `${args.join(" ")}: ${run.stderr}`).toBe(0);
     }
   }, 300_000);
@@ -181,7 +184,7 @@ describe("model leaks against dat serve", () => {
     // The operator reads it with its token.
     expect(await cidForBytes(await operator.getModel(cid))).toBe(cid);
     // The registered node's CLI: exit 5 with the code.
-    const pulled = await dat(nodeHome, ["--json", "model", "pull", "--job", "1"]);
+    const pulled = await nodeDat(["model", "pull", "--job", "1"]);
     expect(pulled.code).toBe(5);
     expect(pulled.json.error.code).toBe("MODEL_ACCESS_DENIED");
   }, 90_000);
@@ -192,7 +195,7 @@ describe("model leaks against dat serve", () => {
     expect((await errorOf(anonymous.getModel(oldJobCid, modelAuthOf(outsider)))).code).toBe("MODEL_ACCESS_DENIED");
     expect(await cidForBytes(await anonymous.getModel(oldJobCid, modelAuthOf(holder)))).toBe(oldJobCid);
     expect(await cidForBytes(await operator.getModel(oldJobCid))).toBe(oldJobCid);
-    const pulled = await dat(nodeHome, ["--json", "model", "pull", "--job", "2"]);
+    const pulled = await nodeDat(["model", "pull", "--job", "2"]);
     expect(pulled.code).toBe(5);
     expect(pulled.json.error.code).toBe("MODEL_GATE_UNSTAKED");
     expect(pulled.json.error.hint).toContain("gate token");
