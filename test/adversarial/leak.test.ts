@@ -78,6 +78,7 @@ describe("model leaks against dat serve", () => {
   let validationFile: string;
   let oldJobCid: string;
   let nodeHome: string;
+  let nodeAddress: string;
   const staker = account();
   const registered = account();
   const holder = account();
@@ -95,6 +96,8 @@ describe("model leaks against dat serve", () => {
       const funded = await dat(home, ["--json", "devnet", "fund", "--address", who.address, "--eth", "1", "--tokens", tokens]);
       expect(funded.code, funded.stderr).toBe(0);
     }
+    // Balances read fresh on every check: a node funded mid-test is a holder at once.
+    expect((await dat(home, ["config", "set", "infer.balanceCacheSeconds", "0"])).code).toBe(0);
     server = await startServe(home);
     operator = createHttpOrchestrator({ url: server.url, operatorToken: TEST_ENV.DAT_OPERATOR_TOKEN, attempts: 1 });
     anonymous = createHttpOrchestrator({ url: server.url, attempts: 1 });
@@ -129,6 +132,7 @@ describe("model leaks against dat serve", () => {
     for (const args of [["init"], ["join", server.url], ["node", "register"]]) {
       const run = await nodeDat(args);
       expect(run.code, `${args.join(" ")}: ${run.stderr}`).toBe(0);
+      if (args[0] === "init") nodeAddress = run.json.address;
     }
   }, 300_000);
 
@@ -199,6 +203,12 @@ describe("model leaks against dat serve", () => {
     expect(pulled.code).toBe(5);
     expect(pulled.json.error.code).toBe("MODEL_GATE_UNSTAKED");
     expect(pulled.json.error.hint).toContain("gate token");
+    // Once it holds the gate token, the same CLI pull signs the challenge and gets the model.
+    const funded = await dat(home, ["--json", "devnet", "fund", "--address", nodeAddress, "--eth", "1", "--tokens", "1"]);
+    expect(funded.code, funded.stderr).toBe(0);
+    const holderPull = await nodeDat(["model", "pull", "--job", "2"]);
+    expect(holderPull.code, holderPull.stdout).toBe(0);
+    expect(holderPull.json.cid).toBe(oldJobCid);
   }, 90_000);
 
   it("serves sealed deltas to the operator only", async () => {
