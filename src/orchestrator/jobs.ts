@@ -78,7 +78,8 @@ export async function resolveJobInput(input: CreateJobInput | unknown): Promise<
       data: { field: "maxContributors" },
     });
   }
-  if (gatesModel(spec.gateMin) && !(BigInt(spec.minStake ?? "0") > 0n)) {
+  const { gatesDownloads } = await import("../inference/modelKeys.js");
+  if (gatesDownloads(spec.gateMin ?? null) && !(BigInt(spec.minStake ?? "0") > 0n)) {
     // Contributors of a gated job download its plaintext model; without a stake to tell them from
     // anyone, free registration would hand the gated model to whoever asks.
     throw new UserError("gateMin needs a positive minStake: contributors of a gated job receive its model, and only a stake tells them from anyone who registers.", {
@@ -94,11 +95,6 @@ export async function resolveJobInput(input: CreateJobInput | unknown): Promise<
   const { validatePreprocessSpec } = await import("../core/preprocess.js");
   const preprocess = spec.preprocess === undefined ? { kind: "none" as const } : validatePreprocessSpec(spec.preprocess, undefined, "preprocess");
   return { spec, strategyParams, encoding, preprocess };
-}
-
-/** Whether a gate minimum closes the job's model to non-holders (same rule as inference's gatesDownloads). */
-function gatesModel(gateMin: string | undefined): boolean {
-  return gateMin !== undefined && BigInt(gateMin) > 0n;
 }
 
 /** Strategy parameters as the strategies parse them (the strings of `--strategy-param`). */
