@@ -4,10 +4,11 @@
  * contributor of a job with a minimum stake is an address whose stake in the job meets it now (read
  * from the chain; registration is free, so it proves nothing there). A gated job needs a minimum
  * stake (job rules); one stored without it (older database) has no contributors here. An ungated
- * --encrypt-model job without a minimum counts every registered node (trusted groups). Each proves its address with the same signed challenge (header x-dat-challenge,
- * base64url JSON, purpose "infer") or session token (Authorization: Bearer) as inference. Sealed
- * deltas go to the operator only. Encrypted copies and ungated models are public: their keys, or
- * nothing, are what the gate protects.
+ * --encrypt-model job without a minimum counts every registered node (trusted groups). Each proves
+ * its address with the same signed challenge (header x-dat-challenge, base64url JSON, purpose
+ * "infer") or session token (Authorization: Bearer) as inference. Sealed deltas go to the operator
+ * only. Encrypted copies and ungated models are public: their keys, or nothing, are what the gate
+ * protects.
  */
 import type Database from "better-sqlite3";
 import type { Address } from "viem";
