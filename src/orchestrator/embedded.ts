@@ -406,13 +406,15 @@ export class EmbeddedOrchestrator implements Orchestrator {
     const now = this.now();
     const row = this.db.transaction(() => {
       const current = roundsDb.getRound(this.db, s.jobId, s.round)!;
-      rejectIf(checkCommit(s, { state: current.state, count: subsDb.countSubmissions(this.db, s.jobId, s.round), maxContributors: job.maxContributors }));
+      const count = subsDb.countSubmissions(this.db, s.jobId, s.round);
+      rejectIf(checkCommit(s, { state: current.state, count, maxContributors: job.maxContributors }));
       const inserted = subsDb.insertSubmission(this.db, {
         jobId: s.jobId, round: s.round, address: s.address, blobCid: s.blobCid, sampleCount: s.sampleCount,
         metricsHash: s.metricsHash, fingerprint: s.fingerprint, signature: s.signature,
       }, now);
       if (!inserted) throw duplicateSubmission(s);
-      const accepted = subsDb.countSubmissions(this.db, s.jobId, s.round);
+      // This transaction holds the write lock: the round now has exactly one more.
+      const accepted = count + 1;
       // The event commits with the row (one transaction, one WAL sync per submission); listeners hear of it after.
       const event = this.events.record(s.jobId, s.round, "submission.accepted", {
         address: inserted.address, blobCid: cid, sampleCount: s.sampleCount, accepted,
