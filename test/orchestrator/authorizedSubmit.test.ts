@@ -12,22 +12,13 @@ import { createHttpOrchestrator } from "../../src/orchestrator/http/client.js";
 import { buildRegistration, buildSubmission } from "../../src/contributor/submission.js";
 import type { OrchestratorDeps } from "../../src/orchestrator/deps.js";
 import type { RoundInfo, SignedSubmission } from "../../src/orchestrator/types.js";
-import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
+import { account, codeOf, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
 
 const TOKEN = "operator-token-for-tests-0123456789";
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as { code?: string }).code ?? `untyped: ${String(error)}`;
-  }
-  return "no error";
-}
 
 /** An embedded orchestrator with a job, an open round and `nodes` registered accounts; counts signature checks. */
 async function setup(nodes: number): Promise<{ orch: EmbeddedOrchestrator; round: RoundInfo; accounts: ReturnType<typeof account>[]; verified: () => number }> {
