@@ -195,11 +195,11 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
 
 /**
  * Shard sizes in proportion to each thread's recent speed (rows per wall millisecond of its shard,
- * smoothed over steps). Equal shards leave the faster thread waiting for the slower one every step:
- * on a shared or throttled machine the two cores of one run differed by up to 20% for minutes
- * (a lent H200 machine's Xeon cores, pinned: this thread 157 ms against a worker's 194 ms per
- * step). Shards stay within half and one and a half times the equal share, so one preempted step
- * cannot starve a thread. Only the split moves: the reduce weighs each shard by its rows, so any
+ * smoothed over steps). Equal shards leave the faster thread waiting for the slower one every step
+ * where cores differ (performance and efficiency cores, a core shared with other work): two pinned
+ * Xeon cores of a lent H200 machine averaged 157 ms against 194 ms per step over one run. The
+ * smoothing is slow, so noise from step to step does not move the split much, and shards stay
+ * within half and one and a half times the equal share, so one preempted step cannot starve a thread. Only the split moves: the reduce weighs each shard by its rows, so any
  * split gives the batch's mean gradient up to float rounding.
  */
 export class ShardBalance {
@@ -237,7 +237,7 @@ export class ShardBalance {
     bounds.forEach(([from, to], k) => {
       if (to <= from || !(ms[k] > 0)) return;
       const rate = (to - from) / ms[k];
-      this.speed[k] = this.speed[k] > 0 ? 0.7 * this.speed[k] + 0.3 * rate : rate;
+      this.speed[k] = this.speed[k] > 0 ? 0.85 * this.speed[k] + 0.15 * rate : rate;
     });
   }
 }
