@@ -12,7 +12,8 @@
  * samples; checks the kit works, figures mean little), --samples <n> (per model, default 1024),
  * --fixture-only (skip the CIFAR-sized CNN: the kit's own test on a software adapter),
  * --threads-only (only the CPU section; no GPU needed), --no-threads (skip the CPU section),
- * --cpu-samples <n> (CPU section, default 512; 64 with --quick).
+ * --cpu-samples <n> (CPU section, default 512; 64 with --quick), --micro-batch <n> (CPU section: rows per
+ * micro-batch within each thread's shard; 0 whole shards; default: the step's own choice).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -158,18 +159,20 @@ async function cpuSection(args: string[], quick: boolean): Promise<void> {
   const { compareThreads, formatThreads } = await import("./gpu-kit-threads.js");
   const at = args.indexOf("--cpu-samples");
   const samples = at >= 0 ? Number(args[at + 1]) : quick ? 64 : 512;
+  const mb = args.indexOf("--micro-batch");
+  const microBatch = mb >= 0 ? Number(args[mb + 1]) : undefined;
   const cores = os.availableParallelism();
   await resolveBackend("wasm");
-  const rows = await compareThreads({ threads: [1, Math.min(2, cores), cores], samples, batch: 32 });
-  console.log(`\nCPU: CIFAR-sized CNN on wasm, batch 32, ${samples} samples, sgd; ${cores} cores available (${os.cpus()[0]?.model ?? "?"}); load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  const rows = await compareThreads({ threads: [1, Math.min(2, cores), cores], samples, batch: 32, microBatch });
+  console.log(`\nCPU: CIFAR-sized CNN on wasm, batch 32, ${samples} samples, sgd${microBatch !== undefined ? `, micro-batches of ${microBatch}` : ""}; ${cores} cores available (${os.cpus()[0]?.model ?? "?"}); load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   for (const line of formatThreads(rows)) console.log(line);
   const round = (v: number, d = 3) => Number(v.toFixed(d));
   console.log(JSON.stringify({
-    kit: "dat-gpu-kit", section: "cpu-threads", node: process.version, cores, cpu: os.cpus()[0]?.model ?? null, samples, batch: 32, quick,
+    kit: "dat-gpu-kit", section: "cpu-threads", node: process.version, cores, cpu: os.cpus()[0]?.model ?? null, samples, batch: 32, microBatch: microBatch ?? null, quick,
     results: rows.map((r) => ({
       threads: r.threads, samplesPerSec: round(r.samplesPerSec, 1), speedup: round(r.speedup), cpuSeconds: round(r.cpuSeconds, 2),
       samplesPerCpuSec: round(r.samplesPerCpuSec, 1), mainCpuMsPerStep: round(r.mainCpuMsPerStep, 1), workerCpuMsPerStep: round(r.workerCpuMsPerStep, 1),
-      idealSpeedup: round(r.idealSpeedup), maxAbsDiff: r.maxAbsDiff,
+      idealSpeedup: round(r.idealSpeedup), cpuPerSampleVsOne: round(r.cpuPerSampleVsOne), maxAbsDiff: r.maxAbsDiff,
     })),
   }));
 }

@@ -56,6 +56,11 @@ export interface ThreadsRow {
   speedup: number;
   /** One thread's CPU per step over this run's critical path per step. */
   idealSpeedup: number;
+  /**
+   * CPU per sample of the busiest thread (its shard's rows) over one thread's per sample: how much
+   * dearer a sample is when every thread computes at once (1 = no contention, no fixed costs).
+   */
+  cpuPerSampleVsOne: number;
   /** Largest |w − w(1 thread)| after training. */
   maxAbsDiff: number;
   /** Per step, CPU and wall ms of each phase ("main.*" this thread, "workers.*" per worker). */
@@ -71,7 +76,7 @@ const cpuSeconds = (): number => {
  * Trains the CIFAR-sized CNN one epoch of `samples` with each thread count (a warm-up run of two
  * batches first starts the workers, which later runs reuse) and returns a row per count.
  */
-export async function compareThreads(options: { threads: number[]; samples: number; batch: number; lr?: number }): Promise<ThreadsRow[]> {
+export async function compareThreads(options: { threads: number[]; samples: number; batch: number; lr?: number; microBatch?: number }): Promise<ThreadsRow[]> {
   const { samples, batch } = options;
   const counts = [...new Set([1, ...options.threads])].sort((a, b) => a - b);
   const data = cifarRandomData(samples, 1);
@@ -81,13 +86,13 @@ export async function compareThreads(options: { threads: number[]; samples: numb
   try {
     for (const threads of counts) {
       const warm = cifarCnn();
-      await trainLocal({ model: warm, data: cifarRandomData(batch * 2, 2), epochs: 1, batchSize: batch, lr: 0.01, seed: 1, threads });
+      await trainLocal({ model: warm, data: cifarRandomData(batch * 2, 2), epochs: 1, batchSize: batch, lr: 0.01, seed: 1, threads, microBatch: options.microBatch });
       warm.dispose();
       const model = cifarCnn();
       const cpu0 = cpuSeconds();
       const main0 = threadCpuMs() ?? NaN;
       const wall0 = performance.now();
-      const result = await trainLocal({ model, data, epochs: 1, batchSize: batch, lr: options.lr ?? 0.01, seed: 7, threads, profile: true });
+      const result = await trainLocal({ model, data, epochs: 1, batchSize: batch, lr: options.lr ?? 0.01, seed: 7, threads, profile: true, microBatch: options.microBatch });
       const wall = (performance.now() - wall0) / 1000;
       const mainMs = (threadCpuMs() ?? NaN) - main0;
       const cpu = cpuSeconds() - cpu0;
@@ -107,6 +112,7 @@ export async function compareThreads(options: { threads: number[]; samples: numb
       weights.forEach((w, i) => w.forEach((v, k) => (maxAbsDiff = Math.max(maxAbsDiff, Math.abs(v - reference![i][k])))));
       const rate = samples / wall;
       one ??= { rate, cpuPerStep: mainCpuMsPerStep };
+      const busiest = Math.max(mainCpuMsPerStep, workerCpuMsPerStep) / Math.ceil(batch / threads);
       rows.push({
         threads,
         samplesPerSec: rate,
@@ -116,6 +122,7 @@ export async function compareThreads(options: { threads: number[]; samples: numb
         workerCpuMsPerStep,
         speedup: rate / one.rate,
         idealSpeedup: one.cpuPerStep / Math.max(mainCpuMsPerStep, workerCpuMsPerStep),
+        cpuPerSampleVsOne: busiest / (one.cpuPerStep / batch),
         maxAbsDiff,
         phases,
       });
@@ -128,16 +135,16 @@ export async function compareThreads(options: { threads: number[]; samples: numb
 
 /** The rows as a table (one line each). */
 export function formatThreads(rows: ThreadsRow[]): string[] {
-  const header = ["threads", "samples/s", "× 1 thread", "CPU s", "samples/CPU s", "main CPU ms/step", "worker CPU ms/step", "ideal ×", "max |Δw|"];
+  const header = ["threads", "samples/s", "× 1 thread", "CPU s", "samples/CPU s", "main CPU ms/step", "worker CPU ms/step", "ideal ×", "CPU/sample × 1t", "max |Δw|"];
   const lines = rows.map((r) => [
     String(r.threads), r.samplesPerSec.toFixed(1), r.speedup.toFixed(2), r.cpuSeconds.toFixed(2), r.samplesPerCpuSec.toFixed(1),
-    r.mainCpuMsPerStep.toFixed(1), r.workerCpuMsPerStep.toFixed(1), r.idealSpeedup.toFixed(2), r.maxAbsDiff.toExponential(1),
+    r.mainCpuMsPerStep.toFixed(1), r.workerCpuMsPerStep.toFixed(1), r.idealSpeedup.toFixed(2), r.cpuPerSampleVsOne.toFixed(2), r.maxAbsDiff.toExponential(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
   const out = [fmt(header), ...lines.map(fmt)];
   for (const r of rows.filter((r) => r.threads > 1)) {
-    out.push(`  ${r.threads} threads, CPU ms per step by phase: ` + Object.entries(r.phases).map(([n, t]) => `${n} ${t.cpuMs.toFixed(1)}`).join(", "));
+    out.push(`  ${r.threads} threads, CPU/wall ms per step by phase: ` + Object.entries(r.phases).map(([n, t]) => `${n} ${t.cpuMs.toFixed(1)}/${t.wallMs.toFixed(1)}`).join(", "));
   }
   return out;
 }

@@ -207,7 +207,10 @@ function stepGradients(stages: Stage[], xs: tf.Tensor, labels: ArrayLike<number>
         const x = input as tf.Tensor2D;
         grads[stage.kernel.name] = tf.matMul(transpose2d(x), dz as tf.Tensor2D);
         if (stage.bias) grads[stage.bias.name] = channelSums(dz);
-        if (wantInput) dy = tf.matMul(dz as tf.Tensor2D, transpose2d(stage.kernel as tf.Tensor as tf.Tensor2D));
+        // dx = dz·Wᵀ computed as (W·dzᵀ)ᵀ: XNNPACK packs its right operand as weights at every call (W
+        // changes each step), and packing a transposed 1M-weight kernel cost ~15 ms a step whatever the
+        // batch — a fixed cost every thread of the parallel step paid again. dzᵀ is [units, batch]: cheap.
+        if (wantInput) dy = transpose2d(tf.matMul(stage.kernel as tf.Tensor as tf.Tensor2D, transpose2d(dz as tf.Tensor2D)));
         preActivation = false;
         break;
       }

@@ -27,6 +27,8 @@ export interface TrainStepOptions {
   threads: number;
   /** Time the parallel step's phases (see TrainStep.profile). */
   profile?: boolean;
+  /** Rows per micro-batch within each thread's shard of the parallel step (0 or absent: whole shards). */
+  microBatch?: number;
 }
 
 function sequentialStep(step: SequentialStep, options: TrainStepOptions, prox: Proximal): TrainStep {

@@ -56,6 +56,8 @@ export interface TrainLocalOptions {
   threads?: number;
   /** Time the phases of the parallel step, per thread (result.step.profile). */
   profile?: boolean;
+  /** Rows per micro-batch within each thread's shard of the parallel step (0 or absent: whole shards). */
+  microBatch?: number;
 }
 
 export interface TrainResult {
@@ -150,7 +152,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   const history: EpochMetrics[] = [];
   try {
     // Made before a resume restores weights: FedProx pulls towards the global weights, not the checkpoint's.
-    step = await createTrainStep({ model, shape, optimizer, mu, threads: threadsFor(options, shape, counts.train), profile: options.profile });
+    step = await createTrainStep({ model, shape, optimizer, mu, threads: threadsFor(options, shape, counts.train), profile: options.profile, microBatch: options.microBatch });
     let skipBatches = 0;
     if (options.resume) {
       const checkpoint = await resumeFrom(options.checkpointDir, model, optimizer, optimizerKind);

@@ -6,7 +6,7 @@ import { syntheticDigits, syntheticTabular } from "../../src/train/data/syntheti
 import { buildFixtureModel } from "../../src/train/modelSpecs.js";
 import { describeModel } from "../../src/train/modelShape.js";
 import { createOptimizer } from "../../src/train/optimizer.js";
-import { createParallelStep } from "../../src/train/parallel/parallelStep.js";
+import { createParallelStep, ShardBalance } from "../../src/train/parallel/parallelStep.js";
 import { poolsStarted, stopIdleWorkers } from "../../src/train/parallel/pool.js";
 import { planSequentialStep } from "../../src/train/sequentialStep.js";
 import { trainLocal, type TrainLocalOptions } from "../../src/train/trainLocal.js";
@@ -50,6 +50,24 @@ describe("data-parallel training over worker threads", () => {
       expect(two.metrics.accuracy).toBe(one.metrics.accuracy);
       expect(maxWeightDiff(one.weights, one.weights.map((w, i) => ({ data: w.data.map((v, k) => v - one.delta[i].data[k]) })))).toBeGreaterThan(1e-3);
     }
+  });
+
+  it("trains in micro-batches within each shard to the weights one thread reaches", async () => {
+    // Prepare: shards of 12 rows in micro-batches of 5 (5 + 5 + 2: uneven on purpose).
+    const data = syntheticDigits({ count: 72, seed: 23 });
+    const results = [];
+    for (const microBatch of [undefined, 5]) {
+      const model = buildFixtureModel("cnn-digits", 7);
+      // Execute
+      results.push(await trainLocal({ model, data, epochs: 2, batchSize: 24, seed: 3, lr: 0.05, mu: 0.1, threads: microBatch ? 2 : 1, microBatch }));
+      model.dispose();
+    }
+    // Assert
+    const [one, micro] = results;
+    expect(micro.step.kind).toBe("parallel");
+    expect(maxWeightDiff(one.weights, micro.weights)).toBeLessThan(1e-4);
+    expect(micro.metrics.loss).toBeCloseTo(one.metrics.loss, 4);
+    expect(maxWeightDiff(one.weights, one.weights.map((w, i) => ({ data: w.data.map((v, k) => v - one.delta[i].data[k]) })))).toBeGreaterThan(1e-3);
   });
 
   it("takes batches smaller than the thread count", async () => {
@@ -136,5 +154,42 @@ describe("data-parallel training over worker threads", () => {
       await expect(trainLocal({ model, data, epochs: 1, batchSize: 2, lr: 0.1, threads })).rejects.toThrow(`threads must be a positive integer, got ${threads}`);
     }
     model.dispose();
+  });
+});
+
+describe("shard sizes by thread speed", () => {
+  const sizes = (bounds: [number, number][]) => bounds.map(([from, to]) => to - from);
+  const contiguous = (bounds: [number, number][], rows: number) => bounds.every(([from], k) => from === (k === 0 ? 0 : bounds[k - 1][1])) && bounds[bounds.length - 1][1] === rows;
+
+  it("splits equally until every thread has been timed, then in proportion to speed", () => {
+    const balance = new ShardBalance(2);
+    expect(sizes(balance.split(32))).toEqual([16, 16]);
+    // Execute: the worker took 1.25× as long for the same rows.
+    balance.record([[0, 16], [16, 32]], [160, 200]);
+    const bounds = balance.split(32);
+    // Assert: 32 × (1/160) / (1/160 + 1/200) = 17.8 → 18 rows here, 14 there.
+    expect(sizes(bounds)).toEqual([18, 14]);
+    expect(contiguous(bounds, 32)).toBe(true);
+  });
+
+  it("keeps every shard within half and one and a half times the equal share, and sums to the batch", () => {
+    const balance = new ShardBalance(3);
+    balance.record([[0, 10], [10, 20], [20, 30]], [10, 1000, 10]);
+    for (const rows of [30, 31, 32, 100]) {
+      const bounds = balance.split(rows);
+      expect(contiguous(bounds, rows)).toBe(true);
+      for (const n of sizes(bounds)) {
+        expect(n).toBeGreaterThanOrEqual(Math.floor(rows / 3 / 2));
+        expect(n).toBeLessThanOrEqual(Math.ceil((1.5 * rows) / 3));
+      }
+    }
+  });
+
+  it("splits small batches equally, and ignores shards that were not timed", () => {
+    const balance = new ShardBalance(2);
+    balance.record([[0, 2], [2, 2]], [5, 0]);
+    expect(sizes(balance.split(32))).toEqual([16, 16]);
+    balance.record([[0, 16], [16, 32]], [100, 300]);
+    expect(sizes(balance.split(3))).toEqual([2, 1]);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The hand-written wasm step, data-parallel over worker threads. Each step the batch is split into
- * contiguous shards, one per thread (this thread takes the first); every thread, this one and each
+ * contiguous shards, one per thread (this thread takes the first), sized by how fast each thread
+ * computed its recent shards (see `balance`); every thread, this one and each
  * worker (a wasm replica of the model), computes its shard's gradients with the current weights
  * and writes them (its shard's mean) to its own SharedArrayBuffer. Then every thread reduces one
  * slice of the flat weights: weighs the threads' gradients there by their shards' rows and, with
@@ -19,7 +20,7 @@ import type { SequentialStep } from "../sequentialStep.js";
 import { applyWithProximal, type Proximal, type StepProfile, type TrainStep } from "../trainStep.js";
 import { acquirePool, releasePool } from "./pool.js";
 import type { ShardRequest } from "./protocol.js";
-import { assignWeights, ranges, readWeights, shardGradients, updateSlice, writeGradients } from "./shared.js";
+import { assignWeights, ranges, readWeights, shardGradientsInto, updateSlice } from "./shared.js";
 import { addPhases, PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 export interface ParallelStepOptions {
@@ -33,6 +34,8 @@ export interface ParallelStepOptions {
   prox: Proximal;
   /** Time each phase of each thread (CPU and wall) into the step's `profile`. */
   profile?: boolean;
+  /** Rows per micro-batch within each thread's shard (0: the whole shard in one pass). */
+  microBatch?: number;
   /** The worker's entry module; tests point it elsewhere to see a worker fail. */
   workerEntry?: URL;
 }
@@ -62,8 +65,10 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
   const sgd = optimizer.getClassName() === "SGD" ? (optimizer as tf.SGDOptimizer & { learningRate: number }) : undefined;
   const slices = ranges(total, threads);
   const size = featureSize(shape.inputShape);
+  const microBatch = options.microBatch ?? 0;
   const phases: PhaseTimes = {};
   const profile: StepProfile | undefined = options.profile ? { steps: 0, phases } : undefined;
+  const balance = new ShardBalance(threads);
   let started = false;
   let disposed = false;
   /** Set when a step failed midway: its workers are stopped, not kept for another run. */
@@ -110,13 +115,13 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
       clock?.mark("main.setup");
     }
     const rows = batch.length;
-    const bounds = ranges(rows, threads);
+    const bounds = balance.split(rows);
     const shards = Array.from({ length: pool.size }, (_, k) => {
       const [from, to] = bounds[k + 1];
       // No rows for this worker: the reduce skips its gradients.
       if (to === from) return undefined;
       const { x, y } = shardOf(batch, from, to);
-      const request: ShardRequest = { kind: "grads", x, y, profile: !!profile };
+      const request: ShardRequest = { kind: "grads", x, y, microBatch, profile: !!profile };
       return pool.request(k, request, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
     });
     // Mark every reply handled now: one failing while this thread still computes must not go unhandled.
@@ -124,19 +129,23 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
     clock?.mark("main.send");
 
     const own = shardOf(batch, bounds[0][0], bounds[0][1]);
-    const mine = shardGradients(step, variables, shape.inputShape, own.x, own.y);
-    let { lossSum, correct } = mine;
+    const computeStart = performance.now();
+    let { lossSum, correct } = shardGradientsInto(step, variables, shape.inputShape, own.x, own.y, microBatch, buffers.grads[0]);
+    const computeMs = [performance.now() - computeStart];
     clock?.mark("main.compute");
-    writeGradients(mine.grads, buffers.grads[0]);
-    clock?.mark("main.gradsOut");
     for (const reply of shards) {
       const done = reply && (await reply);
-      if (done?.kind !== "grads") continue;
+      if (done?.kind !== "grads") {
+        computeMs.push(0);
+        continue;
+      }
+      computeMs.push(done.computeMs);
       lossSum += done.lossSum;
       correct += done.correct;
       if (done.phases) addPhases(phases, done.phases, "workers.");
     }
     clock?.mark("main.waitGrads");
+    balance.record(bounds, computeMs);
 
     const mode = sgd ? "sgd" : "mean";
     const lr = sgd?.learningRate ?? 0;
@@ -181,5 +190,54 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
     }
     if (profile) profile.steps++;
     return { loss, correct };
+  }
+}
+
+/**
+ * Shard sizes in proportion to each thread's recent speed (rows per wall millisecond of its shard,
+ * smoothed over steps). Equal shards leave the faster thread waiting for the slower one every step
+ * where cores differ (performance and efficiency cores, a core shared with other work): two pinned
+ * Xeon cores of a lent H200 machine averaged 157 ms against 194 ms per step over one run. The
+ * smoothing is slow, so noise from step to step does not move the split much, and shards stay
+ * within half and one and a half times the equal share, so one preempted step cannot starve a thread. Only the split moves: the reduce weighs each shard by its rows, so any
+ * split gives the batch's mean gradient up to float rounding.
+ */
+export class ShardBalance {
+  private readonly speed: number[];
+
+  constructor(private readonly threads: number) {
+    this.speed = new Array<number>(threads).fill(0);
+  }
+
+  /** Contiguous [from, to) row ranges, one per thread; equal until every thread has a measured speed. */
+  split(rows: number): [number, number][] {
+    const { threads, speed } = this;
+    if (rows < 2 * threads || speed.some((s) => !(s > 0))) return ranges(rows, threads);
+    const total = speed.reduce((a, b) => a + b, 0);
+    const equal = rows / threads;
+    const exact = speed.map((s) => Math.min(1.5 * equal, Math.max(0.5 * equal, (rows * s) / total)));
+    const sizes = exact.map((e) => Math.floor(e));
+    // Rows left by the rounding go to the largest remainders, then round-robin.
+    let left = rows - sizes.reduce((a, b) => a + b, 0);
+    const order = exact.map((e, k) => [e - Math.floor(e), k] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    for (let i = 0; left > 0; i++, left--) sizes[order[i % threads][1]]++;
+    // Rows over the batch (the clamps raised a slow thread's share) come off the largest shards.
+    for (; left < 0; left++) sizes[sizes.indexOf(Math.max(...sizes))]--;
+    const out: [number, number][] = [];
+    let at = 0;
+    for (const size of sizes) {
+      out.push([at, at + size]);
+      at += size;
+    }
+    return out;
+  }
+
+  /** Takes each thread's wall ms for the shard it got (0 or a shard of no rows: not measured). */
+  record(bounds: [number, number][], ms: number[]): void {
+    bounds.forEach(([from, to], k) => {
+      if (to <= from || !(ms[k] > 0)) return;
+      const rate = (to - from) / ms[k];
+      this.speed[k] = this.speed[k] > 0 ? 0.85 * this.speed[k] + 0.15 * rate : rate;
+    });
   }
 }

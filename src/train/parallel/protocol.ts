@@ -25,6 +25,8 @@ export interface ShardRequest {
   /** Features [rows, ...inputShape] flat, and labels. */
   x: Float32Array;
   y: Float32Array;
+  /** Rows per micro-batch (0: the whole shard in one pass). */
+  microBatch: number;
   /** Time the phases and send them back. */
   profile: boolean;
 }
@@ -46,8 +48,8 @@ export type WorkerRequest = ShardRequest | UpdateRequest;
 
 export type WorkerReply =
   | { kind: "ready" }
-  /** Σ of the shard's row losses, its correct count; gradients are in the shared buffer. */
-  | { kind: "grads"; lossSum: number; correct: number; phases?: PhaseTimes }
+  /** Σ of the shard's row losses, its correct count, the wall ms it took; gradients are in the shared buffer. */
+  | { kind: "grads"; lossSum: number; correct: number; computeMs: number; phases?: PhaseTimes }
   /** Σ (w − w_global)² over the slice, before the update. */
   | { kind: "updated"; proxSum: number; phases?: PhaseTimes }
   | { kind: "error"; message: string; stack?: string };

@@ -48,6 +48,41 @@ export function shardGradients(step: SequentialStep, variables: tf.Variable[], i
 }
 
 /**
+ * One shard's mean gradients written flat into `out` (in `variables`' order), computed in
+ * micro-batches of at most `microBatch` rows (0: the whole shard at once) whose mean gradients
+ * are summed weighted by their rows: the shard's mean up to float rounding, with working sets
+ * (activations, the packed conv operands) that shrink with the micro-batch.
+ */
+export function shardGradientsInto(step: SequentialStep, variables: tf.Variable[], inputShape: number[], x: Float32Array, y: Float32Array, microBatch: number, out: Float32Array): { lossSum: number; correct: number } {
+  const rows = y.length;
+  const chunk = microBatch > 0 ? Math.min(microBatch, rows) : rows;
+  if (chunk >= rows) {
+    const { grads, lossSum, correct } = shardGradients(step, variables, inputShape, x, y);
+    writeGradients(grads, out);
+    return { lossSum, correct };
+  }
+  const size = x.length / rows;
+  let lossSum = 0;
+  let correct = 0;
+  for (let from = 0; from < rows; from += chunk) {
+    const to = Math.min(rows, from + chunk);
+    const part = shardGradients(step, variables, inputShape, x.subarray(from * size, to * size), y.subarray(from, to));
+    lossSum += part.lossSum;
+    correct += part.correct;
+    const share = (to - from) / rows;
+    let at = 0;
+    for (const g of part.grads) {
+      const v = heapView(g);
+      if (from === 0) for (let j = 0; j < v.length; j++) out[at + j] = v[j] * share;
+      else for (let j = 0; j < v.length; j++) out[at + j] += v[j] * share;
+      at += g.size;
+      g.dispose();
+    }
+  }
+  return { lossSum, correct };
+}
+
+/**
  * Gives each variable its part of the flat `weights`. A new tensor each time, never a write into
  * the old one's memory: wasm caches XNNPACK operators (with packed weights) by tensor id.
  */

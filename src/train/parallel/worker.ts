@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { resolveBackend } from "../backends.js";
 import { planSequentialStep, type SequentialStep } from "../sequentialStep.js";
 import type { WorkerReply, WorkerRequest, WorkerSetup } from "./protocol.js";
-import { assignWeights, shardGradients, updateSlice, writeGradients, type SharedFloats } from "./shared.js";
+import { assignWeights, shardGradientsInto, updateSlice, type SharedFloats } from "./shared.js";
 import { PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 const port = parentPort!;
@@ -51,13 +51,12 @@ function handle(step: SequentialStep, variables: tf.Variable[], request: WorkerR
     clock?.mark("update");
     return { kind: "updated", proxSum, ...(clock ? { phases } : {}) };
   }
+  const start = performance.now();
   assignWeights(variables, buffers.weights);
   clock?.mark("assign");
-  const { grads, lossSum, correct } = shardGradients(step, variables, setup.inputShape, request.x, request.y);
+  const { lossSum, correct } = shardGradientsInto(step, variables, setup.inputShape, request.x, request.y, request.microBatch, buffers.grads[setup.index]);
   clock?.mark("compute");
-  writeGradients(grads, buffers.grads[setup.index]);
-  clock?.mark("gradsOut");
-  return { kind: "grads", lossSum, correct, ...(clock ? { phases } : {}) };
+  return { kind: "grads", lossSum, correct, computeMs: performance.now() - start, ...(clock ? { phases } : {}) };
 }
 
 start().then(
