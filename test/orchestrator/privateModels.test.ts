@@ -106,6 +106,19 @@ describe("private models are encrypted at rest", () => {
     expect(await storedInPlaintext(home, global)).toBe(false);
   });
 
+  it("a job with a minimum stake and no gate minimum is gated by default: no plaintext copy either", async () => {
+    home = tempHome();
+    const everyoneStaked: StakeOracle = {
+      opening: async () => ({ block: 1n, minStake: 10n }),
+      stakesAt: async (_job, addresses) => ({ stakes: new Map(addresses.map((a) => [a.toLowerCase(), 10n])) }),
+    };
+    orch = await createEmbeddedOrchestrator({ home, staking: everyoneStaked });
+    const { initial, global } = await oneRound(orch, { minStake: "10" });
+    expect(await storedInPlaintext(home, initial)).toBe(false);
+    expect(await storedInPlaintext(home, global)).toBe(false);
+    expect(storedBlobs(home).filter((b) => isEncryptedModelBlob(b))).toHaveLength(2);
+  });
+
   it("uploads only ciphertext to Lighthouse and reads the model back from its gateway", async () => {
     const fake = await startFakeLighthouse([LIGHTHOUSE_KEY]);
     try {
