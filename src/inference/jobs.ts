@@ -10,6 +10,8 @@ import { NotFoundError, UsageError, UserError } from "../core/errors.js";
 import { getJob } from "../db/jobs.js";
 import { latestPublishedRound } from "../db/rounds.js";
 import { getEncryptedCopy } from "../db/challenges.js";
+import { getJobEcon } from "../db/econ.js";
+import { jobGate } from "./modelKeys.js";
 
 export interface InferenceJob {
   id: string;
@@ -38,9 +40,10 @@ export function parseJobId(raw: string): number {
 }
 
 /**
- * The job's inference view. Gate conventions of the jobs table: gate_min "0" means no gate; a null
- * gate_token means the token deployed on the configured chain (chain.deployments[chainId].token);
- * a null gate_min means one whole token. The model is the latest published round's, else the
+ * The job's inference view. The gate is jobGate's (modelKeys.ts), the rule downloads share: gate_min
+ * "0" means no gate; a null gate_min means one whole token for a job with a minimum stake and no gate
+ * for one without. A null gate_token means the token deployed on the configured chain
+ * (chain.deployments[chainId].token). The model is the latest published round's, else the
  * job's initial model; for an encrypted job, the encrypted copy of that model when one was
  * stored with putJobModel / putPrivateModel (modelKeys.ts).
  */
@@ -50,7 +53,8 @@ export function resolveInferenceJob(db: Database.Database, jobIdRaw: string, con
   if (!job) throw new NotFoundError(`Job ${jobId} does not exist.`, { code: "JOB_NOT_FOUND", hint: "List jobs with: dat job list" });
   const published = latestPublishedRound(db, jobId);
   let gate: InferenceJob["gate"] = null;
-  if (job.gateMin !== "0") {
+  const rule = jobGate({ gateMin: job.gateMin, minStake: getJobEcon(db, jobId).minStake });
+  if (rule) {
     let token = job.gateToken;
     if (!token) {
       const deployment = chainId === undefined ? undefined : config.chain.deployments[String(chainId)];
@@ -62,7 +66,7 @@ export function resolveInferenceJob(db: Database.Database, jobIdRaw: string, con
       }
       token = deployment.token;
     }
-    gate = { token: getAddress(token), min: job.gateMin === null ? undefined : BigInt(job.gateMin) };
+    gate = { token: getAddress(token), min: rule.min };
   }
   const plainCid = published?.modelCid ?? job.initialModelCid;
   // An encrypted job's model is stored only as its encrypted copy (contributors read the plain one

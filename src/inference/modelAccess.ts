@@ -1,6 +1,6 @@
 /**
- * Who may download a blob through GET /models/:cid. Plaintext models of a gated job (gate minimum
- * above zero) go only to the operator, to the job's staked contributors and to gate holders. A
+ * Who may download a blob through GET /models/:cid. Plaintext models of a gated job (jobGate: an
+ * explicit gate minimum above zero, or by default any job with a minimum stake) go only to the operator, to the job's staked contributors and to gate holders. A
  * contributor of a job with a minimum stake is an address whose stake in the job meets it now (read
  * from the chain; registration is free, so it proves nothing there). A gated job needs a minimum
  * stake (job rules); one stored without it (older database) has no contributors here. An ungated
@@ -17,7 +17,7 @@ import { blobOwners } from "../db/challenges.js";
 import { isNodeRegistered } from "../db/nodes.js";
 import { getJobEcon } from "../db/econ.js";
 import { verifyChallenge } from "./challenge.js";
-import { gatesDownloads } from "./modelKeys.js";
+import { gatesDownloads, hasStake } from "./modelKeys.js";
 import type { InferenceEngine } from "./engine.js";
 
 /** Reads stakes from the chain (the orchestrator's StakeOracle fits; inference may not import it). */
@@ -55,16 +55,17 @@ export async function checkModelAccess(
   if (owners.encryptedCopy) return;
   // A gated job's plaintext, or an --encrypt-model job's (whose consumers get the encrypted copy and
   // a key), goes to the operator, the job's contributors and (gated jobs) gate holders only.
-  const gated = owners.jobs.filter((j) => gatesDownloads(j.gateMin) || j.encryptModel);
+  const jobs = owners.jobs.map((j) => ({ ...j, minStake: getJobEcon(db, j.id).minStake }));
+  const gated = jobs.filter((j) => gatesDownloads(j) || j.encryptModel);
   if (gated.length === 0) return;
   if (await isOperator()) return;
   const job = gated[0];
   const jobId = String(job.id);
   const address = await provenAddress(db, engine, req, jobId);
-  const gate = gatesDownloads(job.gateMin);
+  const gate = gatesDownloads(job);
   // A gated job without a minimum stake (refused at creation now; an older database may hold one):
   // registration is free there, so it admits no contributor; gate holders and the operator only.
-  const staked = BigInt(getJobEcon(db, job.id).minStake ?? "0") > 0n;
+  const staked = hasStake(job.minStake);
   if ((staked || !gate) && await isContributor(db, job.id, address, staking)) return;
   if (!gate) {
     throw new DeniedError(`${address} may not download job ${jobId}'s plaintext model: it is not a contributor of the job.`, {

@@ -11,6 +11,7 @@ import path from "node:path";
 import type Database from "better-sqlite3";
 import { DeniedError, MalformedInputError } from "../core/errors.js";
 import { getEncryptedCopy, getModelKey, getModelKeyByPlainCid, insertModelKey } from "../db/challenges.js";
+import { getJobEcon } from "../db/econ.js";
 import type { BlobStore, GetOptions } from "../store/index.js";
 import { bytesMatchCid, cidForBytes } from "../store/cid.js";
 
@@ -76,24 +77,44 @@ export interface BlobPut {
   put(bytes: Uint8Array): Promise<string>;
 }
 
-/** What decides whether a job's models are private (a row of the jobs table has both). */
+/** What decides whether a job's models are private (the jobs and job_econ tables have all three). */
 export interface ModelPrivacy {
   encryptModel: boolean;
-  /** Base units of the gate token; "0" or null: no download gate. */
+  /** Base units of the gate token; "0": no gate; null: the default gate (see jobGate). */
   gateMin: string | null;
-}
-
-/** Whether a job's gate minimum makes its models private ("0" and null do not; see resolveInferenceJob for inference). */
-export function gatesDownloads(gateMin: string | null): boolean {
-  return gateMin !== null && /^\d+$/.test(gateMin) && BigInt(gateMin) > 0n;
+  /** The job's minimum stake in base units; null or "0": none. */
+  minStake: string | null;
 }
 
 /**
- * Whether a job's models are stored only encrypted: a gated job's (gate minimum > 0), because a
- * blob store's CIDs are public (IPFS), and an `--encrypt-model` job's.
+ * A job's gate, the one rule inference, downloads and storage share: `{ min }` in base units of the
+ * gate token (`min` undefined: one whole token, read from the token's decimals at check time), or
+ * null for a public job. An explicit gate minimum wins ("0": public). Without one the gate follows the
+ * minimum stake: anyone can register for free and pull a model, so a gate means something only when
+ * contributors are staked; a job with a positive minimum stake is gated at one whole token, one
+ * without is public (so is an older row that stored no gate minimum and no stake).
+ */
+export function jobGate(job: { gateMin: string | null; minStake: string | null }): { min?: bigint } | null {
+  if (job.gateMin !== null) return /^\d+$/.test(job.gateMin) && BigInt(job.gateMin) > 0n ? { min: BigInt(job.gateMin) } : null;
+  return hasStake(job.minStake) ? {} : null;
+}
+
+/** Whether a minimum stake (base units) is positive. */
+export function hasStake(minStake: string | null | undefined): boolean {
+  return typeof minStake === "string" && /^\d+$/.test(minStake) && BigInt(minStake) > 0n;
+}
+
+/** Whether a job's gate (jobGate) makes its models private. */
+export function gatesDownloads(job: { gateMin: string | null; minStake: string | null }): boolean {
+  return jobGate(job) !== null;
+}
+
+/**
+ * Whether a job's models are stored only encrypted: a gated job's (jobGate), because a blob store's
+ * CIDs are public (IPFS), and an `--encrypt-model` job's.
  */
 export function modelIsPrivate(job: ModelPrivacy): boolean {
-  return job.encryptModel || gatesDownloads(job.gateMin);
+  return job.encryptModel || gatesDownloads(job);
 }
 
 /** A private model stored encrypted: its plaintext CID, the encrypted blob's CID and the key. */
@@ -138,9 +159,9 @@ export async function putPrivateModel(db: Database.Database, store: BlobPut, job
  * `encryptedModelCid`, for an `--encrypt-model` job, is the copy consumers fetch with a released key.
  */
 export async function putJobModel(
-  db: Database.Database, store: BlobPut, job: ModelPrivacy & { id: number }, plain: Uint8Array,
+  db: Database.Database, store: BlobPut, job: Omit<ModelPrivacy, "minStake"> & { id: number }, plain: Uint8Array,
 ): Promise<{ modelCid: string; encryptedModelCid?: string }> {
-  if (!modelIsPrivate(job)) return { modelCid: await store.put(plain) };
+  if (!modelIsPrivate({ ...job, minStake: getJobEcon(db, job.id).minStake })) return { modelCid: await store.put(plain) };
   const { plainCid, cid } = await putPrivateModel(db, store, String(job.id), plain);
   return { modelCid: plainCid, encryptedModelCid: job.encryptModel ? cid : undefined };
 }

@@ -29,7 +29,7 @@ import { recordStakeOpening, stakeFacts, stakeOpening, type StakeOracle } from "
 import { getJobEcon, saveJobEcon } from "../db/econ.js";
 import { RoundEventBus } from "./events.js";
 import { aggregateRound, normBound, type AggregateRoundOutcome } from "./aggregateRound.js";
-import { modelIsPrivate, privateModelStore, recordModelKey, sealModel } from "../inference/modelKeys.js";
+import { jobGate, modelIsPrivate, privateModelStore, recordModelKey, sealModel } from "../inference/modelKeys.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
 import { ORCHESTRATOR_LIMIT_DEFAULTS, type DatConfig } from "../config/schema.js";
 import {
@@ -246,7 +246,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     const { spec, strategyParams: params, encoding, preprocess } = await resolveJobInput(input);
     const view = await readModelBlob(model);
     // A private job's initial model is stored only encrypted, its key recorded with the job.
-    const sealed = modelIsPrivate({ encryptModel: spec.encryptModel ?? false, gateMin: spec.gateMin ?? null })
+    const sealed = modelIsPrivate({ encryptModel: spec.encryptModel ?? false, gateMin: spec.gateMin ?? null, minStake: spec.minStake ?? null })
       ? await sealModel(this.store, model)
       : undefined;
     const cid = sealed ? sealed.plainCid : await this.store.put(model);
@@ -663,7 +663,9 @@ export class EmbeddedOrchestrator implements Orchestrator {
       hyper: hyperOf(j), strategy: j.strategy, strategyParams: j.strategyParams, dp,
       encoding: j.encoding, rewardPerRound: j.rewardPerRound,
       validation: j.validationPath && j.labelColumn ? { path: j.validationPath, labelColumn: j.labelColumn } : null,
-      gate: { token: j.gateToken as Hex | null, min: j.gateMin }, encryptModel: j.encryptModel, preprocess: preprocessOf(j), createdAt: j.createdAt,
+      // An older row without a gate minimum or a stake is public (jobGate): say "0", as a new one stores.
+      gate: { token: j.gateToken as Hex | null, min: jobGate({ gateMin: j.gateMin, minStake: getJobEcon(this.db, j.id).minStake }) ? j.gateMin : "0" },
+      encryptModel: j.encryptModel, preprocess: preprocessOf(j), createdAt: j.createdAt,
       ...getJobEcon(this.db, j.id),
       publishedRounds: published.length,
       history: rounds.map((r) => ({

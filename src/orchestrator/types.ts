@@ -40,6 +40,7 @@ export interface CreateJobInput {
   validationPath?: string;
   labelColumn?: string;
   gateToken?: Hex;
+  /** Gate minimum in base units ("0": public); absent: one whole token with a minStake, public without (jobGate). */
   gateMin?: string;
   encryptModel?: boolean;
   /** Minimum stake in base units (decimal string); needs a chain. */
@@ -80,6 +81,7 @@ export interface JobInfo {
   encoding: string;
   rewardPerRound: string;
   validation: { path: string; labelColumn: string } | null;
+  /** min "0": public; null: one whole token of the gate token (the default of a job with a minimum stake). */
   gate: { token: Hex | null; min: string | null };
   encryptModel: boolean;
   /** The one input transform of the job: training, validation, inference and eval all apply it. */

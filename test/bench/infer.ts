@@ -66,7 +66,8 @@ export default async function run(args: string[]): Promise<void> {
       rounds: 1, minContributors: 1, deadlineSeconds: 60, strategy: "fedavg", encoding: "float32",
       hyper: { epochs: 1, batchSize: 8, lr: 0.01, optimizer: "sgd" },
     } as CreateJobInput;
-    const gatedJob = (await orch.createJob(jobInput, modelBytes)).id;
+    // Gated by default (one whole token) because it has a minimum stake; without one it would be public.
+    const gatedJob = (await orch.createJob({ ...jobInput, minStake: "1" }, modelBytes)).id;
     const openJob = (await orch.createJob({ ...jobInput, gateMin: "0" }, modelBytes)).id;
     const server = await buildServer({ orchestrator: orch, pluginDeps: { home }, rateLimitPerMinute: 1_000_000_000 });
     const url = await server.listen({ host: "127.0.0.1", port: 0 });

@@ -224,6 +224,24 @@ describe("one home running a job (embedded orchestrator)", () => {
   });
 });
 
+describe("dat job create says whether the job is gated", () => {
+  it("a job without --min-stake or --gate-min is public, and the command and job show say so", async () => {
+    const { home } = tempDir();
+    expect((await runDat(["--home", home, "--json", "init"], { env })).code).toBe(0);
+    const base = ["--home", home, "job", "create", "--model", MODEL, "--rounds", "1", "--min-contributors", "1", "--deadline", "10m", "--epochs", "1", "--batch-size", "16", "--lr", "0.05", "--reward", "0"];
+    const created = await runDat(["--json", ...base], { env });
+    expect(created.code, created.stderr).toBe(0);
+    expect(jsonOf(created)).toMatchObject({ gate: null, minStake: null, note: "public: no --min-stake, so anyone who registers gets the model; add --min-stake to gate it" });
+    const human = await runDat(base, { env });
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toContain("warning: public: no --min-stake");
+    const explicit = await runDat(["--json", ...base, "--gate-min", "0"], { env });
+    expect(jsonOf(explicit)).toMatchObject({ gate: null, note: expect.stringMatching(/^public: --gate-min 0/) });
+    const shown = await runDat(["--home", home, "job", "show", String(jsonOf(created).id)], { env });
+    expect(shown.stdout).toContain("gate: none (public model: no minimum stake, so anyone who registers gets it)");
+  });
+});
+
 describe("prompts before waits", () => {
   it("round start unlocks the wallet its settlement needs before it opens a round or waits", async () => {
     const { home } = tempDir();

@@ -37,7 +37,7 @@ let server: FastifyInstance;
 const orchestrators: EmbeddedOrchestrator[] = [];
 let url: string;
 const homes = { server: "", holder: "", newcomer: "" };
-const ids = { gated: 0, encrypted: 0, local: 0 };
+const ids = { gated: 0, open: 0, encrypted: 0, local: 0 };
 const holderKey = generatePrivateKey();
 const newcomerKey = generatePrivateKey();
 const newcomer = privateKeyToAccount(newcomerKey).address;
@@ -75,10 +75,12 @@ beforeAll(async () => {
   model.add(tf.layers.dense({ inputShape: [4], units: 3, activation: "softmax" }));
   const bytes = await packModel(model);
 
-  // The server: a gated job (default token, one whole token) and one whose published model is encrypted.
+  // The server: a job with a minimum stake and the default gate (default token, one whole token), a
+  // job with neither (public), and one whose published model is encrypted.
   const orch = await createEmbeddedOrchestrator({ home: homes.server });
   orchestrators.push(orch);
-  ids.gated = (await orch.createJob(jobInput, bytes)).id;
+  ids.gated = (await orch.createJob({ ...jobInput, minStake: String(TOKEN) }, bytes)).id;
+  ids.open = (await orch.createJob(jobInput, bytes)).id;
   const encrypted = await orch.createJob({ ...jobInput, encryptModel: true, gateMin: String(TOKEN / 2n), minStake: String(TOKEN) }, bytes);
   ids.encrypted = encrypted.id;
   const db = openDatabase(homes.server);
@@ -94,7 +96,7 @@ beforeAll(async () => {
   // The newcomer's own home runs a gated job of its own (embedded, no server).
   const local = await createEmbeddedOrchestrator({ home: homes.newcomer });
   orchestrators.push(local);
-  ids.local = (await local.createJob(jobInput, bytes)).id;
+  ids.local = (await local.createJob({ ...jobInput, minStake: String(TOKEN) }, bytes)).id;
 
   inputFile = path.join(homes.holder, "rows.csv");
   fs.writeFileSync(inputFile, "a,b,c,d\n0.1,0.2,0.3,0.4\n1,0,1,0\n");
@@ -123,6 +125,12 @@ describe("dat infer", () => {
     expect(denied.stderr).toContain(contracts.token);
     expect(denied.stderr).toMatch(/holds 0 DAT .*requires at least 1 DAT/);
     expect(denied.stderr).toContain("required: 1 DAT (1000000000000000000 base units)");
+  });
+
+  it("remote: a job created without --min-stake or --gate-min is public: a non-holder gets predictions", async () => {
+    const run = await dat(homes.newcomer, ["--json", "infer", "--job", String(ids.open), "--input", inputFile, "--orchestrator", url]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).predictions).toHaveLength(2);
   });
 
   it("local: a non-holder is denied, and after a transfer gets predictions", async () => {

@@ -2,7 +2,8 @@
  * Who counts as a contributor for a gated model download (issue 13, "the gated model never leaves
  * the gate"): in a job with a minimum stake, registration is free and proves nothing, so only a
  * registered node whose stake meets the minimum now; in a job without one (trusted groups, no
- * gate), any registered node. A gate without a minimum stake is refused at creation; a job stored
+ * gate), any registered node. Without a gate minimum the gate follows the stake: one whole token with a
+ * minimum stake, public without. A gate without a minimum stake is refused at creation; a job stored
  * that way by an older version serves its model to gate holders and the operator only. The stake
  * reader and the token balances are doubles holding numbers in maps, as the chain would report them.
  */
@@ -15,6 +16,10 @@ import { checkModelAccess, isContributor, MODEL_CHALLENGE_HEADER, type StakeRead
 import { issueChallenge, signChallenge } from "../../src/inference/challenge.js";
 import type { InferenceEngine } from "../../src/inference/engine.js";
 import { checkGate, type BalanceReader } from "../../src/inference/gate.js";
+import { resolveInferenceJob } from "../../src/inference/jobs.js";
+import { getModelKeyByPlainCid } from "../../src/db/challenges.js";
+import { openLocalStore } from "../../src/store/local.js";
+import { getAddress } from "viem";
 import { account, jobInput, tempHome, tinyModel } from "../orchestrator/helpers.js";
 
 const GATE_TOKEN = "0x00000000000000000000000000000000000000aa" as const;
@@ -123,10 +128,78 @@ describe("contributors of a gated job's model", () => {
         code: "JOB_GATE_WITHOUT_STAKE", exitCode: 3, data: { field: "minStake" }, hint: expect.stringContaining("--min-stake"),
       });
     }
+    // A gate token names a gate too: without a stake it is refused, not silently public.
+    await expect(orch.createJob(jobInput({ gateToken: GATE_TOKEN }), bytes)).rejects.toMatchObject({ code: "JOB_GATE_WITHOUT_STAKE", data: { field: "minStake" } });
     // No gate, or a public one (gateMin 0): no stake needed (trusted groups).
     await expect(orch.createJob(jobInput(), bytes)).resolves.toMatchObject({ id: 1 });
     await expect(orch.createJob(jobInput({ gateMin: "0" }), bytes)).resolves.toMatchObject({ id: 2 });
     expect((await orch.listJobs()).length).toBe(2);
+  });
+
+  it("gates a job with a minimum stake and no gate minimum at one whole token: stored encrypted, served to staked contributors and holders only", async () => {
+    // Prepare: the default gate (no gateMin) with a minimum stake of 10; a staked node, a registered
+    // unstaked one holding just under one token, a stranger, and a holder of exactly one token.
+    home = tempHome();
+    orch = await createEmbeddedOrchestrator({ home });
+    const { bytes } = await tinyModel();
+    const job = await orch.createJob(jobInput({ minStake: "10" }), bytes);
+    const stakedNode = account();
+    const registered = account();
+    const stranger = account();
+    const holder = account();
+    for (const who of [stakedNode, registered]) await orch.registerNode(await buildRegistration(who, "cpu", { cpu: "test" }));
+    const db = openDatabase(home);
+    const ONE = 10n ** 18n;
+    const engine = engineWithBalances({ [holder.address.toLowerCase()]: ONE, [registered.address.toLowerCase()]: ONE - 1n }, ONE);
+    const reader = stakes({ [stakedNode.address.toLowerCase()]: 10n, [stranger.address.toLowerCase()]: 0n });
+    const notOperator = async () => false;
+    const access = async (who: ReturnType<typeof account>) =>
+      checkModelAccess(db, engine, await signedRequest(db, job.id, who), job.initialModelCid, notOperator, reader);
+    try {
+      // Execute / Assert: the job says it is gated (null minimum: one whole token), inference agrees.
+      expect(job.gate).toEqual({ token: null, min: null });
+      const config = { chain: { deployments: { "31337": { token: GATE_TOKEN } } } } as never;
+      expect(resolveInferenceJob(db, String(job.id), config, 31337).gate).toEqual({ token: getAddress(GATE_TOKEN), min: undefined });
+      // Stored encrypted only: no blob under the plaintext CID, a key for it in the key table.
+      expect(await openLocalStore(home).has(job.initialModelCid)).toBe(false);
+      expect(getModelKeyByPlainCid(db, job.initialModelCid)).toBeDefined();
+      // GET /models' check: no proof, a stranger, an unstaked registered node are denied.
+      await expect(checkModelAccess(db, engine, { headers: {} }, job.initialModelCid, notOperator, reader)).rejects.toMatchObject({ code: "MODEL_AUTH_REQUIRED" });
+      await expect(access(stranger)).rejects.toMatchObject({ code: "MODEL_ACCESS_DENIED", exitCode: 5 });
+      await expect(access(registered)).rejects.toMatchObject({ code: "MODEL_ACCESS_DENIED", exitCode: 5 });
+      // A staked contributor, a holder and the operator pass.
+      await expect(access(stakedNode)).resolves.toBeUndefined();
+      await expect(access(holder)).resolves.toBeUndefined();
+      await expect(checkModelAccess(db, engine, { headers: {} }, job.initialModelCid, async () => true, reader)).resolves.toBeUndefined();
+    } finally {
+      db.close();
+    }
+  });
+
+  it("leaves a job with neither a minimum stake nor a gate minimum public, and says so; an older row stored that way too", async () => {
+    home = tempHome();
+    orch = await createEmbeddedOrchestrator({ home });
+    const { bytes } = await tinyModel();
+    const job = await orch.createJob(jobInput(), bytes);
+    const db = openDatabase(home);
+    const config = { chain: { deployments: { "31337": { token: GATE_TOKEN } } } } as never;
+    // The engine is never asked: a public model needs no gate check.
+    const engine = {} as InferenceEngine;
+    try {
+      // Execute / Assert: stored as explicitly public, in plaintext, no inference gate, no proof asked.
+      expect(job.gate).toEqual({ token: null, min: "0" });
+      expect(db.prepare("SELECT gate_min FROM jobs WHERE id = ?").pluck().get(job.id)).toBe("0");
+      expect(await openLocalStore(home).has(job.initialModelCid)).toBe(true);
+      expect(resolveInferenceJob(db, String(job.id), config, 31337).gate).toBeNull();
+      await expect(checkModelAccess(db, engine, { headers: {} }, job.initialModelCid, async () => false)).resolves.toBeUndefined();
+      // An older row (gate_min NULL, no stake) reads as public the same way, and the job view says "0".
+      db.prepare("UPDATE jobs SET gate_min = NULL WHERE id = ?").run(job.id);
+      expect(resolveInferenceJob(db, String(job.id), config, 31337).gate).toBeNull();
+      expect((await orch.getJob(job.id)).gate).toEqual({ token: null, min: "0" });
+      await expect(checkModelAccess(db, engine, { headers: {} }, job.initialModelCid, async () => false)).resolves.toBeUndefined();
+    } finally {
+      db.close();
+    }
   });
 
   it("serves a staked gated job's model to staked contributors and holders; an older unstaked one to holders only", async () => {

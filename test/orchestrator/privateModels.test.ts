@@ -93,18 +93,26 @@ describe("private models are encrypted at rest", () => {
     expect(Buffer.from(opened).equals(Buffer.from(global))).toBe(true);
   });
 
-  it("a gated job (gate minimum > 0) keeps no plaintext copy either", async () => {
-    home = tempHome();
-    // A gated job needs a minimum stake; the chain's answer: every address holds 10 base units.
-    const everyoneStaked: StakeOracle = {
-      opening: async () => ({ block: 1n, minStake: 10n }),
-      stakesAt: async (_job, addresses) => ({ stakes: new Map(addresses.map((a) => [a.toLowerCase(), 10n])) }),
-    };
-    orch = await createEmbeddedOrchestrator({ home, staking: everyoneStaked });
-    const { initial, global } = await oneRound(orch, { gateMin: "1000000000000000000", minStake: "10" });
-    expect(await storedInPlaintext(home, initial)).toBe(false);
-    expect(await storedInPlaintext(home, global)).toBe(false);
-  });
+  // A gated job needs a minimum stake; the chain's answer: every address holds 10 base units.
+  const everyoneStaked: StakeOracle = {
+    opening: async () => ({ block: 1n, minStake: 10n }),
+    stakesAt: async (_job, addresses) => ({ stakes: new Map(addresses.map((a) => [a.toLowerCase(), 10n])) }),
+  };
+
+  // An explicit gate minimum, and the default gate of a job with a minimum stake.
+  for (const [name, input] of [
+    ["a gated job (gate minimum > 0)", { gateMin: "1000000000000000000", minStake: "10" }],
+    ["a job with a minimum stake and no gate minimum (gated by default)", { minStake: "10" }],
+  ] as const) {
+    it(`${name} keeps no plaintext copy either`, async () => {
+      home = tempHome();
+      orch = await createEmbeddedOrchestrator({ home, staking: everyoneStaked });
+      const { initial, global } = await oneRound(orch, input);
+      expect(await storedInPlaintext(home, initial)).toBe(false);
+      expect(await storedInPlaintext(home, global)).toBe(false);
+      expect(storedBlobs(home).filter((b) => isEncryptedModelBlob(b))).toHaveLength(2);
+    });
+  }
 
   it("uploads only ciphertext to Lighthouse and reads the model back from its gateway", async () => {
     const fake = await startFakeLighthouse([LIGHTHOUSE_KEY]);

@@ -19,6 +19,7 @@ import type { DeployedContracts } from "../../src/chain/deploy.js";
 import { sendDat, startDeployedDevnet } from "../chain/helpers.js";
 import { openDatabase } from "../../src/db/index.js";
 import { insertJob, type NewJob } from "../../src/db/jobs.js";
+import { saveJobEcon } from "../../src/db/econ.js";
 import { loadConfig } from "../../src/config/index.js";
 import type { DatConfig } from "../../src/config/schema.js";
 import { openLocalStore } from "../../src/store/local.js";
@@ -38,7 +39,7 @@ let app: FastifyInstance;
 let holder: LocalAccount;
 let newcomer: LocalAccount;
 let modelBytes: Uint8Array;
-const jobs = { gated: "", open: "", encrypted: "", copy: "" };
+const jobs = { gated: "", open: "", legacy: "", encrypted: "", copy: "" };
 let copyCid = "";
 
 function job(over: Partial<NewJob>, modelCid: string): NewJob {
@@ -84,9 +85,13 @@ beforeAll(async () => {
   model.add(tf.layers.dense({ inputShape: [4], units: 3, activation: "softmax" }));
   modelBytes = await packModel(model);
   const cid = await store.put(modelBytes);
-  // Default gate: the deployed token, one whole token.
-  jobs.gated = String(insertJob(db, job({}, cid)).id);
+  // Default gate of a job with a minimum stake (no gate minimum): the deployed token, one whole token.
+  const gated = insertJob(db, job({}, cid));
+  saveJobEcon(db, gated.id, { minStake: String(TOKEN), maxSamples: null });
+  jobs.gated = String(gated.id);
   jobs.open = String(insertJob(db, job({ gateMin: "0" }, cid)).id);
+  // A row with neither a gate minimum nor a stake (what older versions stored by default): public.
+  jobs.legacy = String(insertJob(db, job({}, cid)).id);
   const encryptedJob = insertJob(db, job({ gateToken: contracts.token, gateMin: String(TOKEN), encryptModel: true }, cid));
   const published = await publishEncryptedModel(db, store, { jobId: String(encryptedJob.id), plain: modelBytes });
   db.prepare("UPDATE jobs SET initial_model_cid = ? WHERE id = ?").run(published.cid, encryptedJob.id);
@@ -150,6 +155,15 @@ describe("POST /jobs/:id/infer", () => {
     const res = await infer(jobs.open, undefined);
     expect(res.statusCode).toBe(200);
     expect(res.json().address).toBeUndefined();
+  });
+
+  it("serves a job with neither a gate minimum nor a stake without any proof: the default gate follows the stake", async () => {
+    const res = await infer(jobs.legacy, undefined);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().address).toBeUndefined();
+    // The same job with a stake is gated: no proof, no answer.
+    const gated = await infer(jobs.gated, undefined);
+    expect(gated.statusCode).toBe(401);
   });
 
   it("refuses reused challenges, signatures by another address and missing proofs, and keeps serving", async () => {

@@ -119,12 +119,20 @@ export async function jobCreate(ctx: CliContext, opts: JobCreateOptions): Promis
         staking: staking.address, jobId: job.id, amount: BigInt(input.minStake), cooldown,
       })).txHashes;
     }
-    ctx.out.result({ id: job.id, modelCid: job.modelCid, fingerprint: job.fingerprint, minStake: input.minStake ?? null, ...(minStakeTx ? { minStakeTx } : {}) }, (j) => [
-      `${j.id}`,
-    ]);
+    // job.gate.min is "0" for a public job (jobGate): the default without a stake, or --gate-min 0.
+    const gate = job.gate.min === "0" ? null : { token: job.gate.token, min: job.gate.min };
+    const note = gate !== null ? undefined : input.gateMin === undefined
+      ? "public: no --min-stake, so anyone who registers gets the model; add --min-stake to gate it"
+      : "public: --gate-min 0, so anyone may download the model and run inference";
+    ctx.out.result({
+      id: job.id, modelCid: job.modelCid, fingerprint: job.fingerprint, minStake: input.minStake ?? null, gate,
+      ...(note ? { note } : {}), ...(minStakeTx ? { minStakeTx } : {}),
+    }, (j) => [`${j.id}`]);
     ctx.out.success(`created job ${job.id} (model ${job.modelCid})`
       + (input.minStake !== undefined ? `, min stake ${input.minStake} base units on chain` : ", no stake required (trusted group)")
+      + (gate === null ? "" : `, gated at ${gate.min === null ? "1 whole token" : `${gate.min} base units`} of ${gate.token ?? "the deployed DatToken"} (inference and downloads)`)
       + `; next: dat round start --job ${job.id}`);
+    if (note && input.gateMin === undefined) ctx.out.warn(note);
   } finally {
     await orch.close();
   }

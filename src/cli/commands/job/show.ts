@@ -34,7 +34,7 @@ export async function jobShow(ctx: CliContext, rawId: string | undefined): Promi
       `training: ${j.hyper.epochs} epoch(s), batch ${j.hyper.batchSize}, lr ${j.hyper.lr}, ${j.hyper.optimizer}`,
       `aggregation: ${j.strategy} ${JSON.stringify(j.strategyParams)} · encoding ${j.encoding}${j.dp ? ` · dp clip ${j.dp.clip} noise ${j.dp.noise}` : ""}`,
       `reward per round: ${formatTokenAmount(j.rewardPerRound)} · validation: ${j.validation ? `${j.validation.path} (label ${j.validation.labelColumn})` : "none"}`,
-      `gate: ${j.gate.min === "0" ? "none (public model)" : `${j.gate.token ?? "the deployed DatToken"}, min ${j.gate.min === null || j.gate.min === undefined ? "1 whole token" : j.gate.token ? `${j.gate.min} base units` : formatTokenAmount(j.gate.min)}`} · model encrypted: ${j.encryptModel ? "yes" : "no"}`,
+      `gate: ${j.gate.min === "0" ? `none (public model${j.minStake ? "" : ": no minimum stake, so anyone who registers gets it"})` : `${j.gate.token ?? "the deployed DatToken"}, min ${j.gate.min === null || j.gate.min === undefined ? "1 whole token" : j.gate.token ? `${j.gate.min} base units` : formatTokenAmount(j.gate.min)}`} · model encrypted: ${j.encryptModel ? "yes" : "no"}`,
       `stake: ${j.minStake ? `at least ${formatTokenAmount(j.minStake)} per contributor, checked on chain when a round opens` : "none (trusted group: any registered node may submit)"}`
         + (j.maxSamples ? ` · max samples per claim: ${j.maxSamples}` : ""),
       `model: ${j.modelCid}`,

@@ -45,9 +45,15 @@ describe("dat job create: a gate needs a stake", () => {
         code: "JOB_GATE_WITHOUT_STAKE", exitCode: 3, hint: expect.stringContaining("--min-stake"), data: { field: "minStake" },
       });
     }
-    // With a stake, with a public gate (0) or with the default inference gate: accepted.
-    for (const ok of [{ gateMin: "1", minStake: "1" }, { gateMin: "0.5", minStake: "1000wei" }, { gateMin: "0" }, {}]) {
-      await expect(resolveJobInput(await parseJobCreateOptions({ ...base, ...ok }))).resolves.toMatchObject({ spec: { rounds: 2 } });
+    // A gate token without a stake names a gate too: refused rather than silently public.
+    await expect(resolveJobInput(await parseJobCreateOptions({ ...base, gateToken: "0x" + "ab".repeat(20) }))).rejects.toMatchObject({ code: "JOB_GATE_WITHOUT_STAKE" });
+    // With a stake, or public: accepted. Without --gate-min the gate follows the stake: the default
+    // (null, one whole token) with one, public ("0") without.
+    for (const [ok, gateMin] of [
+      [{ gateMin: "1", minStake: "1" }, "1000000000000000000"], [{ gateMin: "0.5", minStake: "1000wei" }, "500000000000000000"],
+      [{ gateMin: "0" }, "0"], [{}, "0"], [{ minStake: "0" }, "0"], [{ minStake: "1" }, undefined],
+    ] as const) {
+      await expect(resolveJobInput(await parseJobCreateOptions({ ...base, ...ok }))).resolves.toMatchObject({ spec: { rounds: 2, gateMin } });
     }
   });
 });
