@@ -30,7 +30,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs";
-import { createStrategy, type ServerState } from "../../src/core/aggregate/index.js";
+import { createStrategy, ROBUST_STRATEGY, type ServerState } from "../../src/core/aggregate/index.js";
 import { poisonVector } from "../../src/demo/attacks.js";
 import { resolveBackend } from "../../src/train/backends.js";
 import { openIdx } from "../../src/train/data/idx.js";
@@ -42,7 +42,8 @@ import { createRng, permutation } from "../../src/train/rng.js";
 import { evaluate, trainLocal } from "../../src/train/trainLocal.js";
 import { median, numberOption, option } from "./stats.js";
 
-const FASHION = "/usr/share/datasets/fashion-mnist";
+/** Debian's dataset-fashion-mnist; DAT_FASHION_DIR points elsewhere (the offline kit's subset). */
+const FASHION = process.env.DAT_FASHION_DIR ?? "/usr/share/datasets/fashion-mnist";
 const ATTACKS = ["sign-flip", "scale", "free-ride", "copy", "zero", "noise"] as const;
 /**
  * Not an attack: the attackers send nothing. What the honest clients alone reach, i.e. the part of
@@ -137,10 +138,13 @@ export default async function run(args: string[]): Promise<void> {
   // table over several processes, one of which runs the clean row.
   const runClean = !args.includes("--no-clean");
   for (const a of attacks) if (a !== ABSENT && !(ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack ${a}; use ${ATTACKS.join(",")},${ABSENT}`);
-  // "name:k=v:k=v" passes strategy parameters (e.g. trimmed-mean:beta=0.2), as `--strategy-param` does.
+  // "name:k=v:k=v" passes strategy parameters (e.g. trimmed-mean:beta=0.2), as `--strategy-param` does;
+  // "robust" is what `--strategy robust` resolves to (core's ROBUST_STRATEGY).
   const makeStrategy = (spec: string) => {
     const [name, ...pairs] = spec.split(":");
-    return createStrategy(name, Object.fromEntries(pairs.map((p) => p.split("=") as [string, string])));
+    const given = Object.fromEntries(pairs.map((p) => p.split("=") as [string, string]));
+    if (name === "robust") return createStrategy(ROBUST_STRATEGY.strategy, { ...ROBUST_STRATEGY.params, ...given });
+    return createStrategy(name, given);
   };
   for (const s of strategies) makeStrategy(s);
 
