@@ -37,6 +37,15 @@ export class Output {
   private readonly stdout: NodeJS.WriteStream;
   private readonly stderr: NodeJS.WriteStream;
   private resultWritten = false;
+  /** Lines of logLine() not written yet (see there). */
+  private pendingLog = "";
+  private readonly flushLog = (): void => {
+    if (!this.pendingLog) return;
+    const lines = this.pendingLog;
+    this.pendingLog = "";
+    process.off("exit", this.flushLog);
+    this.err(lines);
+  };
 
   constructor(options: OutputOptions) {
     this.json = options.json;
@@ -59,6 +68,7 @@ export class Output {
   result<T>(data: T, render?: (data: T, color: ChalkInstance) => string | string[]): void {
     if (this.resultWritten) throw new Error("Output.result called twice: --json must print one document");
     this.resultWritten = true;
+    this.flushLog();
     if (this.json) {
       this.stdout.write(JSON.stringify(data, jsonReplacer) + "\n");
       return;
@@ -71,20 +81,45 @@ export class Output {
 
   /** Progress and status lines, on stderr; silenced by --quiet. */
   info(message: string): void {
-    if (!this.quiet) this.stderr.write(message + "\n");
+    if (!this.quiet) this.err(message + "\n");
   }
 
   success(message: string): void {
-    if (!this.quiet) this.stderr.write(this.color.green("✔ ") + message + "\n");
+    if (!this.quiet) this.err(this.color.green("✔ ") + message + "\n");
   }
 
   warn(message: string): void {
-    this.stderr.write(this.color.yellow("warning: ") + message + "\n");
+    this.err(this.color.yellow("warning: ") + message + "\n");
   }
 
   /** Structured event lines (one JSON object per line) on stderr under --json, for live progress. */
   event(type: string, data: Record<string, unknown>): void {
-    if (this.json) this.stderr.write(JSON.stringify({ event: type, ...data }, jsonReplacer) + "\n");
+    if (this.json) this.err(JSON.stringify({ event: type, ...data }, jsonReplacer) + "\n");
+  }
+
+  /**
+   * A line of a busy log (dat serve's one line per request): the event() line under --json, else
+   * `text` as info() prints it. The lines are gathered and written together once per turn of the
+   * event loop, and before any other line or the result, so their order is kept: stderr is written
+   * synchronously (pipes, files, terminals), and one write per request woke the reader and cost the
+   * server more than the request's own bookkeeping. Lines still pending at exit are written then.
+   */
+  logLine(type: string, data: Record<string, unknown>, text: string): void {
+    let line: string;
+    if (this.json) line = JSON.stringify({ event: type, ...data }, jsonReplacer) + "\n";
+    else if (!this.quiet) line = text + "\n";
+    else return;
+    if (!this.pendingLog) {
+      setImmediate(this.flushLog);
+      process.once("exit", this.flushLog);
+    }
+    this.pendingLog += line;
+  }
+
+  /** Writes to stderr after any pending logLine() lines. */
+  private err(text: string): void {
+    if (this.pendingLog) this.flushLog();
+    this.stderr.write(text);
   }
 
   /** A spinner on a TTY; plain log lines elsewhere. */
@@ -94,11 +129,12 @@ export class Output {
       return {
         text: () => {},
         succeed: (m) => m && this.success(m),
-        fail: (m) => m && this.stderr.write(m + "\n"),
+        fail: (m) => m && this.err(m + "\n"),
         stop: () => {},
       };
     }
     const { default: ora } = await import("ora");
+    this.flushLog();
     const spin: Ora = ora({ text: message, stream: this.stderr }).start();
     return {
       text: (m) => { spin.text = m; },
@@ -146,9 +182,9 @@ export class Output {
         if (error.data) Object.assign(body, { data: error.data });
         this.writeJsonError(body);
       } else {
-        this.stderr.write(this.color.red("error: ") + error.message + "\n");
-        for (const line of error.details) this.stderr.write("  " + line + "\n");
-        if (error.hint) this.stderr.write(this.color.dim("hint: ") + error.hint + "\n");
+        this.err(this.color.red("error: ") + error.message + "\n");
+        for (const line of error.details) this.err("  " + line + "\n");
+        if (error.hint) this.err(this.color.dim("hint: ") + error.hint + "\n");
       }
       return error.exitCode;
     }
@@ -156,8 +192,8 @@ export class Output {
     if (this.json) {
       this.writeJsonError({ code: "INTERNAL", message: err.message, stack: err.stack });
     } else {
-      this.stderr.write(this.color.red("internal error: ") + (err.stack ?? err.message) + "\n");
-      this.stderr.write("This is a bug in dat. Please report it with the command you ran and the output above.\n");
+      this.err(this.color.red("internal error: ") + (err.stack ?? err.message) + "\n");
+      this.err("This is a bug in dat. Please report it with the command you ran and the output above.\n");
     }
     return ExitCode.internal;
   }
@@ -165,7 +201,7 @@ export class Output {
   private writeJsonError(body: Record<string, unknown>): void {
     if (this.resultWritten) {
       // A result already went to stdout: keep stdout one document, put the error on stderr.
-      this.stderr.write(JSON.stringify({ error: body }) + "\n");
+      this.err(JSON.stringify({ error: body }) + "\n");
       return;
     }
     this.resultWritten = true;

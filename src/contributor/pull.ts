@@ -59,13 +59,16 @@ export interface PullJobModelResult extends PullModelResult {
   round: number | null;
 }
 
-/** `dat model pull --job`: the current round's model, else the job's latest global model. */
-export async function pullJobModel(orchestrator: Orchestrator, home: string, jobId: number): Promise<PullJobModelResult> {
+/**
+ * `dat model pull --job`: the current round's model, else the job's latest global model. `auth`
+ * answers a gated job's download challenge (asked only when the server requires it).
+ */
+export async function pullJobModel(orchestrator: Orchestrator, home: string, jobId: number, auth?: ModelAuth): Promise<PullJobModelResult> {
   const round = await orchestrator.currentRound(jobId).catch((error: { code?: string }) => {
     if (error?.code === "ROUND_NOT_OPEN") return undefined;
     throw error;
   });
   const cid = round?.modelCid ?? (await orchestrator.getJob(jobId)).modelCid;
-  const pulled = await pullModel(home, orchestrator, cid);
+  const pulled = await pullModel(home, orchestrator, cid, auth);
   return { jobId, cid, ...pulled, round: round?.round ?? null };
 }

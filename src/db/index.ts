@@ -3,6 +3,7 @@
  * processes can use one home at once (readers never block the writer; writers wait up to
  * busy_timeout for each other). Migrations run at open; the schema version is PRAGMA user_version.
  */
+import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { UserError } from "../core/errors.js";
@@ -39,6 +40,7 @@ export function openDatabase(home: string, options: OpenDatabaseOptions = {}): D
   checkMigrationList(list);
   ensureHome(home);
   const file = databasePath(home);
+  keepPrivate(file);
   let db: Database.Database;
   try {
     db = new Database(file);
@@ -68,6 +70,28 @@ export function openDatabase(home: string, options: OpenDatabaseOptions = {}): D
   } catch (error) {
     db.close();
     throw error;
+  }
+}
+
+/**
+ * The database holds the keys of private models and the rounds' private keys: mode 0600. A new
+ * file is created empty with that mode before SQLite opens it (an empty file is an empty database;
+ * SQLite gives its -wal and -shm files the database file's mode); an older home's wider file is
+ * narrowed. Failures are left to the open, which reports them.
+ */
+function keepPrivate(file: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, "wx", 0o600));
+  } catch {
+    // exists already, or cannot be created: the open below says why
+  }
+  if (process.platform === "win32") return;
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if ((fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+    } catch {
+      // absent, or not ours to change
+    }
   }
 }
 

@@ -1,12 +1,14 @@
 /**
  * Who may download a blob through GET /models/:cid. Plaintext models of a gated job (gate minimum
- * above zero) go only to the operator, to the job's contributors and to gate holders. A contributor
- * of a job with a minimum stake is an address whose stake in the job meets it now (read from the
- * chain; registration is free, so it proves nothing there); of a job without one, a registered node
- * (trusted groups). Each proves its address with the same signed challenge (header x-dat-challenge,
- * base64url JSON, purpose "infer") or session token (Authorization: Bearer) as inference. Sealed
- * deltas go to the operator only. Encrypted copies and ungated models are public: their keys, or
- * nothing, are what the gate protects.
+ * above zero) go only to the operator, to the job's staked contributors and to gate holders. A
+ * contributor of a job with a minimum stake is an address whose stake in the job meets it now (read
+ * from the chain; registration is free, so it proves nothing there). A gated job needs a minimum
+ * stake (job rules); one stored without it (older database) has no contributors here. An ungated
+ * --encrypt-model job without a minimum counts every registered node (trusted groups). Each proves
+ * its address with the same signed challenge (header x-dat-challenge, base64url JSON, purpose
+ * "infer") or session token (Authorization: Bearer) as inference. Sealed deltas go to the operator
+ * only. Encrypted copies and ungated models are public: their keys, or nothing, are what the gate
+ * protects.
  */
 import type Database from "better-sqlite3";
 import type { Address } from "viem";
@@ -34,7 +36,8 @@ export interface ModelAccessRequest {
 /**
  * Throws unless the caller may read `cid`. `isOperator` checks the operator token of the request.
  * @throws DeniedError MODEL_AUTH_REQUIRED (no proof; data.jobId names the job to sign for),
- *   MODEL_ACCESS_DENIED (proven address neither contributor nor holder), SEALED_DELTA_PRIVATE.
+ *   MODEL_ACCESS_DENIED (proven address neither contributor nor holder), MODEL_GATE_UNSTAKED (a
+ *   registered non-holder of a gated job stored without a minimum stake), SEALED_DELTA_PRIVATE.
  */
 export async function checkModelAccess(
   db: Database.Database, engine: InferenceEngine, req: ModelAccessRequest, cid: string, isOperator: () => Promise<boolean>,
@@ -58,8 +61,12 @@ export async function checkModelAccess(
   const job = gated[0];
   const jobId = String(job.id);
   const address = await provenAddress(db, engine, req, jobId);
-  if (await isContributor(db, job.id, address, staking)) return;
-  if (!gatesDownloads(job.gateMin)) {
+  const gate = gatesDownloads(job.gateMin);
+  // A gated job without a minimum stake (refused at creation now; an older database may hold one):
+  // registration is free there, so it admits no contributor; gate holders and the operator only.
+  const staked = BigInt(getJobEcon(db, job.id).minStake ?? "0") > 0n;
+  if ((staked || !gate) && await isContributor(db, job.id, address, staking)) return;
+  if (!gate) {
     throw new DeniedError(`${address} may not download job ${jobId}'s plaintext model: it is not a contributor of the job.`, {
       code: "MODEL_ACCESS_DENIED",
       hint: "Consumers of an --encrypt-model job get the encrypted copy and its key through dat infer; contributors register (and stake) first.",
@@ -70,10 +77,18 @@ export async function checkModelAccess(
     await engine.gateFor(await engine.job(jobId), address);
   } catch (error) {
     if ((error as { code?: string }).code !== "GATE_INSUFFICIENT_BALANCE") throw error;
+    const gateData = (error as { data?: unknown }).data;
+    if (!staked && isNodeRegistered(db, address)) {
+      throw new DeniedError(`${address} may not download gated job ${jobId}'s model: the job has no minimum stake, so registering does not admit a contributor, and the address does not hold the gate token.`, {
+        code: "MODEL_GATE_UNSTAKED",
+        hint: "Hold the job's gate token (at least its gate minimum) and try again; an operator gives contributors access by creating the job with --min-stake.",
+        data: { jobId: job.id, address, gate: gateData },
+      });
+    }
     throw new DeniedError(`${address} may not download job ${jobId}'s model: it is neither a contributor nor a gate holder.`, {
       code: "MODEL_ACCESS_DENIED",
-      hint: "Hold the gate token and use dat infer, or register as a contributor (dat node register).",
-      data: { jobId: job.id, address, gate: (error as { data?: unknown }).data },
+      hint: "Hold the gate token and use dat infer, or register and stake as a contributor (dat node register --stake).",
+      data: { jobId: job.id, address, gate: gateData },
     });
   }
 }

@@ -90,6 +90,8 @@ function registrationLimits(options: EmbeddedOrchestratorOptions): RegistrationL
 }
 
 export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024;
+/** Job rows kept in memory at most (see jobRows). */
+const MAX_CACHED_JOBS = 256;
 /** Round keys kept in memory at most (one per collecting round: a few in practice). */
 const MAX_ROUND_KEYS = 64;
 /** The sealed-blob layout of src/crypto/hpke.ts: 56-byte header, a 16-byte GCM tag per chunk of at least 1 KiB. */
@@ -125,8 +127,23 @@ export class EmbeddedOrchestrator implements Orchestrator {
   private readonly openedCacheBytes: number;
   /** Collecting rounds' private keys, imported once, by `job/round`; dropped when the round closes or fails. */
   private readonly roundKeys = new Map<string, { privateKey: string; key: RoundRecipientKey }>();
-  /** Largest sealed delta per job (impliedSealedBytes). */
-  private readonly sealedLimits = new Map<number, number>();
+  /**
+   * Largest sealed delta per job (impliedSealedBytes): the promise, so that a round's submissions
+   * arriving at once read the job's model once, not once each.
+   */
+  private readonly sealedLimits = new Map<number, Promise<number>>();
+  /**
+   * Job rows by id. A job row never changes once createJob committed it (nothing in src/db updates
+   * jobs afterwards), so intake reads it once per job instead of once per submission.
+   */
+  private readonly jobRows = new Map<number, jobsDb.JobRow>();
+  /**
+   * Submissions that passed every check that needs no body (authorizeSubmission, from dat serve's
+   * headers), keyed by the submission object the caller passes to submit() next, with what those
+   * checks found: submit() then verifies the signature once, not twice. Only the parsed copy the
+   * checks ran on is used, so a change to the caller's object after authorization counts for nothing.
+   */
+  private readonly authorized = new WeakMap<object, Authorized>();
   /** Round events (opened, submissions, closed, aggregated), recorded in the database; see events.ts. */
   readonly events: RoundEventBus;
 
@@ -340,7 +357,9 @@ export class EmbeddedOrchestrator implements Orchestrator {
    */
   async authorizeSubmission(submission: SignedSubmission, sealedBytes: number): Promise<{ maxBytes: number }> {
     const s = parseOrThrow(signedSubmissionSchema, submission, "submission");
-    return { maxBytes: (await this.authorize(s, sealedBytes)).maxBytes };
+    const authorized = await this.authorize(s, sealedBytes);
+    this.authorized.set(submission, authorized);
+    return { maxBytes: authorized.maxBytes };
   }
 
   async submit(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
@@ -353,18 +372,29 @@ export class EmbeddedOrchestrator implements Orchestrator {
       }
       throw error;
     });
-    this.events.emit(receipt.jobId, receipt.round, "submission.accepted", { address: receipt.address, blobCid: receipt.blobCid, sampleCount: submission.sampleCount, accepted: receipt.accepted });
     return receipt;
   }
 
   private async intake(submission: SignedSubmission, sealed: Uint8Array): Promise<SubmissionReceipt> {
-    const s = parseOrThrow(signedSubmissionSchema, submission, "submission");
     const sealedBytes = sealed instanceof Uint8Array ? sealed.length : 0;
-    const { job, round } = await this.authorize(s, sealedBytes);
+    // Authorized from the headers (dat serve): every body-free check passed moments ago; what may
+    // have changed since (the round closed or filled, a duplicate arrived) is checked at commit.
+    const early = typeof submission === "object" && submission !== null ? this.authorized.get(submission) : undefined;
+    if (early) this.authorized.delete(submission);
+    let s: SignedSubmission;
+    let job: jobsDb.JobRow;
+    let round: roundsDb.RoundRow;
+    if (early) {
+      ({ s, job, round } = early);
+      rejectIf(checkBlobSize({ sealedBytes, maxBlobBytes: early.maxBytes }));
+    } else {
+      s = parseOrThrow(signedSubmissionSchema, submission, "submission");
+      ({ job, round } = await this.authorize(s, sealedBytes));
+    }
     // Reject garbage now rather than at close: the contributor hears about it while it can still retry.
     const plain = await this.checkSealedDelta(job, round, s, sealed);
     // The CID before the store: a body that is not what was signed leaves no (orphan) blob.
-    const { cidForBytes } = await import("../store/cid.js");
+    const { cidForBytes } = await cidModule();
     const cid = await cidForBytes(sealed);
     if (cid !== s.blobCid) {
       throw new MalformedInputError(`The sealed delta's CID is ${cid}, the signed submission says ${s.blobCid}.`, {
@@ -376,14 +406,22 @@ export class EmbeddedOrchestrator implements Orchestrator {
     const now = this.now();
     const row = this.db.transaction(() => {
       const current = roundsDb.getRound(this.db, s.jobId, s.round)!;
-      rejectIf(checkCommit(s, { state: current.state, count: subsDb.countSubmissions(this.db, s.jobId, s.round), maxContributors: job.maxContributors }));
+      const count = subsDb.countSubmissions(this.db, s.jobId, s.round);
+      rejectIf(checkCommit(s, { state: current.state, count, maxContributors: job.maxContributors }));
       const inserted = subsDb.insertSubmission(this.db, {
         jobId: s.jobId, round: s.round, address: s.address, blobCid: s.blobCid, sampleCount: s.sampleCount,
         metricsHash: s.metricsHash, fingerprint: s.fingerprint, signature: s.signature,
       }, now);
       if (!inserted) throw duplicateSubmission(s);
-      return { inserted, accepted: subsDb.countSubmissions(this.db, s.jobId, s.round) };
+      // This transaction holds the write lock: the round now has exactly one more.
+      const accepted = count + 1;
+      // The event commits with the row (one transaction, one WAL sync per submission); listeners hear of it after.
+      const event = this.events.record(s.jobId, s.round, "submission.accepted", {
+        address: inserted.address, blobCid: cid, sampleCount: s.sampleCount, accepted,
+      });
+      return { inserted, accepted, event };
     }).immediate();
+    if (row.event) this.events.publish(row.event);
     this.keepOpened(openedKey(s.jobId, s.round, cid), plain);
     return {
       jobId: s.jobId, round: s.round, address: row.inserted.address as Hex, blobCid: cid,
@@ -493,7 +531,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
   }
 
   /** The submission checks that need no body (see authorizeSubmission), facts gathered cheapest first. */
-  private async authorize(s: SignedSubmission, sealedBytes: number): Promise<{ job: jobsDb.JobRow; round: roundsDb.RoundRow; maxBytes: number }> {
+  private async authorize(s: SignedSubmission, sealedBytes: number): Promise<Authorized> {
     // The checks are intake.ts's; this binds them to the database, the store and the round key,
     // gathering each fact only once the cheaper checks before it passed.
     rejectIf(checkBlobSize({ sealedBytes, maxBlobBytes: this.maxBlobBytes }));
@@ -512,7 +550,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     rejectIf(checkIdentity(s, { fingerprint: job.fingerprint, duplicate: Boolean(subsDb.getSubmission(this.db, s.jobId, s.round, s.address)) }));
     const maxBytes = Math.min(this.maxBlobBytes, await this.impliedSealedBytes(job));
     rejectIf(checkBlobSize({ sealedBytes, maxBlobBytes: maxBytes }));
-    return { job, round: round!, maxBytes };
+    return { s, job, round: round!, maxBytes };
   }
 
   /**
@@ -520,9 +558,18 @@ export class EmbeddedOrchestrator implements Orchestrator {
    * and payloads for the job's encoding (top-k counted at k = n, its worst case), sealed in the
    * smallest HPKE chunks (most tags). Cached per job: the initial model fixes the shapes.
    */
-  private async impliedSealedBytes(job: jobsDb.JobRow): Promise<number> {
-    const cached = this.sealedLimits.get(job.id);
-    if (cached !== undefined) return cached;
+  private impliedSealedBytes(job: jobsDb.JobRow): Promise<number> {
+    let limit = this.sealedLimits.get(job.id);
+    if (!limit) {
+      limit = this.computeSealedBytes(job);
+      this.sealedLimits.set(job.id, limit);
+      // A failed read (store unreachable) is not remembered: the next submission tries again.
+      limit.catch(() => this.sealedLimits.delete(job.id));
+    }
+    return limit;
+  }
+
+  private async computeSealedBytes(job: jobsDb.JobRow): Promise<number> {
     const view = await readModelBlob(await this.store.get(job.initialModelCid));
     const encoding = parseEncoding(job.encoding);
     let table = 0;
@@ -533,9 +580,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
       payloads += alignUp(payloadSize(encoding, n, n));
     }
     const plain = alignUp(HEADER_BYTES + table) + payloads;
-    const limit = SEAL_HEADER_BYTES + plain + SEAL_TAG_BYTES * Math.max(1, Math.ceil(plain / SEAL_MIN_CHUNK));
-    this.sealedLimits.set(job.id, limit);
-    return limit;
+    return SEAL_HEADER_BYTES + plain + SEAL_TAG_BYTES * Math.max(1, Math.ceil(plain / SEAL_MIN_CHUNK));
   }
 
   private keepOpened(key: string, plain: Uint8Array): void {
@@ -598,8 +643,12 @@ export class EmbeddedOrchestrator implements Orchestrator {
     if (!Number.isSafeInteger(jobId) || jobId < 1) {
       throw new MalformedInputError(`"${String(jobId)}" is not a job id.`, { code: "BAD_JOB_ID", hint: "Job ids are positive integers: dat job list" });
     }
+    const cached = this.jobRows.get(jobId);
+    if (cached) return cached;
     const job = jobsDb.getJob(this.db, jobId);
     if (!job) throw new NotFoundError(`No job ${jobId}.`, { code: "JOB_NOT_FOUND", hint: "List jobs with: dat job list" });
+    if (this.jobRows.size >= MAX_CACHED_JOBS) this.jobRows.delete(this.jobRows.keys().next().value!);
+    this.jobRows.set(jobId, job);
     return job;
   }
 
@@ -650,6 +699,21 @@ function hyperOf(j: jobsDb.JobRow): HyperParams {
 /** The job's DP settings (a job that clips without noise has noise 0), or null without DP. */
 function dpOf(j: jobsDb.JobRow): { clip: number; noise: number } | null {
   return j.dpClip !== null ? { clip: j.dpClip, noise: j.dpNoise ?? 0 } : null;
+}
+
+/** What authorize() found: the parsed submission the checks ran on, its job and round, the size limit. */
+interface Authorized {
+  s: SignedSubmission;
+  job: jobsDb.JobRow;
+  round: roundsDb.RoundRow;
+  maxBytes: number;
+}
+
+let cidImport: Promise<typeof import("../store/cid.js")> | undefined;
+/** store/cid.js, imported once: a dynamic import() per submission costs a module resolution each time. */
+function cidModule(): Promise<typeof import("../store/cid.js")> {
+  cidImport ??= import("../store/cid.js");
+  return cidImport;
 }
 
 function openedKey(jobId: number, round: number, blobCid: string): string {

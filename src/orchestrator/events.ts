@@ -41,6 +41,19 @@ export class RoundEventBus {
     return emitRoundEvent(this.db, { jobId, round, type, data, at: this.now() }, this.listeners);
   }
 
+  /**
+   * Records an event without telling anyone: called inside the transaction that makes the event
+   * true, so both commit together; `publish` it once that transaction committed. Never throws.
+   */
+  record(jobId: number, round: number, type: RoundEventType, data: Record<string, unknown> = {}): RoundEvent | undefined {
+    return emitRoundEvent(this.db, { jobId, round, type, data, at: this.now() });
+  }
+
+  /** Tells the subscribers of an event that `record` wrote and its transaction committed. */
+  publish(event: RoundEvent): void {
+    notify(event, this.listeners);
+  }
+
   /** Calls `listener` for every event emitted in this process from now on; returns the unsubscribe. */
   subscribe(listener: RoundEventListener): () => void {
     this.listeners.add(listener);
@@ -65,14 +78,18 @@ export function emitRoundEvent(
   } catch {
     return undefined;
   }
+  notify(recorded, listeners);
+  return recorded;
+}
+
+function notify(event: RoundEvent, listeners: Iterable<RoundEventListener>): void {
   for (const listener of listeners) {
     try {
-      listener(recorded);
+      listener(event);
     } catch {
       // A subscriber's fault (a closed stream) is the subscriber's.
     }
   }
-  return recorded;
 }
 
 /** Where round events are read from: a home's database (embedded) or `dat serve`'s stream. */

@@ -78,6 +78,16 @@ export async function resolveJobInput(input: CreateJobInput | unknown): Promise<
       data: { field: "maxContributors" },
     });
   }
+  const { gatesDownloads } = await import("../inference/modelKeys.js");
+  if (gatesDownloads(spec.gateMin ?? null) && !(BigInt(spec.minStake ?? "0") > 0n)) {
+    // Contributors of a gated job download its plaintext model; without a stake to tell them from
+    // anyone, free registration would hand the gated model to whoever asks.
+    throw new UserError("gateMin needs a positive minStake: contributors of a gated job receive its model, and only a stake tells them from anyone who registers.", {
+      code: "JOB_GATE_WITHOUT_STAKE",
+      hint: "Add a minimum stake (dat job create --min-stake <amount>), or make the model public with gateMin 0 (--gate-min 0).",
+      data: { field: "minStake" },
+    });
+  }
   if (spec.validationPath !== undefined && spec.labelColumn === undefined) {
     // A label column alone is harmless (ignored); a validation file needs to know its label.
     throw new UserError("validationPath needs labelColumn.", { code: "JOB_VALIDATION_LABEL", data: { field: "labelColumn" } });

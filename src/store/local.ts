@@ -9,6 +9,7 @@
  * put). Reads recompute the CID.
  */
 import { randomBytes } from "node:crypto";
+import { statSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { MalformedInputError, NotFoundError } from "../core/errors.js";
@@ -17,6 +18,8 @@ import { bytesMatchCid, canonicalCid, cidForBytes } from "./cid.js";
 
 export class LocalBlobStore implements BlobStore {
   readonly root: string;
+  /** Shard folders this store made or found: put() skips their mkdir (see there). */
+  private readonly shards = new Set<string>();
 
   constructor(home: string) {
     this.root = path.join(home, "blobs");
@@ -34,14 +37,23 @@ export class LocalBlobStore implements BlobStore {
     const cid = await cidForBytes(bytes);
     // Computed here, so already canonical: no need to parse it back (pathOf does, for callers' CIDs).
     const final = path.join(this.root, cid.slice(-2), cid);
-    const existing = await stat(final).catch(() => undefined);
+    // One stat syscall, synchronous: the orchestrator puts one new blob per submission, and the
+    // asynchronous stat of a missing file (a thread-pool round trip and an ENOENT error built with
+    // its stack) cost ≈ 14× the CPU (72 vs 5 µs).
+    const existing = statSync(final, { throwIfNoEntry: false });
     // Same name means same content; a size mismatch means a damaged file that we repair.
     if (existing?.size === bytes.length) return cid;
     const dir = path.dirname(final);
-    await mkdir(dir, { recursive: true });
     const tmp = `${final}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     try {
-      await writeDurably(tmp, bytes);
+      // A shard folder is made once per process (a mkdir of an existing folder costs as much as
+      // the stat above); one removed since (by hand) is made again on the ENOENT it causes.
+      if (!this.shards.has(dir)) await this.makeShard(dir);
+      await writeDurably(tmp, bytes).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+        await this.makeShard(dir);
+        await writeDurably(tmp, bytes);
+      });
       await rename(tmp, final);
     } catch (error) {
       await rm(tmp, { force: true });
@@ -49,6 +61,11 @@ export class LocalBlobStore implements BlobStore {
     }
     await syncDirectory(dir);
     return cid;
+  }
+
+  private async makeShard(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    this.shards.add(dir);
   }
 
   async get(cid: string): Promise<Uint8Array> {

@@ -143,4 +143,30 @@ describe("openDatabase", () => {
     expect(rows.n).toBe(2 * count);
     expect(integrity).toBe("ok");
   });
+
+  it.skipIf(process.platform === "win32")("keeps the database (private models' keys) readable by its owner only", () => {
+    // A fresh home: the file and SQLite's -wal/-shm files are 0600 whatever the umask leaves.
+    const home = tempHome();
+    const previous = process.umask(0o022);
+    try {
+      const db = openDatabase(home);
+      setMeta(db, "written", "yes");
+      const file = databasePath(home);
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) expect((fs.statSync(f).mode & 0o777).toString(8), f).toBe("600");
+      db.close();
+      // An older home whose file was created world-readable is narrowed on the next open.
+      fs.chmodSync(file, 0o644);
+      openDatabase(home).close();
+      expect((fs.statSync(file).mode & 0o777).toString(8)).toBe("600");
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it("finds model keys by plaintext CID through an index", () => {
+    const db = openDatabase(tempHome());
+    const plan = db.prepare("EXPLAIN QUERY PLAN SELECT model_cid FROM model_keys WHERE plain_cid = ? ORDER BY created_at DESC LIMIT 1").all("x") as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(" ")).toMatch(/USING (COVERING )?INDEX model_keys_plain_cid/);
+    db.close();
+  });
 });

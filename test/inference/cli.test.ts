@@ -79,7 +79,7 @@ beforeAll(async () => {
   const orch = await createEmbeddedOrchestrator({ home: homes.server });
   orchestrators.push(orch);
   ids.gated = (await orch.createJob(jobInput, bytes)).id;
-  const encrypted = await orch.createJob({ ...jobInput, encryptModel: true, gateMin: String(TOKEN / 2n) }, bytes);
+  const encrypted = await orch.createJob({ ...jobInput, encryptModel: true, gateMin: String(TOKEN / 2n), minStake: String(TOKEN) }, bytes);
   ids.encrypted = encrypted.id;
   const db = openDatabase(homes.server);
   const store = await openStore(homes.server, (await loadConfig({ home: homes.server, env: {} })).values);

@@ -11,7 +11,7 @@ import { buildRegistration, buildSubmission } from "../../src/contributor/submis
 import { readModelBlob } from "../../src/orchestrator/modelBlob.js";
 import { cidForBytes } from "../../src/store/cid.js";
 import type { Orchestrator } from "../../src/orchestrator/types.js";
-import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
+import { account, codeOf, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
 
 interface Harness {
   orch: Orchestrator;
@@ -41,15 +41,6 @@ async function httpHarness(): Promise<Harness> {
       fs.rmSync(home, { recursive: true, force: true });
     },
   };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as { code?: string }).code ?? `untyped: ${String(error)}`;
-  }
-  return "no error";
 }
 
 for (const [name, make] of [["embedded", embeddedHarness], ["http", httpHarness]] as const) {

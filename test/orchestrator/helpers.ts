@@ -44,3 +44,13 @@ export function jobInput(overrides: Partial<CreateJobInput> = {}): CreateJobInpu
     ...overrides,
   };
 }
+
+/** The typed error code a promise rejects with ("no error" when it resolves). */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as { code?: string }).code ?? `untyped: ${String(error)}`;
+  }
+  return "no error";
+}

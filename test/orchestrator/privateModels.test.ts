@@ -16,6 +16,7 @@ import { readModelBlob } from "../../src/orchestrator/modelBlob.js";
 import { cidForBytes } from "../../src/store/cid.js";
 import { isEncryptedModelBlob } from "../../src/inference/modelKeys.js";
 import type { CreateJobInput } from "../../src/orchestrator/types.js";
+import type { StakeOracle } from "../../src/orchestrator/stake.js";
 import { account, constantDelta, jobInput, tempHome, tinyModel } from "./helpers.js";
 import { startFakeLighthouse } from "../store/fakeLighthouse.js";
 
@@ -94,8 +95,13 @@ describe("private models are encrypted at rest", () => {
 
   it("a gated job (gate minimum > 0) keeps no plaintext copy either", async () => {
     home = tempHome();
-    orch = await createEmbeddedOrchestrator({ home });
-    const { initial, global } = await oneRound(orch, { gateMin: "1000000000000000000" });
+    // A gated job needs a minimum stake; the chain's answer: every address holds 10 base units.
+    const everyoneStaked: StakeOracle = {
+      opening: async () => ({ block: 1n, minStake: 10n }),
+      stakesAt: async (_job, addresses) => ({ stakes: new Map(addresses.map((a) => [a.toLowerCase(), 10n])) }),
+    };
+    orch = await createEmbeddedOrchestrator({ home, staking: everyoneStaked });
+    const { initial, global } = await oneRound(orch, { gateMin: "1000000000000000000", minStake: "10" });
     expect(await storedInPlaintext(home, initial)).toBe(false);
     expect(await storedInPlaintext(home, global)).toBe(false);
   });

@@ -29,6 +29,19 @@ describe("local blob store", () => {
     expect(Buffer.from(await store.get(cid)).equals(Buffer.from(data))).toBe(true);
   });
 
+  it("puts again into a shard folder removed after the store made it", async () => {
+    const home = tmpHome();
+    const store = new LocalBlobStore(home);
+    const data = bytes(1000, 7);
+    const cid = await store.put(data);
+    fs.rmSync(path.dirname(store.pathOf(cid)), { recursive: true });
+    expect(await store.has(cid)).toBe(false);
+
+    expect(await store.put(data)).toBe(cid);
+    expect(Buffer.from(await store.get(cid)).equals(Buffer.from(data))).toBe(true);
+    expect(fs.readdirSync(path.dirname(store.pathOf(cid)))).toEqual([cid]);
+  });
+
   it("answers NotFound for an absent blob and rejects a malformed CID", async () => {
     const store = new LocalBlobStore(tmpHome());
     const cid = await cidForBytes(bytes(10));

@@ -26,11 +26,25 @@ export function modelFingerprint(specs: readonly TensorSpec[]): `0x${string}` {
   return `0x${toHex(modelFingerprintBytes(specs))}`;
 }
 
+/**
+ * Recent fingerprints by their canonical text: every delta of a job carries the same tensor table,
+ * and the orchestrator decodes one per submission; a lookup costs far less than a sha256 in JS.
+ */
+const recent = new Map<string, Uint8Array>();
+const RECENT_MAX = 64;
+
 /** Same as modelFingerprint, as 32 raw bytes. */
 export function modelFingerprintBytes(specs: readonly TensorSpec[]): Uint8Array {
   // Tabs and newlines cannot be confused with the fields: names are checked for them at encode.
   const canonical =
     "dat-model-fingerprint-v1\n" +
     specs.map((s) => `${s.name}\t${s.dtype ?? "float32"}\t${s.shape.join(",")}\n`).join("");
-  return sha256(new TextEncoder().encode(canonical));
+  let digest = recent.get(canonical);
+  if (!digest) {
+    digest = sha256(new TextEncoder().encode(canonical));
+    if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
+    recent.set(canonical, digest);
+  }
+  // A copy: callers own what they get (the cached digest must not change under them).
+  return digest.slice();
 }

@@ -1,7 +1,7 @@
 /**
  * The ordered list of schema migrations. Each is applied once, in its own transaction, and bumps
  * PRAGMA user_version to its number. Numbers are reserved per part: 001 foundation, 002 training,
- * 003 orchestrator, 004 chain, 005 inference, 006 defend, 007 nodes heartbeat, 008 econ, 009 preprocess, 010 round open stake. Never edit a migration that has shipped: add one.
+ * 003 orchestrator, 004 chain, 005 inference, 006 defend, 007 nodes heartbeat, 008 econ, 009 preprocess, 010 round open stake, 011 model_keys plain_cid index. Never edit a migration that has shipped: add one.
  */
 import { migration001Foundation } from "./001_foundation.js";
 import { migration002Training } from "./002_training.js";
@@ -13,6 +13,7 @@ import { migration007NodesHeartbeat } from "./007_nodes_heartbeat.js";
 import { migration008Econ } from "./008_econ.js";
 import { migration009Preprocess } from "./009_preprocess.js";
 import { migration010RoundOpenStake } from "./010_round_open_stake.js";
+import { migration011ModelKeysPlainCid } from "./011_model_keys_plain_cid.js";
 
 export interface Migration {
   version: number;
@@ -32,4 +33,5 @@ export const migrations: readonly Migration[] = [
   migration008Econ,
   migration009Preprocess,
   migration010RoundOpenStake,
+  migration011ModelKeysPlainCid,
 ];

@@ -27,7 +27,7 @@ export function registerJob(program: Command): void {
     .option("--normalize <kind>", "the job's preprocessing: none | scale:<k> | minmax | zscore (statistics from --validation)", "none")
     .option("--normalize-stats <json>", "statistics for minmax/zscore from a file instead of --validation")
     .option("--gate-token <address>", "ERC-20 gating inference (default: the deployed DatToken)")
-    .option("--gate-min <amount>", "minimum gate-token balance in whole tokens (e.g. 1, 0.5, or 1000wei; default: 1 token; 0 = public)")
+    .option("--gate-min <amount>", "minimum gate-token balance in whole tokens (e.g. 1, 0.5, or 1000wei; default: 1 token; 0 = public); above 0 needs --min-stake")
     .option("--encrypt-model", "store published models encrypted")
     .option("--min-stake <amount>", "stake (whole tokens, like --reward) a contributor must hold in the job when a round opens; needs a chain (without it the job is for a trusted group)")
     .option("--max-samples <n>", "cap on a submission's claimed sample count as aggregation weight (weights are also capped at 2 × the round's median claim)")

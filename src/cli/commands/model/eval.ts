@@ -62,8 +62,9 @@ export async function modelEval(ctx: CliContext, opts: ModelEvalCommandOptions):
     // The same pull (and CID check) as `dat model pull`; the model lands in the local model cache.
     const { openOrchestrator } = await import("../../orchestrator.js");
     const { pullJobModel } = await import("../../../contributor/pull.js");
+    const { walletModelAuth } = await import("./pull.js");
     const orch = await openOrchestrator(ctx);
-    const pulled = await pullJobModel(orch, ctx.home, jobId)
+    const pulled = await pullJobModel(orch, ctx.home, jobId, walletModelAuth(ctx))
       .then(async (p) => {
         jobPreprocess = (await orch.getJob(jobId)).preprocess;
         return p;

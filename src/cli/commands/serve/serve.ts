@@ -56,7 +56,7 @@ export function serverOptions(ctx: CliContext, orchestrator: ServerOptions["orch
     // limits are the routes'.
     limits: config.orchestrator,
     pluginDeps: { config },
-    logRequest: (r) => ctx.json ? ctx.out.event("request", r) : ctx.out.info(`${r.method} ${r.url} ${r.status} ${r.ms}ms`),
+    logRequest: (r) => ctx.out.logLine("request", r, `${r.method} ${r.url} ${r.status} ${r.ms}ms`),
   };
 }
 

@@ -37,6 +37,21 @@ describe("dat job create flags", () => {
   });
 });
 
+describe("dat job create: a gate needs a stake", () => {
+  it("refuses --gate-min above 0 without a positive --min-stake (exit 3, hint names the flag)", async () => {
+    const { resolveJobInput } = await import("../../../../src/orchestrator/jobs.js");
+    for (const extra of [{}, { minStake: "0" }, { minStake: "0wei" }]) {
+      await expect(resolveJobInput(await parseJobCreateOptions({ ...base, gateMin: "1", ...extra }))).rejects.toMatchObject({
+        code: "JOB_GATE_WITHOUT_STAKE", exitCode: 3, hint: expect.stringContaining("--min-stake"), data: { field: "minStake" },
+      });
+    }
+    // With a stake, with a public gate (0) or with the default inference gate: accepted.
+    for (const ok of [{ gateMin: "1", minStake: "1" }, { gateMin: "0.5", minStake: "1000wei" }, { gateMin: "0" }, {}]) {
+      await expect(resolveJobInput(await parseJobCreateOptions({ ...base, ...ok }))).resolves.toMatchObject({ spec: { rounds: 2 } });
+    }
+  });
+});
+
 describe("contributor hyper-parameters", () => {
   const round = { hyper: { epochs: 3, batchSize: 32, lr: 0.1, optimizer: "sgd" } } as RoundInfo;
   it("takes the job's, or lower ones", () => {
