@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the dat GPU kit: needs no network, only sh and node (or gzip, to unpack the bundled node).
 # Usage: sh run.sh [--allow-software-gpu] [--quick] [--samples N] [--threads-only] [--cpu-samples N]
+#        sh run.sh --learning [learning bench flags]   (kits built with --with-learning)
 # A 2-core CPU figure on a bigger machine: taskset -c 0,1 sh run.sh --threads-only
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,7 +57,14 @@ fi
 # Run from a copy: the runner unpacks Dawn next to itself, and the kit folder stays as built.
 mkdir -p "$work/kit"
 cp -R "$here/runner.mjs" "$here/worker.js" "$here/package.json" "$here/node_modules" "$here/fixtures" "$work/kit/"
+entry=runner.mjs
+# `--learning <flags>`: the learning benchmark on the kit's Fashion-MNIST subset (--with-learning kits).
+if [ "${1:-}" = "--learning" ]; then
+  shift
+  entry=learning.mjs
+  cp -R "$here/learning.mjs" "$work/kit/" && ln -s "$here/data" "$work/kit/data"
+fi
 status=0
-"$node_bin" "$work/kit/runner.mjs" "$@" || status=$?
+"$node_bin" "$work/kit/$entry" "$@" || status=$?
 rm -rf "$work"
 exit "$status"

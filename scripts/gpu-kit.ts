@@ -7,7 +7,10 @@
  * runs it; it needs only sh, and node or gzip.
  *
  * Flags: --out <dir> (default .gpu-kit), --no-node (leave node out: smaller, for tests), --no-deb
- * (leave the Vulkan loader out when apt-get cannot download it).
+ * (leave the Vulkan loader out when apt-get cannot download it), --no-dawn (leave Dawn and the
+ * Vulkan .debs out: a CPU-only kit), --with-learning (add the learning benchmark as learning.mjs
+ * and a Fashion-MNIST subset: the first LEARNING_TRAIN_IMAGES training images and the whole test
+ * set; `sh run.sh --learning <flags>`).
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -18,6 +21,25 @@ import { build } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const MAX_KIT_BYTES = 60 * 1024 * 1024;
+const FASHION = "/usr/share/datasets/fashion-mnist";
+/** Training images the learning kit carries (the whole set would push the kit past its limit). */
+const LEARNING_TRAIN_IMAGES = 20_000;
+
+/**
+ * The first `count` items of a gzipped IDX file, as a gzipped IDX file (same magic, the first
+ * dimension rewritten; IDX stores dimensions as big-endian uint32 after a 4-byte magic).
+ */
+function idxHead(from: string, to: string, count: number): void {
+  const raw = zlib.gunzipSync(fs.readFileSync(from));
+  const dims = raw[3];
+  const shape = Array.from({ length: dims }, (_, i) => raw.readUInt32BE(4 + 4 * i));
+  const n = Math.min(count, shape[0]);
+  const itemBytes = shape.slice(1).reduce((a, b) => a * b, 1);
+  const header = Buffer.from(raw.subarray(0, 4 + 4 * dims));
+  header.writeUInt32BE(n, 4);
+  const body = raw.subarray(header.length, header.length + n * itemBytes);
+  fs.writeFileSync(to, zlib.gzipSync(Buffer.concat([header, body]), { level: 9 }));
+}
 
 function gzipFile(from: string, to: string): void {
   fs.writeFileSync(to, zlib.gzipSync(fs.readFileSync(from), { level: 9 }));
@@ -63,7 +85,10 @@ async function main(): Promise<void> {
   // 1. The training path and the runner, one ES module; Dawn's native module stays outside. The
   // parallel step's worker entry is a second bundle, worker.js beside the runner, where pool.ts
   // looks for it (the kit's package.json makes .js files ES modules).
-  for (const [entry, outfile] of [["scripts/gpu-kit-runner.ts", "runner.mjs"], ["src/train/parallel/worker.ts", "worker.js"]]) {
+  const withLearning = args.includes("--with-learning");
+  const entries = [["scripts/gpu-kit-runner.ts", "runner.mjs"], ["src/train/parallel/worker.ts", "worker.js"]];
+  if (withLearning) entries.push(["scripts/learning-kit-runner.ts", "learning.mjs"]);
+  for (const [entry, outfile] of entries) {
     await bundle(path.join(root, entry), path.join(out, outfile));
   }
   fs.writeFileSync(path.join(out, "package.json"), JSON.stringify({ private: true, type: "module" }) + "\n");
@@ -78,14 +103,24 @@ async function main(): Promise<void> {
   const webgpuBackendDir = path.join(out, "node_modules", "@tensorflow", "tfjs-backend-webgpu");
   fs.mkdirSync(webgpuBackendDir, { recursive: true });
   fs.copyFileSync(path.join(modules, "@tensorflow/tfjs-backend-webgpu/package.json"), path.join(webgpuBackendDir, "package.json"));
-  const dawnDir = path.join(out, "node_modules", "webgpu");
-  fs.mkdirSync(path.join(dawnDir, "dist", "linux-x64"), { recursive: true });
-  for (const f of ["package.json", "index.js", "LICENSE.md"]) fs.copyFileSync(path.join(modules, "webgpu", f), path.join(dawnDir, f));
-  gzipFile(path.join(modules, "webgpu/dist/linux-x64/dawn.node"), path.join(dawnDir, "dist", "linux-x64", "dawn.node.gz"));
+  const noDawn = args.includes("--no-dawn");
+  if (!noDawn) {
+    const dawnDir = path.join(out, "node_modules", "webgpu");
+    fs.mkdirSync(path.join(dawnDir, "dist", "linux-x64"), { recursive: true });
+    for (const f of ["package.json", "index.js", "LICENSE.md"]) fs.copyFileSync(path.join(modules, "webgpu", f), path.join(dawnDir, f));
+    gzipFile(path.join(modules, "webgpu/dist/linux-x64/dawn.node"), path.join(dawnDir, "dist", "linux-x64", "dawn.node.gz"));
+  }
+  if (withLearning) {
+    const data = path.join(out, "data", "fashion-mnist");
+    fs.mkdirSync(data, { recursive: true });
+    idxHead(path.join(FASHION, "train-images-idx3-ubyte.gz"), path.join(data, "train-images-idx3-ubyte.gz"), LEARNING_TRAIN_IMAGES);
+    idxHead(path.join(FASHION, "train-labels-idx1-ubyte.gz"), path.join(data, "train-labels-idx1-ubyte.gz"), LEARNING_TRAIN_IMAGES);
+    for (const f of ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]) fs.copyFileSync(path.join(FASHION, f), path.join(data, f));
+  }
 
   // 3. Fixtures, the Vulkan loader, node.
   fs.cpSync(path.join(root, "fixtures", "cnn-digits"), path.join(out, "fixtures", "cnn-digits"), { recursive: true });
-  if (!args.includes("--no-deb")) {
+  if (!args.includes("--no-deb") && !noDawn) {
     execFileSync("apt-get", ["download", "libvulkan1", "libglvnd0", "libglx0", "libegl1"], { cwd: out, stdio: ["ignore", "ignore", "inherit"] });
   }
   if (!args.includes("--no-node")) gzipFile(process.execPath, path.join(out, "node.gz"));

@@ -81,7 +81,7 @@ export const DEMO_DEFAULTS = {
   partition: "iid",
   epochs: 2,
   batchSize: 32,
-  lr: 0.05,
+  lr: 0.1,
   seed: 7,
   attackers: 0,
   attack: "sign-flip",

@@ -18,9 +18,9 @@
  * round and training samples per second of round time (both on this machine, under its load;
  * rounds that reused cached round-1 deltas are left out of both).
  *
- *   npm run bench -- learning [--rounds 20] [--train-per-client 600] [--test 2000]
- *     [--strategies fedavg,multi-krum:fraction=0.2,centered-clip] [--attacks sign-flip,scale,free-ride,copy,zero,noise]
- *     [--clients 10] [--attackers 2] [--alpha 0.5] [--epochs 1] [--batch 32] [--lr 0.05] [--seed 1]
+ *   npm run bench -- learning [--rounds 20] [--train-per-client 300] [--test 2000]
+ *     [--strategies fedavg,fedavgm:server-lr=1:momentum=0.7,robust] [--attacks sign-flip,scale,free-ride,copy,zero,noise]
+ *     [--clients 10] [--attackers 2] [--alpha 0.5] [--epochs 3] [--batch 32] [--lr 0.1] [--seed 1] [--threads 1]
  *     [--skip-central] [--no-clean]   (to split one table over parallel processes; `--attacks none` runs clean only;
  *     `absent` in --attacks adds a reference row where the attackers send nothing)
  *
@@ -30,7 +30,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs";
-import { createStrategy, type ServerState } from "../../src/core/aggregate/index.js";
+import { createStrategy, ROBUST_STRATEGY, type ServerState } from "../../src/core/aggregate/index.js";
 import { poisonVector } from "../../src/demo/attacks.js";
 import { resolveBackend } from "../../src/train/backends.js";
 import { openIdx } from "../../src/train/data/idx.js";
@@ -42,7 +42,8 @@ import { createRng, permutation } from "../../src/train/rng.js";
 import { evaluate, trainLocal } from "../../src/train/trainLocal.js";
 import { median, numberOption, option } from "./stats.js";
 
-const FASHION = "/usr/share/datasets/fashion-mnist";
+/** Debian's dataset-fashion-mnist; DAT_FASHION_DIR points elsewhere (the offline kit's subset). */
+const FASHION = process.env.DAT_FASHION_DIR ?? "/usr/share/datasets/fashion-mnist";
 const ATTACKS = ["sign-flip", "scale", "free-ride", "copy", "zero", "noise"] as const;
 /**
  * Not an attack: the attackers send nothing. What the honest clients alone reach, i.e. the part of
@@ -122,25 +123,31 @@ function gaussianNoise(length: number, targetNorm: number, seed: number): Float3
 
 export default async function run(args: string[]): Promise<void> {
   const rounds = numberOption(args, "--rounds", 20);
-  const perClient = numberOption(args, "--train-per-client", 600);
+  const perClient = numberOption(args, "--train-per-client", 300);
   const testCount = numberOption(args, "--test", 2000);
   const clients = numberOption(args, "--clients", 10);
   const attackers = numberOption(args, "--attackers", 2);
   const alpha = numberOption(args, "--alpha", 0.5);
-  const localEpochs = numberOption(args, "--epochs", 1);
+  const localEpochs = numberOption(args, "--epochs", 3);
   const batchSize = numberOption(args, "--batch", 32);
-  const lr = numberOption(args, "--lr", 0.05);
+  const lr = numberOption(args, "--lr", 0.1);
   const seed = numberOption(args, "--seed", 1);
-  const strategies = option(args, "--strategies", "fedavg,multi-krum:fraction=0.2,centered-clip").split(",").filter(Boolean);
+  // One thread per training run by default: the centralized run is long enough that trainLocal
+  // would take every core, and parallel processes (one row each) would then oversubscribe them.
+  const threads = numberOption(args, "--threads", 1);
+  const strategies = option(args, "--strategies", "fedavg,fedavgm:server-lr=1:momentum=0.7,robust").split(",").filter(Boolean);
   const attacks = option(args, "--attacks", ATTACKS.join(",")).split(",").filter((a) => a !== "" && a !== "none") as Attack[];
   // --no-clean skips each strategy's clean run (its Δ column is then empty): for splitting one
   // table over several processes, one of which runs the clean row.
   const runClean = !args.includes("--no-clean");
   for (const a of attacks) if (a !== ABSENT && !(ATTACKS as readonly string[]).includes(a)) throw new Error(`unknown attack ${a}; use ${ATTACKS.join(",")},${ABSENT}`);
-  // "name:k=v:k=v" passes strategy parameters (e.g. trimmed-mean:beta=0.2), as `--strategy-param` does.
+  // "name:k=v:k=v" passes strategy parameters (e.g. trimmed-mean:beta=0.2), as `--strategy-param` does;
+  // "robust" is what `--strategy robust` resolves to (core's ROBUST_STRATEGY).
   const makeStrategy = (spec: string) => {
     const [name, ...pairs] = spec.split(":");
-    return createStrategy(name, Object.fromEntries(pairs.map((p) => p.split("=") as [string, string])));
+    const given = Object.fromEntries(pairs.map((p) => p.split("=") as [string, string]));
+    if (name === "robust") return createStrategy(ROBUST_STRATEGY.strategy, { ...ROBUST_STRATEGY.params, ...given });
+    return createStrategy(name, given);
   };
   for (const s of strategies) makeStrategy(s);
 
@@ -181,7 +188,7 @@ export default async function run(args: string[]): Promise<void> {
   const clientSeed = (round: number, client: number): number => seed * 1_000_003 + round * 1009 + client;
   const trainClient = async (global: Float32Array, client: number, round: number): Promise<Float32Array> => {
     setWeightTensors(model, unflatten(global, initial));
-    const result = await trainLocal({ model, data: clientData[client], epochs: localEpochs, batchSize, lr, seed: clientSeed(round, client) });
+    const result = await trainLocal({ model, data: clientData[client], epochs: localEpochs, batchSize, lr, seed: clientSeed(round, client), threads });
     return flatten(result.delta);
   };
   const firstRound = new Map<number, Float32Array>();
@@ -190,7 +197,7 @@ export default async function run(args: string[]): Promise<void> {
   const skipCentral = args.includes("--skip-central");
   const centralStart = performance.now();
   setWeightTensors(model, initial);
-  if (!skipCentral) await trainLocal({ model, data: train, epochs: rounds * localEpochs, batchSize, lr, seed });
+  if (!skipCentral) await trainLocal({ model, data: train, epochs: rounds * localEpochs, batchSize, lr, seed, threads });
   const centralSeconds = (performance.now() - centralStart) / 1000;
   const centralAccuracy = skipCentral ? NaN : ((await evaluate(model, test, { batchSize: 500 })).accuracy ?? NaN);
   const rows: Row[] = [

@@ -94,12 +94,12 @@ describe("dat demo (child process)", () => {
     // Execute
     const run = runDat(["--json", "demo", "--rounds", "2", "--samples", "900", "--epochs", "1", "--contributors", "10", "--attackers", "2", "--attack", "zero", "--strategy", "robust"]);
 
-    // Assert: robust is Multi-Krum with fraction 0.2. An attacker slashed for its round-1 zero delta
+    // Assert: robust is Multi-Krum with fraction 0.3 and server momentum 0.7. An attacker slashed for its round-1 zero delta
     // may be refused in round 2 (STAKE_TOO_LOW, recorded, not fatal: the rounds close on the honest
     // 8); whether the slash lands before round 2's stake check depends on the stake block (issue 13).
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as DemoResult;
-    expect(result.settings).toMatchObject({ strategy: "multi-krum", strategyParams: { fraction: "0.2" }, attackers: 2 });
+    expect(result.settings).toMatchObject({ strategy: "multi-krum", strategyParams: { fraction: "0.3", momentum: "0.7" }, attackers: 2 });
     expect(result.rounds.map((r) => r.state)).toEqual(["published", "published"]);
     const attackers = result.contributors.filter((c) => c.attack).map((c) => c.address);
     expect(attackers).toHaveLength(2);

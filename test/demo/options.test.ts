@@ -27,14 +27,14 @@ describe("parseDemoOptions", () => {
     expect(o.keep).toBe(false);
   });
 
-  it("turns --strategy robust into core's recommended Multi-Krum (a fifth of each round tolerated), a given f taking precedence", () => {
+  it("turns --strategy robust into core's recommended Multi-Krum (30% of each round tolerated, server momentum 0.7), a given f taking precedence", () => {
     expect(parseDemoOptions({ strategy: "robust", contributors: "10", attackers: "2", attack: "zero" })).toMatchObject({
       strategy: "multi-krum",
-      strategyParams: { fraction: "0.2" },
+      strategyParams: { fraction: "0.3", momentum: "0.7" },
       attackers: 2,
       attack: { kind: "zero" },
     });
-    expect(parseDemoOptions({ strategy: "robust", strategyParam: ["f=1"] }).strategyParams).toEqual({ fraction: "0.2", f: "1" });
+    expect(parseDemoOptions({ strategy: "robust", strategyParam: ["f=1"] }).strategyParams).toEqual({ fraction: "0.3", momentum: "0.7", f: "1" });
     expect(() => parseDemoOptions({ strategy: "robust", strategyParam: ["fraction=0.5"] })).toThrow(expect.objectContaining({ code: "STRATEGY_BAD_PARAM" }));
   });
 

@@ -1,4 +1,5 @@
 import { createMeanStrategy } from "./fedavg.js";
+import { momentumStep } from "./serverMomentum.js";
 import { checkServerState } from "./state.js";
 import type { AggregateResult, ServerState, Strategy } from "./types.js";
 
@@ -21,16 +22,7 @@ export function applyFedAvgM(
   options: FedAvgMOptions,
 ): AggregateResult {
   const prev = checkServerState(state, "fedavgm", mean.length, ["m"]);
-  const beta = options.momentum;
-  const lr = options.serverLr;
-  const m = new Float32Array(mean.length);
-  const delta = new Float32Array(mean.length);
-  const old = prev?.m;
-  for (let i = 0; i < mean.length; i++) {
-    const mi = (old === undefined ? 0 : beta * old[i]) + mean[i];
-    m[i] = mi;
-    delta[i] = lr * mi;
-  }
+  const { m, delta } = momentumStep(mean, prev?.m, options);
   return { delta, state: { strategy: "fedavgm", step: (prev?.step ?? 0) + 1, m } };
 }
 

@@ -18,6 +18,7 @@ import { createFedAvgMStrategy } from "./fedavgm.js";
 import { createFedProxStrategy } from "./fedprox.js";
 import { createKrumStrategy, createMultiKrumStrategy } from "./krum.js";
 import { createMedianStrategy } from "./median.js";
+import { withServerMomentum } from "./serverMomentum.js";
 import { createTrimmedMeanStrategy } from "./trimmedMean.js";
 import { STRATEGY_NAMES, type Strategy, type StrategyName } from "./types.js";
 
@@ -53,6 +54,7 @@ export {
   type CenteredClipOptions,
   type CenteredClipResult,
 } from "./centeredClip.js";
+export { momentumStep, withServerMomentum, type ServerMomentumOptions } from "./serverMomentum.js";
 export { createBufferedAccumulator };
 
 /**
@@ -91,18 +93,27 @@ export const STRATEGY_PARAMS: Readonly<Record<StrategyName, Readonly<Record<stri
     beta2: { description: "second-moment decay β₂", default: 0.99, min: 0, minInclusive: true, max: 1, maxInclusive: false },
     tau: { description: "adaptivity τ", default: 1e-3, min: 0, minInclusive: false },
   },
-  median: {},
+  median: {
+    "server-lr": { description: "server learning rate η applied to the robust aggregate's momentum buffer (default 1 = off with momentum 0)", min: 0, minInclusive: false },
+    momentum: { description: "server momentum β over the robust aggregate (default 0 = none)", min: 0, minInclusive: true, max: 1, maxInclusive: false },
+  },
   "trimmed-mean": {
     beta: { description: "fraction trimmed on each side", default: 0.1, min: 0, minInclusive: true, max: 0.5, maxInclusive: false },
+    "server-lr": { description: "server learning rate η applied to the robust aggregate's momentum buffer (default 1 = off with momentum 0)", min: 0, minInclusive: false },
+    momentum: { description: "server momentum β over the robust aggregate (default 0 = none)", min: 0, minInclusive: true, max: 1, maxInclusive: false },
   },
   krum: {
     f: { description: "Byzantine updates tolerated (default ⌊(n−3)/2⌋)", integer: true, min: 0, minInclusive: true },
     fraction: { description: "Byzantine share tolerated when f is not given: f = min(⌊fraction·n⌋, ⌊(n−3)/2⌋) per round", min: 0, minInclusive: true, max: 0.5, maxInclusive: false },
+    "server-lr": { description: "server learning rate η applied to the robust aggregate's momentum buffer (default 1 = off with momentum 0)", min: 0, minInclusive: false },
+    momentum: { description: "server momentum β over the robust aggregate (default 0 = none)", min: 0, minInclusive: true, max: 1, maxInclusive: false },
   },
   "multi-krum": {
     f: { description: "Byzantine updates tolerated (default ⌊(n−3)/2⌋)", integer: true, min: 0, minInclusive: true },
     fraction: { description: "Byzantine share tolerated when f is not given: f = min(⌊fraction·n⌋, ⌊(n−3)/2⌋) per round", min: 0, minInclusive: true, max: 0.5, maxInclusive: false },
     m: { description: "updates selected and averaged (default n − f)", integer: true, min: 1, minInclusive: true },
+    "server-lr": { description: "server learning rate η applied to the robust aggregate's momentum buffer (default 1 = off with momentum 0)", min: 0, minInclusive: false },
+    momentum: { description: "server momentum β over the robust aggregate (default 0 = none)", min: 0, minInclusive: true, max: 1, maxInclusive: false },
   },
   "centered-clip": {
     tau: { description: "clipping radius τ (default: median distance of the bucket means, per iteration)", min: 0, minInclusive: false },
@@ -113,13 +124,16 @@ export const STRATEGY_PARAMS: Readonly<Record<StrategyName, Readonly<Record<stri
 };
 
 /**
- * What `--strategy robust` means (job create and the demo): Multi-Krum tolerating a fifth of each
- * round's updates. Chosen by the learning benchmark (README "Learning benchmark": Fashion-MNIST,
- * 10 non-IID clients, 2 attackers, 20 rounds), where centered clipping let sign-flipped updates in.
+ * What `--strategy robust` means (job create and the demo): Multi-Krum tolerating 30% of each
+ * round's updates, then server momentum 0.7 over what it kept. Chosen by the learning benchmark
+ * (README "Learning benchmark": Fashion-MNIST, 10 non-IID clients, 2 attackers, 20 rounds):
+ * momentum closes most of the gap to centralized training that plain averaging leaves, and
+ * tolerating 3 of 10 rather than 2 keeps sign-flipped updates out of the momentum buffer, where
+ * one that slipped through would be carried into later rounds.
  */
 export const ROBUST_STRATEGY: { readonly strategy: StrategyName; readonly params: Readonly<Record<string, string>> } = {
   strategy: "multi-krum",
-  params: { fraction: "0.2" },
+  params: { fraction: "0.3", momentum: "0.7" },
 };
 
 /** True when `name` is one of `STRATEGY_NAMES`. */
@@ -173,13 +187,13 @@ export function createStrategy(name: string, params: StrategyParamsInput = {}): 
     case "fedadam":
       return createFedAdamStrategy({ serverLr: p["server-lr"], beta1: p.beta1, beta2: p.beta2, tau: p.tau });
     case "median":
-      return createMedianStrategy();
+      return withMomentumIfAsked(createMedianStrategy(), p);
     case "trimmed-mean":
-      return createTrimmedMeanStrategy({ beta: p.beta });
+      return withMomentumIfAsked(createTrimmedMeanStrategy({ beta: p.beta }), p);
     case "krum":
-      return createKrumStrategy({ f: p.f, fraction: p.fraction });
+      return withMomentumIfAsked(createKrumStrategy({ f: p.f, fraction: p.fraction }), p);
     case "multi-krum":
-      return createMultiKrumStrategy({ f: p.f, m: p.m, fraction: p.fraction });
+      return withMomentumIfAsked(createMultiKrumStrategy({ f: p.f, m: p.m, fraction: p.fraction }), p);
     case "centered-clip":
       return createCenteredClipStrategy({ tau: p.tau, iterations: p.iterations, bucket: p.bucket, seed: p.seed });
   }
@@ -225,6 +239,16 @@ export function resolveStrategyParams(name: StrategyName, params: StrategyParams
     out[key] = value;
   }
   return out;
+}
+
+/**
+ * A robust rule with server momentum when `momentum` or `server-lr` was given (either alone means
+ * the other at its neutral value: momentum 0, server-lr 1); the plain rule otherwise, so jobs that
+ * never asked keep their exact parameters and no server state.
+ */
+function withMomentumIfAsked(strategy: Strategy, p: Record<string, number>): Strategy {
+  if (p.momentum === undefined && p["server-lr"] === undefined) return strategy;
+  return withServerMomentum(strategy, { serverLr: p["server-lr"] ?? 1, momentum: p.momentum ?? 0 });
 }
 
 function normaliseKey(key: string): string {

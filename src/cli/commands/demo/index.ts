@@ -16,7 +16,7 @@ export function registerDemo(program: Command): void {
     .option("--partition <scheme>", "how the data is split: iid|dirichlet:<alpha>|shards:<k> (default iid)")
     .option("--epochs <n>", "local epochs per round (default 2)")
     .option("--batch-size <n>", "local batch size (default 32)")
-    .option("--lr <x>", "local learning rate (default 0.05)")
+    .option("--lr <x>", "local learning rate (default 0.1)")
     .option("--seed <n>", "seed for data, split and training (default 7)")
     .option("--attackers <k>", "contributors that send poisoned updates (default 0)")
     .option("--attack <kind>", "sign-flip[:factor]|scale[:factor]|free-ride|copy|zero|noise (default sign-flip)")

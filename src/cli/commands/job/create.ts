@@ -48,7 +48,7 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
   const gateMin = opts.gateMin === undefined ? undefined : parseTokenAmount("--gate-min", opts.gateMin);
   if (opts.gateToken !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(opts.gateToken)) throw new UsageError(`--gate-token must be a 0x address, got "${opts.gateToken}".`);
   if (opts.validation && !opts.labelColumn) throw new UsageError("--validation needs --label-column.");
-  // `--strategy robust` is core's ROBUST_STRATEGY (Multi-Krum, fraction 0.2; README "Learning benchmark").
+  // `--strategy robust` is core's ROBUST_STRATEGY (Multi-Krum, fraction 0.3, momentum 0.7; README "Learning benchmark").
   const { parseStrategyParams, ROBUST_STRATEGY } = await import("../../../core/aggregate/index.js");
   const robust = opts.strategy === "robust";
   const strategyParams = parseStrategyParams(opts.strategyParam);
