@@ -74,3 +74,45 @@ describe.skipIf(!probe.available)("the offline GPU kit", () => {
     expect(run.stdout).toMatch(/webgpu samples\/s/);
   }, 600_000);
 });
+
+const FASHION = "/usr/share/datasets/fashion-mnist";
+const hasFashion = fs.existsSync(path.join(FASHION, "train-images-idx3-ubyte.gz"));
+if (!hasFashion) console.warn(`[learning kit test skipped] ${FASHION} is missing (apt-get install dataset-fashion-mnist)`);
+
+describe.skipIf(!hasFashion)("the offline kit's learning benchmark (--with-learning --no-dawn)", () => {
+  const kit = path.join(dir, "learning-kit");
+  const build = (): void => {
+    if (fs.existsSync(kit)) return;
+    execFileSync(process.execPath, [path.join(repoRoot, "node_modules/tsx/dist/cli.mjs"), "scripts/gpu-kit.ts", "--no-node", "--no-dawn", "--with-learning", "--out", kit], { cwd: repoRoot, stdio: "pipe" });
+  };
+  const run = (args: string[]) => spawnSync("sh", [path.join(kit, "run.sh"), "--learning", ...args], { cwd: dir, encoding: "utf8", timeout: 600_000 });
+
+  it("carries a Fashion-MNIST subset (IDX header rewritten) and no Dawn, and runs the bench on it", async () => {
+    // Prepare
+    build();
+    const { gunzipSync } = await import("node:zlib");
+    const images = gunzipSync(fs.readFileSync(path.join(kit, "data/fashion-mnist/train-images-idx3-ubyte.gz")));
+    const labels = gunzipSync(fs.readFileSync(path.join(kit, "data/fashion-mnist/train-labels-idx1-ubyte.gz")));
+
+    // Execute
+    const result = run(["--rounds", "1", "--clients", "3", "--attackers", "1", "--train-per-client", "20", "--test", "100", "--epochs", "1", "--strategies", "robust", "--attacks", "sign-flip", "--skip-central"]);
+
+    // Assert: 20,000 of the 60,000 training items, each file's count and length agreeing
+    expect([images.readUInt32BE(0), images.readUInt32BE(4), images.length]).toEqual([0x803, 20_000, 16 + 20_000 * 784]);
+    expect([labels.readUInt32BE(0), labels.readUInt32BE(4), labels.length]).toEqual([0x801, 20_000, 8 + 20_000]);
+    expect(fs.existsSync(path.join(kit, "node_modules/webgpu"))).toBe(false);
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout.trim().split("\n").pop()!);
+    expect(report).toMatchObject({ bench: "learning", clients: 3, attackers: 1, trainImages: 60, testImages: 100 });
+    const rows = report.rows.filter((r: { strategy: string }) => r.strategy === "robust");
+    expect(rows.map((r: { attack: string }) => r.attack)).toEqual(["clean", "sign-flip"]);
+    for (const r of rows) expect(r.accuracy).toBeGreaterThanOrEqual(0);
+  }, 600_000);
+
+  it("refuses an unknown strategy with a clear message and a non-zero exit", () => {
+    build();
+    const result = run(["--rounds", "1", "--strategies", "nope"]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/Unknown aggregation strategy "nope"/);
+  }, 600_000);
+});
