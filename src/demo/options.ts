@@ -4,7 +4,7 @@
  * form is unit-tested without starting a chain.
  */
 import { UsageError } from "../core/errors.js";
-import { createStrategy, parseStrategyParams, ROBUST_STRATEGY } from "../core/aggregate/index.js";
+import { createStrategy, parseStrategyParams, resolveStrategyChoice } from "../core/aggregate/index.js";
 import { formatEncoding, parseEncoding } from "../core/delta/encoding.js";
 import { parsePartitionScheme } from "../train/partition.js";
 import { parseAttack, type AttackSpec } from "./attacks.js";
@@ -168,9 +168,7 @@ export function parseDemoOptions(raw: RawDemoOptions): DemoOptions {
   const lr = decimal("--lr", raw.lr, (v) => v > 0 && v <= 10, "in (0, 10]") ?? DEMO_DEFAULTS.lr;
 
   // "robust" is the strategy the learning benchmark recommends (core's ROBUST_STRATEGY, README table).
-  const robust = raw.strategy === "robust";
-  const strategy = robust ? ROBUST_STRATEGY.strategy : (raw.strategy ?? DEMO_DEFAULTS.strategy);
-  const strategyParams = { ...(robust ? ROBUST_STRATEGY.params : {}), ...parseStrategyParams(raw.strategyParam) };
+  const { strategy, params: strategyParams } = resolveStrategyChoice(raw.strategy ?? DEMO_DEFAULTS.strategy, parseStrategyParams(raw.strategyParam));
   // Trimmed mean must trim at least the attackers' share per side: β = 0.2 held within 2.4 points of
   // clean under the scale attack where β = 0.1 lost 20.9 (learning bench, 2/10 attackers).
   if (strategy === "trimmed-mean" && strategyParams.beta === undefined) strategyParams.beta = String(DEMO_DEFAULTS.trimmedMeanBeta);

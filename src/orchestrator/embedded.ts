@@ -31,6 +31,7 @@ import { RoundEventBus } from "./events.js";
 import { aggregateRound, normBound, type AggregateRoundOutcome } from "./aggregateRound.js";
 import { jobGate, modelIsPrivate, privateModelStore, recordModelKey, sealModel } from "../inference/modelKeys.js";
 import type { BlobStore, StoreConfig } from "../store/index.js";
+import { cidForBytes } from "../store/cid.js";
 import { ORCHESTRATOR_LIMIT_DEFAULTS, type DatConfig } from "../config/schema.js";
 import {
   nodeRegistrationSchema, signedSubmissionSchema, parseOrThrow,
@@ -394,7 +395,6 @@ export class EmbeddedOrchestrator implements Orchestrator {
     // Reject garbage now rather than at close: the contributor hears about it while it can still retry.
     const plain = await this.checkSealedDelta(job, round, s, sealed);
     // The CID before the store: a body that is not what was signed leaves no (orphan) blob.
-    const { cidForBytes } = await cidModule();
     const cid = await cidForBytes(sealed);
     if (cid !== s.blobCid) {
       throw new MalformedInputError(`The sealed delta's CID is ${cid}, the signed submission says ${s.blobCid}.`, {
@@ -656,6 +656,7 @@ export class EmbeddedOrchestrator implements Orchestrator {
     const rounds = roundsDb.listRounds(this.db, j.id);
     const published = rounds.filter((r) => r.state === "published");
     const dp = dpOf(j);
+    const econ = getJobEcon(this.db, j.id);
     return {
       id: j.id, name: j.name, initialModelCid: j.initialModelCid, modelCid: published.at(-1)?.modelCid ?? j.initialModelCid,
       fingerprint: j.fingerprint as Hex, rounds: j.rounds, minContributors: j.minContributors, maxContributors: j.maxContributors,
@@ -664,9 +665,9 @@ export class EmbeddedOrchestrator implements Orchestrator {
       encoding: j.encoding, rewardPerRound: j.rewardPerRound,
       validation: j.validationPath && j.labelColumn ? { path: j.validationPath, labelColumn: j.labelColumn } : null,
       // An older row without a gate minimum or a stake is public (jobGate): say "0", as a new one stores.
-      gate: { token: j.gateToken as Hex | null, min: jobGate({ gateMin: j.gateMin, minStake: getJobEcon(this.db, j.id).minStake }) ? j.gateMin : "0" },
+      gate: { token: j.gateToken as Hex | null, min: jobGate({ gateMin: j.gateMin, minStake: econ.minStake }) ? j.gateMin : "0" },
       encryptModel: j.encryptModel, preprocess: preprocessOf(j), createdAt: j.createdAt,
-      ...getJobEcon(this.db, j.id),
+      ...econ,
       publishedRounds: published.length,
       history: rounds.map((r) => ({
         round: r.round, state: r.state, modelCid: r.modelCid,
@@ -709,13 +710,6 @@ interface Authorized {
   job: jobsDb.JobRow;
   round: roundsDb.RoundRow;
   maxBytes: number;
-}
-
-let cidImport: Promise<typeof import("../store/cid.js")> | undefined;
-/** store/cid.js, imported once: a dynamic import() per submission costs a module resolution each time. */
-function cidModule(): Promise<typeof import("../store/cid.js")> {
-  cidImport ??= import("../store/cid.js");
-  return cidImport;
 }
 
 function openedKey(jobId: number, round: number, blobCid: string): string {

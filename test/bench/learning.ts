@@ -30,7 +30,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs";
-import { createStrategy, ROBUST_STRATEGY, type ServerState } from "../../src/core/aggregate/index.js";
+import { createStrategy, resolveStrategyChoice, type ServerState } from "../../src/core/aggregate/index.js";
 import { poisonVector } from "../../src/demo/attacks.js";
 import { resolveBackend } from "../../src/train/backends.js";
 import { openIdx } from "../../src/train/data/idx.js";
@@ -145,9 +145,8 @@ export default async function run(args: string[]): Promise<void> {
   // "robust" is what `--strategy robust` resolves to (core's ROBUST_STRATEGY).
   const makeStrategy = (spec: string) => {
     const [name, ...pairs] = spec.split(":");
-    const given = Object.fromEntries(pairs.map((p) => p.split("=") as [string, string]));
-    if (name === "robust") return createStrategy(ROBUST_STRATEGY.strategy, { ...ROBUST_STRATEGY.params, ...given });
-    return createStrategy(name, given);
+    const { strategy, params } = resolveStrategyChoice(name, Object.fromEntries(pairs.map((p) => p.split("=") as [string, string])));
+    return createStrategy(strategy, params);
   };
   for (const s of strategies) makeStrategy(s);
 

@@ -136,6 +136,16 @@ export const ROBUST_STRATEGY: { readonly strategy: StrategyName; readonly params
   params: { fraction: "0.3", momentum: "0.7" },
 };
 
+/**
+ * A strategy as a user names it: `robust` becomes ROBUST_STRATEGY, its parameters under the given
+ * ones (a given key wins); any other name is returned as given (createStrategy validates it).
+ */
+export function resolveStrategyChoice(name: string, params: Readonly<Record<string, string>>): { strategy: string; params: Record<string, string> } {
+  return name === "robust"
+    ? { strategy: ROBUST_STRATEGY.strategy, params: { ...ROBUST_STRATEGY.params, ...params } }
+    : { strategy: name, params: { ...params } };
+}
+
 /** True when `name` is one of `STRATEGY_NAMES`. */
 export function isStrategyName(name: string): name is StrategyName {
   return (STRATEGY_NAMES as readonly string[]).includes(name);

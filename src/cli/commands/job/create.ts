@@ -49,9 +49,8 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
   if (opts.gateToken !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(opts.gateToken)) throw new UsageError(`--gate-token must be a 0x address, got "${opts.gateToken}".`);
   if (opts.validation && !opts.labelColumn) throw new UsageError("--validation needs --label-column.");
   // `--strategy robust` is core's ROBUST_STRATEGY (Multi-Krum, fraction 0.3, momentum 0.7; README "Learning benchmark").
-  const { parseStrategyParams, ROBUST_STRATEGY } = await import("../../../core/aggregate/index.js");
-  const robust = opts.strategy === "robust";
-  const strategyParams = parseStrategyParams(opts.strategyParam);
+  const { parseStrategyParams, resolveStrategyChoice } = await import("../../../core/aggregate/index.js");
+  const choice = resolveStrategyChoice(opts.strategy, parseStrategyParams(opts.strategyParam));
   return {
     name: opts.name,
     rounds: int("--rounds", opts.rounds)!,
@@ -59,8 +58,8 @@ export async function parseJobCreateOptions(opts: JobCreateOptions): Promise<Cre
     maxContributors: int("--max-contributors", opts.maxContributors),
     deadlineSeconds,
     hyper: { epochs: int("--epochs", opts.epochs)!, batchSize: int("--batch-size", opts.batchSize)!, lr: num("--lr", opts.lr)!, optimizer: opts.optimizer },
-    strategy: robust ? ROBUST_STRATEGY.strategy : opts.strategy,
-    strategyParams: robust ? { ...ROBUST_STRATEGY.params, ...strategyParams } : strategyParams,
+    strategy: choice.strategy,
+    strategyParams: choice.params,
     dpClip: num("--dp-clip", opts.dpClip),
     dpNoise: num("--dp-noise", opts.dpNoise, 0, false),
     encoding: opts.encoding,
