@@ -130,6 +130,22 @@ describe("the hand-written wasm step", () => {
     await expectSameGradients(linearFirst, [8, 8, 1], 5, 4);
   });
 
+  it("gives the generic step's gradients through large dense kernels, whose forward product runs transposed", async () => {
+    // 16·16·2 = 512 inputs × 160 units = 81,920 weights (≥ 65,536) and 160 ≥ 3 × 6 rows: the (Wᵀ·xᵀ)ᵀ path,
+    // once with bias and ReLU, once linear without bias; the small last layer keeps the packed path.
+    const build = (relu: boolean) => (): tf.LayersModel =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: [16, 16, 1], filters: 2, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: init(10) }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 160, activation: relu ? "relu" : "linear", useBias: relu, kernelInitializer: init(11) }),
+          tf.layers.dense({ units: 4, activation: "softmax", kernelInitializer: init(12) }),
+        ],
+      });
+    await expectSameGradients(build(true), [16, 16, 1], 6, 5);
+    await expectSameGradients(build(false), [16, 16, 1], 6, 6);
+  });
+
   it("gives the generic step's gradients where label probabilities underflow (loss from logits, no clip)", async () => {
     // Large weights: softmax probabilities far below 1e-7 for many labels.
     const build = (): tf.LayersModel =>
