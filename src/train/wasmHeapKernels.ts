@@ -472,3 +472,49 @@ export function adamStep(value: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.
   }
   return { value: outValue, m: outM, v: outV };
 }
+
+/**
+ * One variable's SGD step into a new tensor (a new one, never the old one's memory: wasm caches
+ * XNNPACK operators by tensor id): g = Σ_k share[k]·grads[k] (+ μ·(w − target) with FedProx), then
+ * w − lr·g, in float32 as tfjs's SGD (w + (−lr)·g). Plain JavaScript over the heap and the shared
+ * gradient buffers: the same arithmetic in the same order on every thread that runs it. Returns
+ * the new weights and Σ (w − target)² before the step (0 without μ).
+ */
+export function sgdStepOnHeap(value: tf.Tensor, grads: Float32Array[], shares: number[], lr: number, mu: number, target?: tf.Tensor): { next: tf.Tensor; proxSum: number } {
+  const backend = heapBackend();
+  const next = allocate(backend, [...value.shape]);
+  // Views after the allocation: it may grow (and so detach) the heap.
+  const w = floats(backend, value);
+  const o = floats(backend, next);
+  const f = Math.fround;
+  const step = f(-lr);
+  const used = shares.map((s, k) => [s, k] as const).filter(([s]) => s > 0);
+  const n = w.length;
+  if (mu > 0 && target) {
+    const t = floats(backend, target);
+    const m = f(mu);
+    let proxSum = 0;
+    for (let j = 0; j < n; j++) {
+      let g = 0;
+      for (const [s, k] of used) g = f(g + f(grads[k][j] * s));
+      const gap = f(w[j] - t[j]);
+      proxSum += gap * gap;
+      o[j] = f(w[j] + f(step * f(g + f(gap * m))));
+    }
+    return { next, proxSum };
+  }
+  if (used.length === 2) {
+    // Two threads, the common case, without the inner loop.
+    const [[s0, k0], [s1, k1]] = used;
+    const g0 = grads[k0];
+    const g1 = grads[k1];
+    for (let j = 0; j < n; j++) o[j] = w[j] + step * (g0[j] * s0 + g1[j] * s1);
+    return { next, proxSum: 0 };
+  }
+  for (let j = 0; j < n; j++) {
+    let g = 0;
+    for (const [s, k] of used) g = f(g + f(grads[k][j] * s));
+    o[j] = f(w[j] + f(step * g));
+  }
+  return { next, proxSum: 0 };
+}
