@@ -12,10 +12,11 @@
  * least; and how far the trained weights are from one thread's.
  */
 import * as tf from "@tensorflow/tfjs";
-import { arraySource, type DataSource } from "../src/train/data/source.js";
+import { arraySource, type DataSource, type Sample } from "../src/train/data/source.js";
 import { stopIdleWorkers } from "../src/train/parallel/pool.js";
 import { threadCpuMs } from "../src/train/parallel/threadCpu.js";
 import { createRng } from "../src/train/rng.js";
+import { createTrainStep } from "../src/train/step.js";
 import { trainLocal } from "../src/train/trainLocal.js";
 
 /** The CIFAR-sized CNN ('same' padding: 1,115,402 parameters), seeded, with fixed layer names so two builds match. */
@@ -147,4 +148,75 @@ export function formatThreads(rows: ThreadsRow[]): string[] {
     out.push(`  ${r.threads} threads, CPU/wall ms per step by phase: ` + Object.entries(r.phases).map(([n, t]) => `${n} ${t.cpuMs.toFixed(1)}/${t.wallMs.toFixed(1)}`).join(", "));
   }
   return out;
+}
+
+export interface InterleavedThreads {
+  threads: number;
+  batch: number;
+  /** Pairs measured (after warm-up steps). */
+  pairs: number;
+  /** Median wall ms of one step with one thread, and with `threads`. */
+  oneMs: number;
+  manyMs: number;
+  /** Median of the per-pair ratios (one thread's step / `threads`' step, the same batch, back to back). */
+  pairRatio: number;
+  /** Median process CPU ms of one step (all threads), each way. */
+  oneCpuMs: number;
+  manyCpuMs: number;
+}
+
+/**
+ * The one-thread step against the `threads`-thread step on the CIFAR-sized CNN, alternated step by
+ * step on two models built alike, each pair on the same random batch (which goes first alternates):
+ * a shared machine's speed drifts over seconds, so comparing epochs run minutes apart measures the
+ * drift; pairs taken back to back share it. Returns the medians.
+ */
+export async function interleavedThreads(options: { threads: number; batch: number; pairs: number }): Promise<InterleavedThreads> {
+  const { threads, batch, pairs } = options;
+  const shape = { inputShape: [32, 32, 3], task: { kind: "classification" as const, classes: 10, fromLogits: false } };
+  const models = [cifarCnn(), cifarCnn()];
+  const steps = [
+    await createTrainStep({ model: models[0], shape, optimizer: tf.train.sgd(0.01), mu: 0, threads: 1 }),
+    await createTrainStep({ model: models[1], shape, optimizer: tf.train.sgd(0.01), mu: 0, threads }),
+  ];
+  const rng = createRng(11);
+  const batchOf = (): Sample[] => Array.from({ length: batch }, () => ({ x: new Float32Array(32 * 32 * 3).map(() => rng.next()), y: rng.int(10) }));
+  const wall: [number[], number[]] = [[], []];
+  const cpu: [number[], number[]] = [[], []];
+  const ratios: number[] = [];
+  try {
+    for (let i = -3; i < pairs; i++) {
+      const b = batchOf();
+      const took: number[] = [0, 0];
+      for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
+        const c0 = cpuSeconds();
+        const t0 = performance.now();
+        await steps[k].run(b);
+        took[k] = performance.now() - t0;
+        if (i >= 0) cpu[k].push((cpuSeconds() - c0) * 1000);
+      }
+      if (i < 0) continue;
+      wall[0].push(took[0]);
+      wall[1].push(took[1]);
+      ratios.push(took[0] / took[1]);
+    }
+  } finally {
+    for (const s of steps) await s.dispose();
+    models.forEach((m) => m.dispose());
+    await stopIdleWorkers();
+  }
+  const med = (v: number[]): number => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  return { threads, batch, pairs, oneMs: med(wall[0]), manyMs: med(wall[1]), pairRatio: med(ratios), oneCpuMs: med(cpu[0]), manyCpuMs: med(cpu[1]) };
+}
+
+/** One line for the interleaved figures. */
+export function formatInterleaved(r: InterleavedThreads): string {
+  return (
+    `interleaved steps (${r.pairs} pairs, batch ${r.batch}): 1 thread ${r.oneMs.toFixed(1)} ms/step (${r.oneCpuMs.toFixed(0)} ms CPU), ` +
+    `${r.threads} threads ${r.manyMs.toFixed(1)} ms/step (${r.manyCpuMs.toFixed(0)} ms CPU); median pair ratio ×${r.pairRatio.toFixed(2)}, ` +
+    `ratio of medians ×${(r.oneMs / r.manyMs).toFixed(2)}, CPU per step ×${(r.manyCpuMs / r.oneCpuMs).toFixed(2)}`
+  );
 }

@@ -13,7 +13,9 @@
  * the weights' largest difference from one thread's.
  * With --cli, `dat train --threads N` against `--threads 1` on the CIFAR-sized CNN (built dist/
  * needed): whole-process wall and CPU time, the training epochs' time, and the two deltas compared.
- * Args: --samples N (2048), --cifar-samples N (512), --batch N (32), --repeats N (3),
+ * Then the same two steps alternated step by step on the same batches (`--pairs N`, 30): the median
+ * of the per-pair ratios, what a machine whose speed drifts over seconds distorts least.
+ * Args: --samples N (2048), --cifar-samples N (512), --batch N (32), --repeats N (3), --pairs N (30),
  * --backends wasm,cpu (default: all that load), --threads N (default: the cores available), --cli,
  * --threads-only (only the threads section, and --cli if given).
  */
@@ -29,7 +31,7 @@ import { loadModelDir, saveModelDir } from "../../src/train/modelIo.js";
 import { readDeltaFiles } from "../../src/train/run.js";
 import { createRng } from "../../src/train/rng.js";
 import { trainLocal } from "../../src/train/trainLocal.js";
-import { cifarCnn, cifarRandomData, compareThreads, formatThreads } from "../../scripts/gpu-kit-threads.js";
+import { cifarCnn, cifarRandomData, compareThreads, formatInterleaved, formatThreads, interleavedThreads } from "../../scripts/gpu-kit-threads.js";
 import { median, numberOption } from "./stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -260,6 +262,18 @@ export default async function run(args: string[]): Promise<void> {
     figures[`${key}_speedup`] = Number(r.speedup.toFixed(3));
     figures[`${key}_ideal_speedup`] = Number(r.idealSpeedup.toFixed(3));
     figures[`${key}_max_abs_diff`] = r.maxAbsDiff;
+  }
+  if (allThreads > 1) {
+    // The same comparison step by step, back to back: what a machine whose speed drifts distorts least.
+    const pairs = numberOption(args, "--pairs", 30);
+    const inter = await interleavedThreads({ threads: allThreads, batch, pairs });
+    console.log(formatInterleaved(inter));
+    const key = `cnn-cifar_interleaved_${allThreads}`;
+    figures[`${key}_pair_ratio`] = Number(inter.pairRatio.toFixed(3));
+    figures[`${key}_ratio_of_medians`] = Number((inter.oneMs / inter.manyMs).toFixed(3));
+    figures[`${key}_one_ms_per_step`] = Number(inter.oneMs.toFixed(1));
+    figures[`${key}_many_ms_per_step`] = Number(inter.manyMs.toFixed(1));
+    figures[`${key}_cpu_per_step_ratio`] = Number((inter.manyCpuMs / inter.oneCpuMs).toFixed(3));
   }
   if (args.includes("--cli") && allThreads > 1) {
     const cli = await cliComparison(allThreads, cifarSamples, batch);
