@@ -12,7 +12,8 @@
  * samples; checks the kit works, figures mean little), --samples <n> (per model, default 1024),
  * --fixture-only (skip the CIFAR-sized CNN: the kit's own test on a software adapter),
  * --threads-only (only the CPU section; no GPU needed), --no-threads (skip the CPU section),
- * --cpu-samples <n> (CPU section, default 512; 64 with --quick), --micro-batch <n> (CPU section: rows per
+ * --cpu-samples <n> (CPU section, default 512; 64 with --quick), --pairs <n> (CPU section: 1- and 2-thread
+ * steps alternated back to back, the median pair ratio; default 30, 2 with --quick), --micro-batch <n> (CPU section: rows per
  * micro-batch within each thread's shard; 0 whole shards; default: the step's own choice).
  */
 import fs from "node:fs";
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
 /** The CIFAR-sized CNN on wasm with 1, 2 and all cores (as many as this process may run on: taskset counts). */
 async function cpuSection(args: string[], quick: boolean): Promise<void> {
   const { resolveBackend } = await import("../src/train/backends.js");
-  const { compareThreads, formatThreads } = await import("./gpu-kit-threads.js");
+  const { compareThreads, formatInterleaved, formatThreads, interleavedThreads } = await import("./gpu-kit-threads.js");
   const at = args.indexOf("--cpu-samples");
   const samples = at >= 0 ? Number(args[at + 1]) : quick ? 64 : 512;
   const mb = args.indexOf("--micro-batch");
@@ -166,6 +167,10 @@ async function cpuSection(args: string[], quick: boolean): Promise<void> {
   const rows = await compareThreads({ threads: [1, Math.min(2, cores), cores], samples, batch: 32, microBatch });
   console.log(`\nCPU: CIFAR-sized CNN on wasm, batch 32, ${samples} samples, sgd${microBatch !== undefined ? `, micro-batches of ${microBatch}` : ""}; ${cores} cores available (${os.cpus()[0]?.model ?? "?"}); load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   for (const line of formatThreads(rows)) console.log(line);
+  const pp = args.indexOf("--pairs");
+  const pairs = pp >= 0 ? Number(args[pp + 1]) : quick ? 2 : 30;
+  const inter = cores > 1 ? await interleavedThreads({ threads: Math.min(2, cores), batch: 32, pairs }) : undefined;
+  if (inter) console.log(formatInterleaved(inter));
   const round = (v: number, d = 3) => Number(v.toFixed(d));
   console.log(JSON.stringify({
     kit: "dat-gpu-kit", section: "cpu-threads", node: process.version, cores, cpu: os.cpus()[0]?.model ?? null, samples, batch: 32, microBatch: microBatch ?? null, quick,
@@ -174,6 +179,9 @@ async function cpuSection(args: string[], quick: boolean): Promise<void> {
       samplesPerCpuSec: round(r.samplesPerCpuSec, 1), mainCpuMsPerStep: round(r.mainCpuMsPerStep, 1), workerCpuMsPerStep: round(r.workerCpuMsPerStep, 1),
       idealSpeedup: round(r.idealSpeedup), cpuPerSampleVsOne: round(r.cpuPerSampleVsOne), maxAbsDiff: r.maxAbsDiff,
     })),
+    interleaved: inter
+      ? { threads: inter.threads, pairs: inter.pairs, pairRatio: round(inter.pairRatio), ratioOfMedians: round(inter.oneMs / inter.manyMs), oneMsPerStep: round(inter.oneMs, 1), manyMsPerStep: round(inter.manyMs, 1), cpuPerStepRatio: round(inter.manyCpuMs / inter.oneCpuMs) }
+      : null,
   }));
 }
 

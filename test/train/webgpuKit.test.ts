@@ -45,6 +45,7 @@ describe("the offline GPU kit's CPU section", () => {
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout.trim().split("\n").pop()!);
     expect(report).toMatchObject({ kit: "dat-gpu-kit", section: "cpu-threads", samples: 32, batch: 32 });
+    if (os.availableParallelism() > 1) expect(report.interleaved).toMatchObject({ threads: 2, pairs: 2, pairRatio: expect.any(Number) });
     const threads = report.results.map((r: { threads: number }) => r.threads);
     expect(threads).toEqual([...new Set([1, Math.min(2, os.availableParallelism()), os.availableParallelism()])]);
     for (const r of report.results) {
