@@ -1,5 +1,4 @@
 import path from "node:path";
-import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveBackend } from "../../src/train/backends.js";
@@ -9,7 +8,6 @@ import { describeModel } from "../../src/train/modelShape.js";
 import { createOptimizer } from "../../src/train/optimizer.js";
 import { createParallelStep, ShardBalance } from "../../src/train/parallel/parallelStep.js";
 import { poolsStarted, stopIdleWorkers } from "../../src/train/parallel/pool.js";
-import { abandonSteps, awaitGradients, signalGradients } from "../../src/train/parallel/shared.js";
 import { planSequentialStep } from "../../src/train/sequentialStep.js";
 import { trainLocal, type TrainLocalOptions } from "../../src/train/trainLocal.js";
 import { proximal } from "../../src/train/trainStep.js";
@@ -194,47 +192,5 @@ describe("shard sizes by thread speed", () => {
     expect(sizes(balance.split(32))).toEqual([16, 16]);
     balance.record([[0, 16], [16, 32]], [100, 300]);
     expect(sizes(balance.split(3))).toEqual([2, 1]);
-  });
-});
-
-describe("the step signal between this thread and the workers", () => {
-  it("lets a worker wait for this thread's gradients of a step, across threads", async () => {
-    // Prepare: a plain worker thread that waits for step 3, then answers.
-    const sync = new Int32Array(new SharedArrayBuffer(8));
-    const source = `
-      const { parentPort, workerData } = require("node:worker_threads");
-      const sync = new Int32Array(workerData);
-      ${awaitGradients.toString()}
-      try { awaitGradients(sync, 3); parentPort.postMessage("ready"); } catch (e) { parentPort.postMessage("error: " + e.message); }
-    `;
-    const worker = new Worker(source, { eval: true, workerData: sync.buffer });
-    const answer = new Promise<string>((resolve) => worker.once("message", resolve));
-    // Execute: steps 1 and 2 are not enough; step 3 is.
-    signalGradients(sync, 2);
-    const early = await Promise.race([answer, new Promise((resolve) => setTimeout(() => resolve("waiting"), 300))]);
-    signalGradients(sync, 3);
-    // Assert
-    expect(early).toBe("waiting");
-    expect(await answer).toBe("ready");
-    await worker.terminate();
-  });
-
-  it("wakes a waiting worker with an error when the step is abandoned", async () => {
-    const sync = new Int32Array(new SharedArrayBuffer(8));
-    const source = `
-      const { parentPort, workerData } = require("node:worker_threads");
-      const sync = new Int32Array(workerData);
-      ${awaitGradients.toString()}
-      try { awaitGradients(sync, 1); parentPort.postMessage("ready"); } catch (e) { parentPort.postMessage("error: " + e.message); }
-    `;
-    const worker = new Worker(source, { eval: true, workerData: sync.buffer });
-    const answer = new Promise<string>((resolve) => worker.once("message", resolve));
-    abandonSteps(sync);
-    expect(await answer).toMatch(/^error: the parallel training step stopped/);
-    await worker.terminate();
-    // And a step already signalled never waits.
-    const done = new Int32Array(new SharedArrayBuffer(8));
-    signalGradients(done, 5);
-    expect(() => awaitGradients(done, 4)).not.toThrow();
   });
 });
