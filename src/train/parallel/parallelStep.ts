@@ -1,19 +1,17 @@
 /**
  * The hand-written wasm step, data-parallel over worker threads. Each step the batch is split into
  * contiguous shards, one per thread (this thread takes the first), sized by how fast each thread
- * computed its recent shards (see `balance`); every thread, this one and each worker (a wasm
- * replica of the model), computes its shard's gradients with the current weights and writes them
- * (its shard's mean) to its own SharedArrayBuffer. With SGD every thread then applies the whole
- * step to its own replica — the batch-mean gradient weighed from all threads' buffers by their
- * rows, FedProx included, w ← w − lr·g in wasm (SIMD) — the same operations on the same inputs,
- * so the replicas stay equal bit for bit and no weights cross threads; a worker starts as soon as
- * this thread's gradients are written (a shared-memory signal) and is done before its next shard.
- * Other optimizers (Adam) get the batch-mean gradient (each thread reduces a slice) and run on this
- * thread, as tfjs's; the workers then take the weights from shared memory. Same gradients as one
- * thread on the whole batch up to float rounding, the same update, the same checkpoints.
+ * computed its recent shards (see `balance`); every thread, this one and each
+ * worker (a wasm replica of the model), computes its shard's gradients with the current weights
+ * and writes them (its shard's mean) to its own SharedArrayBuffer. Then every thread reduces one
+ * slice of the flat weights: weighs the threads' gradients there by their shards' rows and, with
+ * SGD, applies the update (FedProx included) to the shared weights in place — so no thread sums or
+ * updates all the weights alone. Other optimizers (Adam) get the batch-mean gradient and run on
+ * this thread, as tfjs's. Same gradients as one thread on the whole batch up to float rounding,
+ * the same update, the same checkpoints.
  *
- * Per step with SGD: one message each way per worker (the shard with its samples; its loss and
- * timing), no weight or gradient in any message. Workers come from pool.ts and outlive the run.
+ * Per step: two messages each way per worker (the shard with its samples; the slice to update),
+ * no weight or gradient in any message. Workers come from pool.ts and outlive the run.
  */
 import * as tf from "@tensorflow/tfjs";
 import { featureSize, type Sample } from "../data/source.js";
@@ -22,7 +20,7 @@ import type { SequentialStep } from "../sequentialStep.js";
 import { applyWithProximal, type Proximal, type StepProfile, type TrainStep } from "../trainStep.js";
 import { acquirePool, releasePool } from "./pool.js";
 import type { ShardRequest } from "./protocol.js";
-import { applySgd, ranges, readWeights, reduceSlice, shardGradientsInto, signalGradients } from "./shared.js";
+import { assignWeights, ranges, readWeights, shardGradientsInto, updateSlice } from "./shared.js";
 import { addPhases, PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 export interface ParallelStepOptions {
@@ -72,8 +70,6 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
   const profile: StepProfile | undefined = options.profile ? { steps: 0, phases } : undefined;
   const balance = new ShardBalance(threads);
   let started = false;
-  /** The workers' next shard starts by taking the weights from shared memory (a run's first step; after a main-thread optimizer step). */
-  let workersAssign = true;
   let disposed = false;
   /** Set when a step failed midway: its workers are stopped, not kept for another run. */
   let broken = false;
@@ -116,40 +112,33 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
       readWeights(variables, buffers.weights);
       if (prox.mu > 0) readWeights(prox.targets, buffers.targets);
       started = true;
-      workersAssign = true;
       clock?.mark("main.setup");
     }
     const rows = batch.length;
     const bounds = balance.split(rows);
-    const shardRows = bounds.map(([from, to]) => to - from);
-    const lr = sgd?.learningRate ?? 0;
-    const stepId = Atomics.load(buffers.sync, 0) + 1;
-    const after: ShardRequest["after"] = sgd ? { kind: "sgd", step: stepId, rows: shardRows, lr, mu: prox.mu } : { kind: "none" };
-    const before: ShardRequest["before"] = workersAssign ? { kind: "assign" } : { kind: "none" };
-    // SGD steps alternate gradient slots: a worker may still read this step's slot for its update while this thread computes the next.
-    const slot: 0 | 1 = sgd ? ((stepId % 2) as 0 | 1) : 0;
-    const grads = buffers.grads[slot];
-    workersAssign = false;
-    // Every worker gets a request, a shard of no rows included: its replica must take this step's update too.
     const shards = Array.from({ length: pool.size }, (_, k) => {
       const [from, to] = bounds[k + 1];
+      // No rows for this worker: the reduce skips its gradients.
+      if (to === from) return undefined;
       const { x, y } = shardOf(batch, from, to);
-      const request: ShardRequest = { kind: "grads", before, slot, after, x, y, microBatch, profile: !!profile };
+      const request: ShardRequest = { kind: "grads", x, y, microBatch, profile: !!profile };
       return pool.request(k, request, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]);
     });
     // Mark every reply handled now: one failing while this thread still computes must not go unhandled.
-    shards.forEach((r) => r.catch(() => undefined));
+    shards.forEach((r) => r?.catch(() => undefined));
     clock?.mark("main.send");
 
     const own = shardOf(batch, bounds[0][0], bounds[0][1]);
     const computeStart = performance.now();
-    let { lossSum, correct } = shardGradientsInto(step, variables, shape.inputShape, own.x, own.y, microBatch, grads[0]);
+    let { lossSum, correct } = shardGradientsInto(step, variables, shape.inputShape, own.x, own.y, microBatch, buffers.grads[0]);
     const computeMs = [performance.now() - computeStart];
-    signalGradients(buffers.sync, stepId);
     clock?.mark("main.compute");
     for (const reply of shards) {
-      const done = await reply;
-      if (done.kind !== "grads") throw new Error(`a training thread answered ${done.kind} to a shard`);
+      const done = reply && (await reply);
+      if (done?.kind !== "grads") {
+        computeMs.push(0);
+        continue;
+      }
       computeMs.push(done.computeMs);
       lossSum += done.lossSum;
       correct += done.correct;
@@ -158,29 +147,36 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
     clock?.mark("main.waitGrads");
     balance.record(bounds, computeMs);
 
+    const mode = sgd ? "sgd" : "mean";
+    const lr = sgd?.learningRate ?? 0;
+    const mu = sgd ? prox.mu : 0;
+    const shardRows = bounds.map(([from, to]) => to - from);
+    const updates = Array.from({ length: pool.size }, (_, k) =>
+      pool.request(k, { kind: "update", mode, rows: shardRows, lr, mu, lo: slices[k + 1][0], hi: slices[k + 1][1], profile: !!profile }),
+    );
+    updates.forEach((r) => r.catch(() => undefined));
+    let proxSum = updateSlice(buffers, mode, shardRows, lr, mu, slices[0][0], slices[0][1]);
+    clock?.mark("main.update");
+    for (const reply of updates) {
+      const done = await reply;
+      if (done.kind !== "updated") continue;
+      proxSum += done.proxSum;
+      if (done.phases) addPhases(phases, done.phases, "workers.");
+    }
+    clock?.mark("main.waitUpdate");
+
     let loss = lossSum / rows;
     if (sgd) {
-      // The workers apply the same update to their replicas meanwhile.
-      loss += (prox.mu / 2) * applySgd(variables, grads, shardRows, lr, prox.mu, prox.mu > 0 ? prox.targets : undefined);
+      assignWeights(variables, buffers.weights);
       (optimizer as unknown as { incrementIterations(): void }).incrementIterations();
-      clock?.mark("main.update");
+      loss += (prox.mu / 2) * proxSum;
+      clock?.mark("main.assign");
     } else {
-      const reduced = Array.from({ length: pool.size }, (_, k) =>
-        pool.request(k, { kind: "reduce", slot, rows: shardRows, lo: slices[k + 1][0], hi: slices[k + 1][1], profile: !!profile }),
-      );
-      reduced.forEach((r) => r.catch(() => undefined));
-      reduceSlice(grads, shardRows, slices[0][0], slices[0][1]);
-      clock?.mark("main.reduce");
-      for (const reply of reduced) {
-        const done = await reply;
-        if (done.kind === "reduced" && done.phases) addPhases(phases, done.phases, "workers.");
-      }
-      clock?.mark("main.waitReduce");
       const term = tf.tidy(() => {
         const named: tf.NamedTensorMap = {};
         let at = 0;
         for (const v of variables) {
-          named[v.name] = tf.tensor(grads[0].subarray(at, at + v.size), v.shape, "float32");
+          named[v.name] = tf.tensor(buffers.grads[0].subarray(at, at + v.size), v.shape, "float32");
           at += v.size;
         }
         return applyWithProximal(optimizer, named, prox);
@@ -190,7 +186,6 @@ export async function createParallelStep(options: ParallelStepOptions): Promise<
       clock?.mark("main.optimizer");
       // The workers take the updated weights at their next shard.
       readWeights(variables, buffers.weights);
-      workersAssign = true;
       clock?.mark("main.readWeights");
     }
     if (profile) profile.steps++;

@@ -8,7 +8,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { WorkerReply, WorkerRequest, WorkerSetup } from "./protocol.js";
-import { abandonSteps, type SharedFloats } from "./shared.js";
+import type { SharedFloats } from "./shared.js";
 
 type Answer = Exclude<WorkerReply, { kind: "ready" } | { kind: "error" }>;
 
@@ -70,7 +70,6 @@ function workerFailure(index: number, message: string, cause?: unknown): Error {
 }
 
 async function stop(pool: Pool): Promise<void> {
-  abandonSteps(pool.buffers.sync);
   for (const entry of pool.workers) {
     entry.worker.removeAllListeners("exit");
     entry.failure ??= new Error("the parallel training step was disposed");
@@ -84,13 +83,11 @@ async function start(key: string, setup: PoolSetup, threads: number, entry: URL 
   const shared = (): SharedArrayBuffer => new SharedArrayBuffer(total * 4);
   const weights = shared();
   const targets = shared();
-  const slot = (): SharedArrayBuffer[] => Array.from({ length: threads }, shared);
-  const grads: [SharedArrayBuffer[], SharedArrayBuffer[]] = [slot(), slot()];
-  const sync = new SharedArrayBuffer(8);
+  const grads = Array.from({ length: threads }, shared);
   const workers: GradientWorker[] = [];
   const ready: Promise<void>[] = [];
   for (let k = 1; k < threads; k++) {
-    const worker = spawn(entry, { ...setup, weights, grads, targets, sync, index: k });
+    const worker = spawn(entry, { ...setup, weights, grads, targets, index: k });
     const gw: GradientWorker = { worker };
     workers.push(gw);
     ready.push(
@@ -119,7 +116,7 @@ async function start(key: string, setup: PoolSetup, threads: number, entry: URL 
     key,
     workers,
     size: workers.length,
-    buffers: { weights: new Float32Array(weights), targets: new Float32Array(targets), grads: [grads[0].map((b) => new Float32Array(b)), grads[1].map((b) => new Float32Array(b))], sync: new Int32Array(sync) },
+    buffers: { weights: new Float32Array(weights), targets: new Float32Array(targets), grads: grads.map((b) => new Float32Array(b)) },
     request(k, message, transfer) {
       const gw = workers[k];
       if (gw.failure) return Promise.reject(gw.failure);

@@ -9,36 +9,19 @@ export interface WorkerSetup {
   fromLogits: boolean;
   /** The trainable weights, flat in trainable order. */
   weights: SharedArrayBuffer;
-  /**
-   * Every thread's shard-mean gradients, same layout, the main thread's first — twice: steps
-   * alternate between the two slots, so the main thread never overwrites gradients a worker may
-   * still be reading for the previous step's update.
-   */
-  grads: [SharedArrayBuffer[], SharedArrayBuffer[]];
+  /** Every thread's shard-mean gradients, same layout; the main thread's first. */
+  grads: SharedArrayBuffer[];
   /** FedProx targets (the global weights), same layout. */
   targets: SharedArrayBuffer;
-  /** Int32 words: [0] the last step whose main-thread gradients are written, [1] 1 once the workers are being stopped. */
-  sync: SharedArrayBuffer;
   /** This worker's index in `grads` (≥ 1). */
   index: number;
   /** Element count of each trainable weight, in order. */
   sizes: number[];
 }
 
-/**
- * A shard's work for a worker: first take the weights from shared memory if asked (the first shard
- * of a run, and after an optimizer step on the main thread); compute the shard's gradients (none
- * for a shard of no rows) and answer; then, with SGD, wait until the main thread's gradients of
- * this step are written (sync word 0 reaches `after.step`) and apply the step's update to the
- * replica from every thread's gradients in shared memory — the same operations every thread runs,
- * so the replicas stay equal bit for bit and no weights cross threads.
- */
+/** Compute one shard's gradients (after taking the current weights from shared memory). */
 export interface ShardRequest {
   kind: "grads";
-  before: { kind: "assign" } | { kind: "none" };
-  /** The gradient slot of this step (see WorkerSetup.grads). */
-  slot: 0 | 1;
-  after: { kind: "sgd"; step: number; rows: number[]; lr: number; mu: number } | { kind: "none" };
   /** Features [rows, ...inputShape] flat, and labels. */
   x: Float32Array;
   y: Float32Array;
@@ -48,22 +31,25 @@ export interface ShardRequest {
   profile: boolean;
 }
 
-/** For optimizers that run on the main thread (Adam): the batch-mean gradient over [lo, hi), into the main thread's buffer. */
-export interface ReduceRequest {
-  kind: "reduce";
-  slot: 0 | 1;
+/** Reduce every thread's gradients over [lo, hi) and (mode "sgd") update those weights. */
+export interface UpdateRequest {
+  kind: "update";
+  mode: "sgd" | "mean";
   /** Rows of each thread's shard this step (0: its gradient buffer is not used). */
   rows: number[];
+  lr: number;
+  mu: number;
   lo: number;
   hi: number;
   profile: boolean;
 }
 
-export type WorkerRequest = ShardRequest | ReduceRequest;
+export type WorkerRequest = ShardRequest | UpdateRequest;
 
 export type WorkerReply =
   | { kind: "ready" }
   /** Σ of the shard's row losses, its correct count, the wall ms it took; gradients are in the shared buffer. */
   | { kind: "grads"; lossSum: number; correct: number; computeMs: number; phases?: PhaseTimes }
-  | { kind: "reduced"; phases?: PhaseTimes }
+  /** Σ (w − w_global)² over the slice, before the update. */
+  | { kind: "updated"; proxSum: number; phases?: PhaseTimes }
   | { kind: "error"; message: string; stack?: string };

@@ -6,7 +6,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SequentialStep } from "../sequentialStep.js";
-import { sgdStepOnHeap } from "../wasmHeapKernels.js";
 
 interface WasmHeapBackend {
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -106,80 +105,48 @@ export function readWeights(variables: tf.Tensor[], weights: Float32Array): void
   }
 }
 
-/** The buffers every thread sees: weights, each thread's shard-mean gradients (main's first) in two slots, FedProx targets, the step signal. */
+/** The buffers every thread sees: weights, each thread's shard-mean gradients (main's first), FedProx targets. */
 export interface SharedFloats {
   weights: Float32Array;
-  /** [slot][thread]: steps alternate between the slots (see WorkerSetup.grads). */
-  grads: [Float32Array[], Float32Array[]];
+  grads: Float32Array[];
   targets: Float32Array;
-  /** [0] the last step whose main-thread gradients are written; [1] 1 once the workers are being stopped. */
-  sync: Int32Array;
 }
 
-/** The main thread: its gradients of `step` are written. */
-export function signalGradients(sync: Int32Array, step: number): void {
-  Atomics.store(sync, 0, step);
-  Atomics.notify(sync, 0);
-}
-
-/** A worker: waits until the main thread's gradients of `step` are written; throws if the workers are being stopped. */
-export function awaitGradients(sync: Int32Array, step: number): void {
-  for (;;) {
-    const seen = Atomics.load(sync, 0);
-    if (seen >= step) return;
-    if (Atomics.load(sync, 1) !== 0) throw new Error("the parallel training step stopped before its gradients were complete");
-    Atomics.wait(sync, 0, seen, 100);
-  }
-}
-
-/** Wakes any worker waiting for gradients and tells it the step was abandoned. */
-export function abandonSteps(sync: Int32Array): void {
-  Atomics.store(sync, 1, 1);
-  Atomics.notify(sync, 0);
-}
-
-/** Each thread's weight in the batch mean (rows / the batch's rows; a thread without rows: 0, its buffer is stale). */
-function shares(rows: number[]): number[] {
+/**
+ * One thread's slice [lo, hi) of the step's update. "sgd": the batch-mean gradient (Σ of every
+ * thread's shard-mean gradient × its rows (`rows[k]`), / the batch's rows), plus μ·(w − w_global) with FedProx, and w ← w − lr·g,
+ * in float32 as tfjs's SGD computes it. "mean": only the batch-mean gradient, into grads[0] (the
+ * main thread then runs its optimizer). Returns Σ (w − w_global)² over the slice (0 without μ),
+ * for the FedProx term of the loss, taken before the update.
+ */
+export function updateSlice(buffers: SharedFloats, mode: "sgd" | "mean", rows: number[], lr: number, mu: number, lo: number, hi: number): number {
+  const { weights: w, grads, targets } = buffers;
+  const f = Math.fround;
+  const n = grads.length;
   const total = rows.reduce((a, b) => a + b, 0);
-  return rows.map((r) => r / total);
-}
-
-/**
- * One thread's slice [lo, hi) of the batch-mean gradient (Σ of every thread's shard-mean gradient
- * × its rows (`rows[k]`), / the batch's rows), written into grads[0], for an optimizer that runs on
- * the main thread.
- */
-export function reduceSlice(grads: Float32Array[], rows: number[], lo: number, hi: number): void {
-  const share = shares(rows);
-  const g0 = grads[0];
-  for (let j = lo; j < hi; j++) {
-    let sum = g0[j] * share[0];
-    for (let k = 1; k < grads.length; k++) if (share[k] > 0) sum += grads[k][j] * share[k];
-    g0[j] = Math.fround(sum);
-  }
-}
-
-/**
- * The step's SGD update applied to this thread's `variables`: the batch-mean gradient from every
- * thread's shard-mean gradient in shared memory (weighted by rows), plus μ·(w − target) with
- * FedProx, then w ← w − lr·g as tfjs's SGD computes it (sgdStepOnHeap). Every thread runs the same
- * arithmetic in the same order on the same inputs, so every replica gets the same weights bit for
- * bit without any weights crossing threads. Returns Σ (w − target)² before the update (0 without
- * μ), the FedProx term of the loss.
- */
-export function applySgd(variables: tf.Variable[], grads: Float32Array[], rows: number[], lr: number, mu: number, targets: tf.Tensor[] | undefined): number {
-  const share = shares(rows);
-  if (!share.some((s) => s > 0)) throw new Error("an SGD step without any rows");
+  // Each thread's weight in the batch mean; a thread without rows adds nothing (its buffer is stale).
+  const share = rows.map((r) => r / total);
+  const [g0, g1] = grads;
+  const [s0, s1] = share;
+  const step = f(-lr);
+  const mu32 = f(mu);
   let proxSum = 0;
-  let at = 0;
-  variables.forEach((v, i) => {
-    const parts = grads.map((g) => g.subarray(at, at + v.size));
-    const { next, proxSum: part } = sgdStepOnHeap(v, parts, share, lr, mu, mu > 0 ? targets?.[i] : undefined);
-    v.assign(next);
-    next.dispose();
-    proxSum += part;
-    at += v.size;
-  });
+  for (let j = lo; j < hi; j++) {
+    // Two threads (the common case) without the inner loop.
+    let sum = n === 2 ? g0[j] * s0 + (s1 > 0 ? g1[j] * s1 : 0) : g0[j] * s0;
+    if (n > 2) for (let k = 1; k < n; k++) if (share[k] > 0) sum += grads[k][j] * share[k];
+    let g = f(sum);
+    if (mode === "mean") {
+      g0[j] = g;
+      continue;
+    }
+    if (mu > 0) {
+      const gap = f(w[j] - targets[j]);
+      proxSum += gap * gap;
+      g = f(g + f(gap * mu32));
+    }
+    w[j] = f(step * g) + w[j];
+  }
   return proxSum;
 }
 
