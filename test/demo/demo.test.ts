@@ -3,7 +3,7 @@
  * stdout with published rounds, rewards paid and claimed on-chain, an answered and a denied
  * inference; JSON event lines on stderr.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { DemoResult } from "../../src/demo/types.js";
@@ -11,20 +11,26 @@ import type { DemoResult } from "../../src/demo/types.js";
 const ROOT = path.resolve(__dirname, "../..");
 const BIN = path.join(ROOT, "bin", "dat.js");
 
-function runDat(args: string[]) {
-  return spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    timeout: 240_000,
-    env: { ...process.env, NO_COLOR: "1" },
-    maxBuffer: 64 * 1024 * 1024,
+/**
+ * Runs `dat` to its end without blocking this process: three synchronous demos in a row stalled the
+ * test worker's event loop past vitest's 60 s RPC timeout on a slow CI machine.
+ */
+function runDat(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, timeout: 240_000, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
   });
 }
 
 describe("dat demo (child process)", () => {
-  it("runs two rounds with rewards, claims and gated inference and prints one JSON document", () => {
+  it("runs two rounds with rewards, claims and gated inference and prints one JSON document", async () => {
     // Execute
-    const run = runDat(["--json", "demo", "--rounds", "2", "--samples", "1200", "--epochs", "1"]);
+    const run = await runDat(["--json", "demo", "--rounds", "2", "--samples", "1200", "--epochs", "1"]);
 
     // Assert
     expect(run.status, run.stderr).toBe(0);
@@ -60,12 +66,12 @@ describe("dat demo (child process)", () => {
     expect(events.filter((e) => e.event === "demo.round")).toHaveLength(2);
   });
 
-  it("clips and noises deltas, sends top-k updates, and scores a sign-flipping attacker below the honest ones", () => {
+  it("clips and noises deltas, sends top-k updates, and scores a sign-flipping attacker below the honest ones", async () => {
     // Execute: the shared submission path with DP (src/core/privacy) and top-k error feedback. The
     // noise is per contributor, σ·C per coordinate: on the demo's ≈ 50k-parameter model its norm is
     // σ·C·√d, so σ = 0.05 would be ≈ 11× the clipped update and every score would measure noise
     // (secure noise, different on each run). σ = 0.001 keeps the noise path but leaves the signal.
-    const run = runDat([
+    const run = await runDat([
       "--json", "demo", "--rounds", "2", "--samples", "900", "--epochs", "1",
       "--dp-clip", "1", "--dp-noise", "0.001", "--encoding", "topk:0.1", "--attackers", "1", "--strategy", "median",
     ]);
@@ -90,9 +96,9 @@ describe("dat demo (child process)", () => {
     }
   });
 
-  it("with --strategy robust and 2 of 10 attackers sending zeros, publishes every round and pays the attackers nothing", () => {
+  it("with --strategy robust and 2 of 10 attackers sending zeros, publishes every round and pays the attackers nothing", async () => {
     // Execute
-    const run = runDat(["--json", "demo", "--rounds", "2", "--samples", "900", "--epochs", "1", "--contributors", "10", "--attackers", "2", "--attack", "zero", "--strategy", "robust"]);
+    const run = await runDat(["--json", "demo", "--rounds", "2", "--samples", "900", "--epochs", "1", "--contributors", "10", "--attackers", "2", "--attack", "zero", "--strategy", "robust"]);
 
     // Assert: robust is Multi-Krum with fraction 0.3 and server momentum 0.7. An attacker slashed for its round-1 zero delta
     // may be refused in round 2 (STAKE_TOO_LOW, recorded, not fatal: the rounds close on the honest
@@ -111,8 +117,8 @@ describe("dat demo (child process)", () => {
     expect(result.rounds[1].submissions.filter((s) => !s.poisoned)).toHaveLength(8);
   });
 
-  it("refuses malformed options with a usage error before starting anything", () => {
-    const run = runDat(["--json", "demo", "--partition", "dirichlet:-1"]);
+  it("refuses malformed options with a usage error before starting anything", async () => {
+    const run = await runDat(["--json", "demo", "--partition", "dirichlet:-1"]);
     expect(run.status).toBe(2);
     const doc = JSON.parse(run.stdout) as { error: { code: string } };
     expect(doc.error.code).toBe("PARTITION_SCHEME");

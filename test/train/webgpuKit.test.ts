@@ -5,7 +5,7 @@
  * adapter. Its CPU section (data-parallel wasm on 1 and 2 threads, the worker bundled beside the
  * runner) needs no adapter and always runs.
  */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,28 +19,58 @@ if (!probe.available) console.warn(`[gpu kit test skipped] ${probe.reason}${prob
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dat-gpu-kit-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-let copy: string | undefined;
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to its end without blocking this process: a synchronous child of a minute would
+ * stall the test worker's event loop past vitest's 60 s RPC timeout on a slow machine.
+ */
+function runAsync(command: string, args: string[], cwd: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"], timeout: 600_000 });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Builds a kit with `flags` into `out`; throws with its stderr when the build fails. */
+async function buildKit(flags: string[], out: string): Promise<void> {
+  const run = await runAsync(process.execPath, [path.join(repoRoot, "node_modules/tsx/dist/cli.mjs"), "scripts/gpu-kit.ts", ...flags, "--out", out], repoRoot);
+  if (run.status !== 0) throw new Error(`gpu-kit build failed (${run.status}): ${run.stderr}`);
+}
+
+let copy: Promise<string> | undefined;
 /** The kit, built once (without node and the .debs) and copied away from the checkout. */
-function kitCopy(): string {
-  if (copy) return copy;
-  const kit = path.join(dir, "kit");
-  execFileSync(process.execPath, [path.join(repoRoot, "node_modules/tsx/dist/cli.mjs"), "scripts/gpu-kit.ts", "--no-node", "--no-deb", "--out", kit], { cwd: repoRoot, stdio: "pipe" });
-  copy = path.join(dir, "copy");
-  fs.cpSync(kit, copy, { recursive: true });
+function kitCopy(): Promise<string> {
+  copy ??= (async () => {
+    const kit = path.join(dir, "kit");
+    await buildKit(["--no-node", "--no-deb"], kit);
+    const target = path.join(dir, "copy");
+    fs.cpSync(kit, target, { recursive: true });
+    return target;
+  })();
   return copy;
 }
 
 /** Runs the copied kit's run.sh with `args`, without network where `unshare -n` can cut it. */
-function runKit(args: string[]): SpawnSyncReturns<string> {
+async function runKit(args: string[]): Promise<Run> {
   const noNetwork = spawnSync("unshare", ["-n", "true"]).status === 0;
-  const command = [...(noNetwork ? ["unshare", "-n"] : []), "sh", path.join(kitCopy(), "run.sh"), ...args];
-  return spawnSync(command[0], command.slice(1), { cwd: dir, encoding: "utf8", timeout: 600_000 });
+  const command = [...(noNetwork ? ["unshare", "-n"] : []), "sh", path.join(await kitCopy(), "run.sh"), ...args];
+  return runAsync(command[0], command.slice(1), dir);
 }
 
 describe("the offline GPU kit's CPU section", () => {
-  it("trains the CIFAR-sized CNN on 1 and 2 wasm threads from a copy (worker bundled), the same weights within 1e-4", () => {
+  it("trains the CIFAR-sized CNN on 1 and 2 wasm threads from a copy (worker bundled), the same weights within 1e-4", async () => {
     // Execute
-    const run = runKit(["--threads-only", "--quick", "--cpu-samples", "32"]);
+    const run = await runKit(["--threads-only", "--quick", "--cpu-samples", "32"]);
     // Assert
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout.trim().split("\n").pop()!);
@@ -58,9 +88,9 @@ describe("the offline GPU kit's CPU section", () => {
 });
 
 describe.skipIf(!probe.available)("the offline GPU kit", () => {
-  it("builds under 60 MiB and trains the fixture CNN on webgpu and wasm from a copy, deltas within 1e-5", () => {
+  it("builds under 60 MiB and trains the fixture CNN on webgpu and wasm from a copy, deltas within 1e-5", async () => {
     // Execute
-    const run = runKit(["--allow-software-gpu", "--quick", "--fixture-only", "--no-threads"]);
+    const run = await runKit(["--allow-software-gpu", "--quick", "--fixture-only", "--no-threads"]);
     // Assert
     expect(run.status, run.stderr).toBe(0);
     const line = run.stdout.trim().split("\n").pop()!;
@@ -82,21 +112,19 @@ if (!hasFashion) console.warn(`[learning kit test skipped] ${FASHION} is missing
 
 describe.skipIf(!hasFashion)("the offline kit's learning benchmark (--with-learning --no-dawn)", () => {
   const kit = path.join(dir, "learning-kit");
-  const build = (): void => {
-    if (fs.existsSync(kit)) return;
-    execFileSync(process.execPath, [path.join(repoRoot, "node_modules/tsx/dist/cli.mjs"), "scripts/gpu-kit.ts", "--no-node", "--no-dawn", "--with-learning", "--out", kit], { cwd: repoRoot, stdio: "pipe" });
-  };
-  const run = (args: string[]) => spawnSync("sh", [path.join(kit, "run.sh"), "--learning", ...args], { cwd: dir, encoding: "utf8", timeout: 600_000 });
+  let built: Promise<void> | undefined;
+  const build = (): Promise<void> => (built ??= buildKit(["--no-node", "--no-dawn", "--with-learning"], kit));
+  const run = (args: string[]): Promise<Run> => runAsync("sh", [path.join(kit, "run.sh"), "--learning", ...args], dir);
 
   it("carries a Fashion-MNIST subset (IDX header rewritten) and no Dawn, and runs the bench on it", async () => {
     // Prepare
-    build();
+    await build();
     const { gunzipSync } = await import("node:zlib");
     const images = gunzipSync(fs.readFileSync(path.join(kit, "data/fashion-mnist/train-images-idx3-ubyte.gz")));
     const labels = gunzipSync(fs.readFileSync(path.join(kit, "data/fashion-mnist/train-labels-idx1-ubyte.gz")));
 
     // Execute
-    const result = run(["--rounds", "1", "--clients", "3", "--attackers", "1", "--train-per-client", "20", "--test", "100", "--epochs", "1", "--strategies", "robust", "--attacks", "sign-flip", "--skip-central"]);
+    const result = await run(["--rounds", "1", "--clients", "3", "--attackers", "1", "--train-per-client", "20", "--test", "100", "--epochs", "1", "--strategies", "robust", "--attacks", "sign-flip", "--skip-central"]);
 
     // Assert: 20,000 of the 60,000 training items, each file's count and length agreeing
     expect([images.readUInt32BE(0), images.readUInt32BE(4), images.length]).toEqual([0x803, 20_000, 16 + 20_000 * 784]);
@@ -110,9 +138,9 @@ describe.skipIf(!hasFashion)("the offline kit's learning benchmark (--with-learn
     for (const r of rows) expect(r.accuracy).toBeGreaterThanOrEqual(0);
   }, 600_000);
 
-  it("refuses an unknown strategy with a clear message and a non-zero exit", () => {
-    build();
-    const result = run(["--rounds", "1", "--strategies", "nope"]);
+  it("refuses an unknown strategy with a clear message and a non-zero exit", async () => {
+    await build();
+    const result = await run(["--rounds", "1", "--strategies", "nope"]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/Unknown aggregation strategy "nope"/);
   }, 600_000);
