@@ -52,6 +52,28 @@ export function runDat(args: string[], options: RunDatOptions = {}): Promise<Dat
   });
 }
 
+export interface ProcessRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to its end without blocking this process (stdin closed). A synchronous child of
+ * a minute stalls the test worker's event loop, and vitest's 60 s RPC timer fires when it turns.
+ */
+export function runToEnd(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<ProcessRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, timeout: options.timeoutMs ?? 600_000, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** Parse stdout as exactly one JSON document. */
 export function jsonOf(run: DatRun): any {
   const text = run.stdout.trim();

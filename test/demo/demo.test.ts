@@ -3,28 +3,17 @@
  * stdout with published rounds, rewards paid and claimed on-chain, an answered and a denied
  * inference; JSON event lines on stderr.
  */
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { DemoResult } from "../../src/demo/types.js";
+import { runToEnd, type ProcessRun } from "../cli/helpers.js";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BIN = path.join(ROOT, "bin", "dat.js");
 
-/**
- * Runs `dat` to its end without blocking this process: three synchronous demos in a row stalled the
- * test worker's event loop past vitest's 60 s RPC timeout on a slow CI machine.
- */
-function runDat(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, timeout: 240_000, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+/** `dat …args` to its end, asynchronously (three demos in a row would stall the test worker past vitest's RPC timeout). */
+function runDat(args: string[]): Promise<ProcessRun> {
+  return runToEnd(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, timeoutMs: 240_000 });
 }
 
 describe("dat demo (child process)", () => {

@@ -5,13 +5,13 @@
  * adapter. Its CPU section (data-parallel wasm on 1 and 2 threads, the worker bundled beside the
  * runner) needs no adapter and always runs.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { probeBackends } from "../../src/train/backends.js";
-import { repoRoot } from "../cli/helpers.js";
+import { repoRoot, runToEnd, type ProcessRun } from "../cli/helpers.js";
 
 const probe = (await probeBackends({ allowSoftwareGpu: true })).find((r) => r.name === "webgpu")!;
 if (!probe.available) console.warn(`[gpu kit test skipped] ${probe.reason}${probe.hint ? ` — ${probe.hint}` : ""}`);
@@ -19,27 +19,8 @@ if (!probe.available) console.warn(`[gpu kit test skipped] ${probe.reason}${prob
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dat-gpu-kit-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a command to its end without blocking this process: a synchronous child of a minute would
- * stall the test worker's event loop past vitest's 60 s RPC timeout on a slow machine.
- */
-function runAsync(command: string, args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"], timeout: 600_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
+type Run = ProcessRun;
+const runAsync = (command: string, args: string[], cwd: string): Promise<Run> => runToEnd(command, args, { cwd });
 
 /** Builds a kit with `flags` into `out`; throws with its stderr when the build fails. */
 async function buildKit(flags: string[], out: string): Promise<void> {
