@@ -9,10 +9,18 @@
  * taken after the last allocation, because an allocation may grow (and so detach) the heap.
  */
 import * as tf from "@tensorflow/tfjs";
+import { simdKernels, type SimdKernels } from "./simdKernels.js";
 
 interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  wasm?: { asm?: { memory?: unknown } };
+}
+
+/** The SIMD kernels on the wasm backend's heap, where its memory is reachable (tfjs's emscripten module exports it). */
+function heapSimd(backend: WasmHeapBackend): SimdKernels | undefined {
+  const memory = backend.wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? simdKernels(memory) : undefined;
 }
 
 function heapBackend(): WasmHeapBackend {
@@ -125,6 +133,11 @@ export function transpose2d(t: tf.Tensor2D): tf.Tensor2D {
   const out = allocate(backend, [cols, rows]) as tf.Tensor2D;
   const x = floats(backend, t);
   const o = floats(backend, out);
+  const simd = rows % 4 === 0 && cols % 4 === 0 ? heapSimd(backend) : undefined;
+  if (simd) {
+    simd.transpose(x, o, rows, cols);
+    return out;
+  }
   // Blocks of rows keep the scattered writes within a few cache lines.
   const block = 16;
   for (let r0 = 0; r0 < rows; r0 += block) {

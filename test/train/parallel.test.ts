@@ -26,10 +26,11 @@ describe("data-parallel training over worker threads", () => {
     await stopIdleWorkers();
   });
 
-  it("reaches the weights one thread reaches on the same batches (fixture CNN, sgd with FedProx and adam)", async () => {
+  it("reaches the weights one thread reaches on the same batches (fixture CNN, sgd (the SIMD update), sgd with FedProx, adam)", async () => {
     // Prepare
     const data = syntheticDigits({ count: 100, seed: 21 });
     const cases: Partial<TrainLocalOptions>[] = [
+      { optimizer: "sgd", lr: 0.05 },
       { optimizer: "sgd", lr: 0.05, mu: 0.1 },
       { optimizer: "adam", lr: 0.003 },
     ];

@@ -8,7 +8,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { WorkerReply, WorkerRequest, WorkerSetup } from "./protocol.js";
-import type { SharedFloats } from "./shared.js";
+import { allocateSharedFloats, type SharedFloats } from "./shared.js";
 
 type Answer = Exclude<WorkerReply, { kind: "ready" } | { kind: "error" }>;
 
@@ -80,14 +80,13 @@ async function stop(pool: Pool): Promise<void> {
 async function start(key: string, setup: PoolSetup, threads: number, entry: URL | undefined): Promise<Pool> {
   started++;
   const total = setup.sizes.reduce((a, b) => a + b, 0);
-  const shared = (): SharedArrayBuffer => new SharedArrayBuffer(total * 4);
-  const weights = shared();
-  const targets = shared();
-  const grads = Array.from({ length: threads }, shared);
+  const buffers = allocateSharedFloats(total, threads);
+  const { memory } = buffers;
+  const shared = memory ? { memory } : { weights: buffers.weights.buffer as SharedArrayBuffer, targets: buffers.targets.buffer as SharedArrayBuffer, grads: buffers.grads.map((g) => g.buffer as SharedArrayBuffer) };
   const workers: GradientWorker[] = [];
   const ready: Promise<void>[] = [];
   for (let k = 1; k < threads; k++) {
-    const worker = spawn(entry, { ...setup, weights, grads, targets, index: k });
+    const worker = spawn(entry, { ...setup, ...shared, threads, index: k });
     const gw: GradientWorker = { worker };
     workers.push(gw);
     ready.push(
@@ -116,7 +115,7 @@ async function start(key: string, setup: PoolSetup, threads: number, entry: URL 
     key,
     workers,
     size: workers.length,
-    buffers: { weights: new Float32Array(weights), targets: new Float32Array(targets), grads: grads.map((b) => new Float32Array(b)) },
+    buffers,
     request(k, message, transfer) {
       const gw = workers[k];
       if (gw.failure) return Promise.reject(gw.failure);

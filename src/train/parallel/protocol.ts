@@ -7,12 +7,16 @@ export interface WorkerSetup {
   inputShape: number[];
   classes: number;
   fromLogits: boolean;
+  /** Threads in all, the main thread included. */
+  threads: number;
+  /** The shared wasm memory holding weights, targets and every thread's gradients (see shared.ts's layout); or, without one: */
+  memory?: WebAssembly.Memory;
   /** The trainable weights, flat in trainable order. */
-  weights: SharedArrayBuffer;
+  weights?: SharedArrayBuffer;
   /** Every thread's shard-mean gradients, same layout; the main thread's first. */
-  grads: SharedArrayBuffer[];
+  grads?: SharedArrayBuffer[];
   /** FedProx targets (the global weights), same layout. */
-  targets: SharedArrayBuffer;
+  targets?: SharedArrayBuffer;
   /** This worker's index in `grads` (≥ 1). */
   index: number;
   /** Element count of each trainable weight, in order. */

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SequentialStep } from "../sequentialStep.js";
+import { simdKernels } from "../simdKernels.js";
 
 interface WasmHeapBackend {
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -110,6 +111,44 @@ export interface SharedFloats {
   weights: Float32Array;
   grads: Float32Array[];
   targets: Float32Array;
+  /** The shared wasm memory the arrays are views of, when they are (the SIMD update runs on it). */
+  memory?: WebAssembly.Memory;
+}
+
+/** Bytes per wasm page, and the most pages a (32-bit) wasm memory can have. */
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+
+/** Each array's offset in the shared memory: weights, targets, then each thread's gradients, 16-byte aligned. */
+function layout(total: number, threads: number): { offsets: number[]; bytes: number } {
+  const stride = Math.ceil((total * 4) / 16) * 16;
+  return { offsets: Array.from({ length: threads + 2 }, (_, i) => i * stride), bytes: (threads + 2) * stride };
+}
+
+/**
+ * The shared buffers for `total` weights and `threads` threads: views of one shared wasm memory
+ * where they fit in one (4 GiB), so the update runs as SIMD wasm; else plain SharedArrayBuffers.
+ */
+export function allocateSharedFloats(total: number, threads: number): SharedFloats {
+  const { bytes } = layout(total, threads);
+  const pages = Math.max(1, Math.ceil(bytes / PAGE));
+  if (pages <= MAX_PAGES) {
+    try {
+      return sharedFloatsIn(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }), total, threads);
+    } catch {
+      // No shared wasm memory of that size here: plain shared buffers, and the JavaScript update.
+    }
+  }
+  const shared = (): Float32Array => new Float32Array(new SharedArrayBuffer(total * 4));
+  return { weights: shared(), targets: shared(), grads: Array.from({ length: threads }, shared) };
+}
+
+/** The views `allocateSharedFloats` made, over the same memory (a worker's side). */
+export function sharedFloatsIn(memory: WebAssembly.Memory, total: number, threads: number): SharedFloats {
+  const { offsets, bytes } = layout(total, threads);
+  if (memory.buffer.byteLength < bytes) throw new Error(`the shared memory holds ${memory.buffer.byteLength} bytes, not the ${bytes} its layout needs`);
+  const view = (i: number): Float32Array => new Float32Array(memory.buffer, offsets[i], total);
+  return { weights: view(0), targets: view(1), grads: Array.from({ length: threads }, (_, k) => view(k + 2)), memory };
 }
 
 /**
@@ -131,6 +170,13 @@ export function updateSlice(buffers: SharedFloats, mode: "sgd" | "mean", rows: n
   const step = f(-lr);
   const mu32 = f(mu);
   let proxSum = 0;
+  // Two threads with rows, plain SGD: SIMD wasm over the slice's multiple of 4, this loop for the rest.
+  const simd = n === 2 && mode === "sgd" && !(mu > 0) && s1 > 0 && buffers.memory ? simdKernels(buffers.memory) : undefined;
+  if (simd) {
+    const count = (hi - lo) & ~3;
+    simd.sgd2(w, g0, g1, lo, count, s0, s1, step);
+    lo += count;
+  }
   for (let j = lo; j < hi; j++) {
     // Two threads (the common case) without the inner loop.
     let sum = n === 2 ? g0[j] * s0 + (s1 > 0 ? g1[j] * s1 : 0) : g0[j] * s0;

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { resolveBackend } from "../backends.js";
 import { planSequentialStep, type SequentialStep } from "../sequentialStep.js";
 import type { WorkerReply, WorkerRequest, WorkerSetup } from "./protocol.js";
-import { assignWeights, shardGradientsInto, updateSlice, type SharedFloats } from "./shared.js";
+import { assignWeights, shardGradientsInto, sharedFloatsIn, updateSlice, type SharedFloats } from "./shared.js";
 import { PhaseClock, type PhaseTimes } from "./threadCpu.js";
 
 const port = parentPort!;
@@ -37,11 +37,13 @@ async function start(): Promise<{ step: SequentialStep; variables: tf.Variable[]
   return { step, variables };
 }
 
-const buffers: SharedFloats = {
-  weights: new Float32Array(setup.weights),
-  grads: setup.grads.map((b) => new Float32Array(b)),
-  targets: new Float32Array(setup.targets),
-};
+function sharedBuffers(): SharedFloats {
+  if (setup.memory) return sharedFloatsIn(setup.memory, setup.sizes.reduce((a, b) => a + b, 0), setup.threads);
+  if (!setup.weights || !setup.grads || !setup.targets) throw new Error("the worker was given no shared buffers");
+  return { weights: new Float32Array(setup.weights), grads: setup.grads.map((b) => new Float32Array(b)), targets: new Float32Array(setup.targets) };
+}
+
+const buffers = sharedBuffers();
 
 function handle(step: SequentialStep, variables: tf.Variable[], request: WorkerRequest): WorkerReply {
   const phases: PhaseTimes = {};
