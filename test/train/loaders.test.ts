@@ -6,10 +6,12 @@ import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveBackend } from "../../src/train/backends.js";
 import { encodeIdx } from "../../src/train/data/idx.js";
+import { scanNumericRow } from "../../src/train/data/csv.js";
 import { openDataSource } from "../../src/train/data/open.js";
 import { materialize } from "../../src/train/data/source.js";
 import { loadModelDir } from "../../src/train/modelIo.js";
 import { buildTemplateModel } from "../../src/train/modelTemplates.js";
+import { createRng } from "../../src/train/rng.js";
 import { checkDataFitsModel } from "../../src/train/trainLocal.js";
 
 const fixtures = path.resolve(__dirname, "../../fixtures");
@@ -38,6 +40,47 @@ async function rejects(promise: Promise<unknown>, pattern: RegExp, code?: string
 }
 
 describe("CSV loader", () => {
+  it("scans plain decimal cells to the doubles Number() gives, and leaves every other form to Number()", () => {
+    // Prepare: random decimals of 1–20 digits, points anywhere, signs, exponents.
+    const rng = createRng(11);
+    const digits = (n: number): string => Array.from({ length: n }, () => String(rng.int(10))).join("");
+    const cell = (): string => {
+      const whole = digits(rng.int(10));
+      const fraction = rng.next() < 0.6 ? "." + digits(rng.int(11)) : "";
+      const exponent = rng.next() < 0.25 ? (rng.next() < 0.5 ? "e" : "E") + ["", "-", "+"][rng.int(3)] + digits(1 + rng.int(3)) : "";
+      return ["", "-", "+"][rng.int(3)] + (whole + fraction || "0") + exponent;
+    };
+    const out = new Float64Array(6);
+    let scanned = 0;
+    for (let r = 0; r < 5000; r++) {
+      const cells = Array.from({ length: 6 }, cell);
+      // Act
+      const ok = scanNumericRow(cells.join(","), 6, out);
+      // Assert: what the scan takes is exactly Number()'s value (-0 included).
+      if (!ok) continue;
+      scanned++;
+      cells.forEach((c, k) => {
+        if (!Object.is(out[k], Number(c))) expect.fail(`${c}: scanned ${out[k]}, Number() gives ${Number(c)}`);
+      });
+    }
+    expect(scanned).toBeGreaterThan(1000);
+    for (const [line, width] of [
+      [" 1,2", 2], ["1 ,2", 2], ['"1",2', 2], ["1,abc", 2], ["1,", 2], [",1", 2], ["1,2,3", 2], ["1,2", 3], ["1e,2", 2], ["-,2", 2],
+      ["0x10,2", 2], ["1e400,2", 2], ["Infinity,2", 2], ["1.2.3,4", 2], ["1234567890123456,2", 2], ["1;2", 2],
+    ] as const) {
+      expect(scanNumericRow(line, width, out), line).toBe(false);
+    }
+    expect(scanNumericRow("1.5,-2e3\r", 2, out)).toBe(true);
+    expect(Array.from(out.subarray(0, 2))).toEqual([1.5, -2000]);
+  });
+
+  it("reads rows of every form the same: spaces, quotes, CRLF endings, exponents, long mantissas", async () => {
+    const dir = tmpTree({ "d.csv": 'a,b,label\r\n 1.5 ,"2",0\r\n1e-3,-0.25,1\r\n0.12345678901234567,+7,1\r\n' });
+    const { x, y } = await materialize(await openDataSource(path.join(dir, "d.csv")));
+    expect(Array.from(x)).toEqual(Array.from(new Float32Array([1.5, 2, 1e-3, -0.25, 0.12345678901234567, 7])));
+    expect(Array.from(y)).toEqual([0, 1, 1]);
+  });
+
   it("streams rows with the label column and normalises features", async () => {
     const dir = tmpTree({ "d.csv": "a,b,label\n1,10,0\n3,30,1\n\n5,50,2\n" });
     const data = await openDataSource(path.join(dir, "d.csv"), { normalize: "minmax" });
