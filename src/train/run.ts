@@ -19,7 +19,7 @@ import type { OptimizerKind } from "./optimizer.js";
 import { splitCounts } from "./batches.js";
 import type { BatchProgress, EpochMetrics, TrainMetrics } from "./metrics.js";
 import { checkDataFitsModel, describeModel } from "./modelShape.js";
-import { trainLocal } from "./trainLocal.js";
+import { prewarmTraining, trainLocal } from "./trainLocal.js";
 
 export interface RunTrainingOptions {
   home: string;
@@ -178,6 +178,8 @@ export async function runTraining(options: RunTrainingOptions): Promise<TrainRun
     if (stored.preprocess && stored.normalize !== undefined && stored.normalize !== "none") {
       throw new UserError(`normalize ${stored.normalize} and the job's preprocessing cannot both apply.`, { code: "TRAIN_NORMALIZE_CONFLICT" });
     }
+    // The worker threads start on other cores while this one reads the data.
+    await prewarmTraining(model, { threads: options.threads, epochs: stored.epochs });
     const loaded = await openDataSource(stored.dataPath, {
       labelColumn: stored.labelColumn,
       normalize: stored.normalize,

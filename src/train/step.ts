@@ -111,3 +111,13 @@ export async function createTrainStep(options: TrainStepOptions): Promise<TrainS
   }
   return sequentialStep(handWritten, options, prox);
 }
+
+/**
+ * Starts the workers of the parallel step this model would train with on `threads` threads, ahead
+ * of the run (see parallelStep.ts's `prewarmParallelStep`); nothing for one thread.
+ */
+export async function prewarmTrainStep(model: tf.LayersModel, shape: ModelShape, threads: number): Promise<void> {
+  if (threads < 2) return;
+  const { prewarmParallelStep } = await import("./parallel/parallelStep.js");
+  prewarmParallelStep(model, shape, threads);
+}

@@ -14,9 +14,9 @@ import type { DataSource } from "./data/source.js";
 import { evaluate } from "./evaluate.js";
 import type { BatchProgress, EpochMetrics, TrainMetrics } from "./metrics.js";
 import { getWeightTensors, setWeightTensors, type WeightTensor } from "./modelIo.js";
-import { checkDataFitsModel, type ModelShape } from "./modelShape.js";
+import { checkDataFitsModel, describeModel, type ModelShape } from "./modelShape.js";
 import { createOptimizer, type OptimizerKind } from "./optimizer.js";
-import { createTrainStep, type TrainStep } from "./step.js";
+import { createTrainStep, prewarmTrainStep, type TrainStep } from "./step.js";
 
 // Kept here for the callers that import them from trainLocal (orchestrator, demo, tests).
 export { evaluate, type EvaluateOptions, type EvaluateResult } from "./evaluate.js";
@@ -95,6 +95,25 @@ function threadsFor(options: TrainLocalOptions, shape: ModelShape, trainSamples:
   if (cores === 1) return 1;
   const work = 3 * forwardFlopPerSample(options.model, shape) * trainSamples * options.epochs;
   return work >= PARALLEL_MIN_FLOP ? cores : 1;
+}
+
+/** Training samples assumed by `prewarmTraining` when the caller left the thread count to the default. */
+const PREWARM_SAMPLES = 1000;
+
+/**
+ * Starts the worker threads a run of `model` will train with while the caller still opens its data
+ * (a worker's start is about a second of a core): the caller's thread count, or with the default,
+ * all cores when PREWARM_SAMPLES samples would make the run parallel. A pool started for nothing
+ * (the data set turned out small) stays idle, does not hold the process open, and is stopped when
+ * another architecture trains.
+ */
+export async function prewarmTraining(model: tf.LayersModel, options: { threads?: number; epochs: number }): Promise<void> {
+  const shape = describeModel(model);
+  let threads = options.threads ?? 1;
+  if (options.threads === undefined && os.availableParallelism() > 1 && 3 * forwardFlopPerSample(model, shape) * PREWARM_SAMPLES * options.epochs >= PARALLEL_MIN_FLOP) {
+    threads = os.availableParallelism();
+  }
+  if (Number.isInteger(threads) && threads > 1) await prewarmTrainStep(model, shape, threads);
 }
 
 /** Multiply-adds ×2 of one sample's forward pass through the model's dense and conv layers (others count 0). */

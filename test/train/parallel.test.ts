@@ -6,7 +6,7 @@ import { syntheticDigits, syntheticTabular } from "../../src/train/data/syntheti
 import { buildFixtureModel } from "../../src/train/modelSpecs.js";
 import { describeModel } from "../../src/train/modelShape.js";
 import { createOptimizer } from "../../src/train/optimizer.js";
-import { createParallelStep, ShardBalance } from "../../src/train/parallel/parallelStep.js";
+import { createParallelStep, prewarmParallelStep, ShardBalance } from "../../src/train/parallel/parallelStep.js";
 import { poolsStarted, stopIdleWorkers } from "../../src/train/parallel/pool.js";
 import { planSequentialStep } from "../../src/train/sequentialStep.js";
 import { trainLocal, type TrainLocalOptions } from "../../src/train/trainLocal.js";
@@ -109,6 +109,47 @@ describe("data-parallel training over worker threads", () => {
     }
     // One start for both cnn-digits runs, a second for the MLP.
     expect(started).toEqual([1, 1, 2]);
+  });
+
+  it("takes the workers started ahead for its model, and stops those started ahead for another model", async () => {
+    // Prepare: workers started ahead for the CNN, then for the MLP (which stops the CNN's), then the CNN's again.
+    await stopIdleWorkers();
+    const before = poolsStarted();
+    const data = syntheticDigits({ count: 40, seed: 35 });
+    const cnn = buildFixtureModel("cnn-digits", 8);
+    const mlp = buildFixtureModel("mlp-digits", 8);
+    prewarmParallelStep(cnn, describeModel(cnn), 2);
+    prewarmParallelStep(cnn, describeModel(cnn), 2); // already starting: no second pool
+    prewarmParallelStep(mlp, describeModel(mlp), 2);
+    prewarmParallelStep(cnn, describeModel(cnn), 2);
+    prewarmParallelStep(cnn, describeModel(cnn), 1); // one thread: nothing to start
+    expect(poolsStarted() - before).toBe(3);
+    // Execute: a run of the CNN on two threads, then one on one thread for reference.
+    const two = await trainLocal({ model: cnn, data, epochs: 1, batchSize: 10, seed: 2, lr: 0.05, threads: 2 });
+    const oneModel = buildFixtureModel("cnn-digits", 8);
+    const one = await trainLocal({ model: oneModel, data, epochs: 1, batchSize: 10, seed: 2, lr: 0.05, threads: 1 });
+    // Assert: the run took the pool started ahead (no fourth start) and trained as one thread does.
+    expect(poolsStarted() - before).toBe(3);
+    expect(two.step.kind).toBe("parallel");
+    expect(maxWeightDiff(one.weights, two.weights)).toBeLessThan(1e-5);
+    [cnn, mlp, oneModel].forEach((m) => m.dispose());
+  });
+
+  it("starts its workers anew when those started ahead failed to start", async () => {
+    // Prepare: a worker entry that fails as it starts, started ahead under the real run's key.
+    await stopIdleWorkers();
+    const model = buildFixtureModel("mlp-tabular", 2);
+    const shape = describeModel(model);
+    const failing = new URL(`file://${path.resolve(__dirname, "failingWorker.ts")}?start`);
+    prewarmParallelStep(model, shape, 2, failing);
+    const before = poolsStarted();
+    const step = planSequentialStep(model, shape.task)!;
+    const optimizer = createOptimizer("sgd", 0.1);
+    // Execute + Assert: the failed start is not taken; a new one fails the same way and says so.
+    await expect(createParallelStep({ model, shape, optimizer, threads: 2, step, prox: proximal(model, 0), workerEntry: failing })).rejects.toThrow(/Training thread 1 failed: start rejected on purpose/);
+    expect(poolsStarted() - before).toBe(1);
+    optimizer.dispose();
+    model.dispose();
   });
 
   it("times each phase of this thread and the workers when asked to profile", async () => {

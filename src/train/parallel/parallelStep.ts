@@ -16,9 +16,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { featureSize, type Sample } from "../data/source.js";
 import type { ModelShape } from "../modelShape.js";
-import type { SequentialStep } from "../sequentialStep.js";
+import { planSequentialStep, type SequentialStep } from "../sequentialStep.js";
 import { applyWithProximal, type Proximal, type StepProfile, type TrainStep } from "../trainStep.js";
-import { acquirePool, releasePool } from "./pool.js";
+import { acquirePool, prewarmPool, releasePool, type PoolSetup } from "./pool.js";
 import type { ShardRequest } from "./protocol.js";
 import { assignWeights, ranges, readWeights, shardGradientsInto, updateSlice } from "./shared.js";
 import { addPhases, PhaseClock, type PhaseTimes } from "./threadCpu.js";
@@ -48,16 +48,33 @@ function architectureKey(topology: unknown): string {
   return JSON.stringify(topology, (key, value: unknown) => (key === "name" || /initializer$/i.test(key) ? undefined : value));
 }
 
+/** What the workers of a model's step are started with, and the key a pool is reused by. */
+function poolFor(model: tf.LayersModel, shape: ModelShape, threads: number, workerEntry: URL | undefined): { key: string; setup: PoolSetup } {
+  if (shape.task.kind !== "classification") throw new Error("the parallel step trains classifiers only");
+  const sizes = model.trainableWeights.map((w) => w.shape.reduce((a: number, b) => a * (b ?? 1), 1));
+  const topology = model.toJSON(undefined, false);
+  const setup = { topology, inputShape: shape.inputShape, classes: shape.task.classes, fromLogits: shape.task.fromLogits, sizes };
+  const key = JSON.stringify([architectureKey(topology), setup.inputShape, setup.classes, setup.fromLogits, sizes, threads, workerEntry?.href ?? ""]);
+  return { key, setup };
+}
+
+/**
+ * Starts the workers a parallel step of this model would take, without waiting for them (see
+ * pool.ts's `prewarmPool`): a run calls it before it reads its data. Nothing happens where the
+ * step would not be parallel (one thread, a model the hand-written step does not take).
+ */
+export function prewarmParallelStep(model: tf.LayersModel, shape: ModelShape, threads: number, workerEntry?: URL): void {
+  if (threads < 2 || shape.task.kind !== "classification" || !planSequentialStep(model, shape.task)) return;
+  const { key, setup } = poolFor(model, shape, threads, workerEntry);
+  prewarmPool(key, setup, threads, workerEntry);
+}
+
 /** Start (or take back) the workers and wait until each holds its replica. */
 export async function createParallelStep(options: ParallelStepOptions): Promise<TrainStep> {
   const { model, shape, optimizer, step, prox, threads } = options;
-  if (shape.task.kind !== "classification") throw new Error("the parallel step trains classifiers only");
+  const { key, setup } = poolFor(model, shape, threads, options.workerEntry);
   const variables = prox.trainable;
-  const sizes = variables.map((v) => v.size);
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const topology = model.toJSON(undefined, false);
-  const setup = { topology, inputShape: shape.inputShape, classes: shape.task.classes, fromLogits: shape.task.fromLogits, sizes };
-  const key = JSON.stringify([architectureKey(topology), setup.inputShape, setup.classes, setup.fromLogits, sizes, threads, options.workerEntry?.href ?? ""]);
+  const total = setup.sizes.reduce((a, b) => a + b, 0);
   const pool = await acquirePool(key, setup, threads, options.workerEntry);
   const { buffers } = pool;
   // SGD's update is elementwise: every thread applies it to its slice. Adam keeps tfjs's state, on this thread.

@@ -4,7 +4,8 @@
  * CIFAR-sized CNN; a demo trains many contributors and a `--follow`ing contributor trains every
  * round, always the same architecture. So a run hands its workers back when it ends, and the next
  * run of the same architecture and thread count takes them; idle workers do not keep the process
- * alive. One idle pool at most: another architecture's run stops it.
+ * alive. One idle pool at most: another architecture's run stops it. A run may also start its pool
+ * ahead, while it reads its data (`prewarmPool`).
  */
 import { Worker } from "node:worker_threads";
 import type { WorkerReply, WorkerRequest, WorkerSetup } from "./protocol.js";
@@ -77,7 +78,22 @@ async function stop(pool: Pool): Promise<void> {
   await Promise.all(pool.workers.map((w) => w.worker.terminate()));
 }
 
+/** A pool starting ahead of its run (see `prewarmPool`): its workers do not hold the process open. */
+let warming: { pool: Pool; ready: Promise<void> } | undefined;
+
 async function start(key: string, setup: PoolSetup, threads: number, entry: URL | undefined): Promise<Pool> {
+  const { pool, ready } = spawnPool(key, setup, threads, entry);
+  try {
+    await ready;
+  } catch (error) {
+    await stop(pool);
+    throw error;
+  }
+  return pool;
+}
+
+/** Starts the workers of a pool; `ready` settles when every one holds its replica (or one failed). */
+function spawnPool(key: string, setup: PoolSetup, threads: number, entry: URL | undefined): { pool: Pool; ready: Promise<void> } {
   started++;
   const total = setup.sizes.reduce((a, b) => a + b, 0);
   const buffers = allocateSharedFloats(total, threads);
@@ -126,13 +142,43 @@ async function start(key: string, setup: PoolSetup, threads: number, entry: URL 
     },
     healthy: () => workers.every((w) => !w.failure),
   };
-  try {
-    await Promise.all(ready);
-  } catch (error) {
-    await stop(pool);
-    throw error;
+  return { pool, ready: Promise.all(ready).then(() => undefined) };
+}
+
+/**
+ * Starts the workers for a run that is about to begin, while the caller still reads its data: a
+ * worker's start (loading tfjs and wasm, building the replica) then runs on another core instead of
+ * before the first step. The next `acquirePool` with the same key takes them (waiting for them to
+ * be ready); another key stops them. They do not hold the process open meanwhile. A start that
+ * fails is only reported by the `acquirePool` that would take it, which then starts anew.
+ */
+export function prewarmPool(key: string, setup: PoolSetup, threads: number, entry?: URL): void {
+  if ((idle?.key === key && idle.healthy()) || warming?.pool.key === key) return;
+  const previous = warming;
+  warming = spawnPool(key, setup, threads, entry);
+  warming.ready.catch(() => undefined);
+  warming.pool.workers.forEach((w) => w.worker.unref());
+  if (previous) void previous.ready.catch(() => undefined).then(() => stop(previous.pool));
+}
+
+/** The warming pool for `key`, once ready (stopped and not returned when it failed); any other is stopped. */
+async function takeWarming(key: string): Promise<Pool | undefined> {
+  const w = warming;
+  warming = undefined;
+  if (!w) return undefined;
+  if (w.pool.key !== key) {
+    await w.ready.catch(() => undefined);
+    await stop(w.pool);
+    return undefined;
   }
-  return pool;
+  w.pool.workers.forEach((gw) => gw.worker.ref());
+  try {
+    await w.ready;
+    return w.pool;
+  } catch {
+    await stop(w.pool);
+    return undefined;
+  }
 }
 
 /**
@@ -144,10 +190,11 @@ export async function acquirePool(key: string, setup: PoolSetup, threads: number
   idle = undefined;
   if (kept && kept.key === key && kept.healthy()) {
     kept.workers.forEach((w) => w.worker.ref());
+    await takeWarming("");
     return kept;
   }
   if (kept) await stop(kept);
-  return start(key, setup, threads, entry);
+  return (await takeWarming(key)) ?? start(key, setup, threads, entry);
 }
 
 /**
@@ -172,4 +219,5 @@ export async function stopIdleWorkers(): Promise<void> {
   const kept = idle;
   idle = undefined;
   if (kept) await stop(kept);
+  await takeWarming("");
 }
