@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -36,20 +36,13 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
 
 /** Run the built CLI as a real child process: `node bin/dat.js …args`. */
 export function runDat(args: string[], options: RunDatOptions = {}): Promise<DatRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? datBin, ...args], {
-      cwd: options.cwd ?? repoRoot,
-      env: cleanEnv(options.env),
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? datBin, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: cleanEnv(options.env),
+    stdio: ["pipe", "pipe", "pipe"],
   });
+  child.stdin.end(options.input ?? "");
+  return collect(child).then(({ status, stdout, stderr }) => ({ code: status, stdout, stderr }));
 }
 
 export interface ProcessRun {
@@ -58,20 +51,24 @@ export interface ProcessRun {
   stderr: string;
 }
 
+/** A child's exit status and everything it wrote, once it has ended. */
+function collect(child: ChildProcess): Promise<ProcessRun> {
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /**
  * Runs a command to its end without blocking this process (stdin closed). A synchronous child of
  * a minute stalls the test worker's event loop, and vitest's 60 s RPC timer fires when it turns.
  */
 export function runToEnd(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<ProcessRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, timeout: options.timeoutMs ?? 600_000, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+  return collect(spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, timeout: options.timeoutMs ?? 600_000, stdio: ["ignore", "pipe", "pipe"] }));
 }
 
 /** Parse stdout as exactly one JSON document. */

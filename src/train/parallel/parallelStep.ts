@@ -6,7 +6,8 @@
  * and writes them (its shard's mean) to its own SharedArrayBuffer. Then every thread reduces one
  * slice of the flat weights: weighs the threads' gradients there by their shards' rows and, with
  * SGD, applies the update (FedProx included) to the shared weights in place — so no thread sums or
- * updates all the weights alone. Other optimizers (Adam) get the batch-mean gradient and run on
+ * updates all the weights alone. With two threads and plain SGD that update is SIMD wasm on the
+ * shared wasm memory the buffers live in (simdKernels.ts). Other optimizers (Adam) get the batch-mean gradient and run on
  * this thread, as tfjs's. Same gradients as one thread on the whole batch up to float rounding,
  * the same update, the same checkpoints.
  *
