@@ -12,11 +12,13 @@
  * speedup the CPU times allow (what a loaded machine distorts least), the per-phase profile, and
  * the weights' largest difference from one thread's.
  * With --cli, `dat train --threads N` against `--threads 1` on the CIFAR-sized CNN (built dist/
- * needed): whole-process wall and CPU time, the training epochs' time, and the two deltas compared.
+ * needed), `--cli-runs N` times (1), the order alternating: whole-process wall and CPU time, the
+ * training epochs' time (medians, and the median of each back-to-back pair's ratio), and the
+ * deltas compared.
  * Then the same two steps alternated step by step on the same batches (`--pairs N`, 30): the median
  * of the per-pair ratios, what a machine whose speed drifts over seconds distorts least.
  * Args: --samples N (2048), --cifar-samples N (512), --batch N (32), --repeats N (3), --pairs N (30),
- * --backends wasm,cpu (default: all that load), --threads N (default: the cores available), --cli,
+ * --backends wasm,cpu (default: all that load), --threads N (default: the cores available), --cli, --cli-runs N,
  * --threads-only (only the threads section, and --cli if given).
  */
 import { execFileSync } from "node:child_process";
@@ -121,8 +123,13 @@ const cpuSeconds = (): number => {
   return (u.user + u.system) / 1e6;
 };
 
-/** wasm `dat train` on the CIFAR-sized CNN with --threads N against --threads 1: wall and CPU time, and delta agreement. */
-async function cliComparison(threads: number, samples: number, batch: number): Promise<Record<string, number>> {
+/**
+ * wasm `dat train` on the CIFAR-sized CNN with --threads N against --threads 1, `runs` times with
+ * the order alternating (each pair back to back shares the machine's drift): the medians of wall,
+ * CPU and training-epoch seconds per thread count, the median of each pair's ratio, and the
+ * deltas' largest difference.
+ */
+async function cliComparison(threads: number, samples: number, batch: number, runs: number): Promise<Record<string, number>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dat-bench-train-"));
   try {
     const model = cifarCnn();
@@ -132,16 +139,14 @@ async function cliComparison(threads: number, samples: number, batch: number): P
     const rows = ["label," + Array.from({ length: 3072 }, (_, i) => `p${i}`).join(",")];
     for (let r = 0; r < samples; r++) rows.push(`${rng.int(10)},` + Array.from({ length: 3072 }, () => rng.next().toFixed(3)).join(","));
     fs.writeFileSync(path.join(dir, "data.csv"), rows.join("\n") + "\n");
-    const out: Record<string, number> = {};
-    const deltas: Awaited<ReturnType<typeof readDeltaFiles>>[] = [];
-    for (const n of [1, threads]) {
+    const runOnce = async (n: number, k: number): Promise<{ wall: number; cpu: number; train: number; delta: Awaited<ReturnType<typeof readDeltaFiles>> }> => {
       const args = [path.join(root, "bin/dat.js"), "train", "--model", path.join(dir, "model"), "--data", path.join(dir, "data.csv"), "--epochs", "1",
         "--batch-size", String(batch), "--lr", "0.01", "--val-split", "0", "--seed", "7", "--backend", "wasm", "--threads", String(n), "--json"];
       const t0 = performance.now();
       // bash's time: the child's user and system CPU seconds, all its threads.
       const stdout = execFileSync("bash", ["-c", `TIMEFORMAT='%U %S'; { time node ${args.map((a) => JSON.stringify(a)).join(" ")} 2>/dev/null ; } 2>&1`], {
         encoding: "utf8",
-        env: { ...process.env, DAT_HOME: path.join(dir, `home-${n}`) },
+        env: { ...process.env, DAT_HOME: path.join(dir, `home-${n}-${k}`) },
         maxBuffer: 64 << 20,
       });
       const wall = (performance.now() - t0) / 1000;
@@ -149,16 +154,30 @@ async function cliComparison(threads: number, samples: number, batch: number): P
       const [user, sys] = lines.pop()!.split(" ").map(Number);
       const result = JSON.parse(lines.join("\n")) as { deltaPath: string; threads: number; metrics: { epochs: { seconds: number }[] } };
       if (result.threads !== n) throw new Error(`dat train --threads ${n} ran ${result.threads} thread(s)`);
-      out[`cli_threads_${n}_wall_s`] = Number(wall.toFixed(2));
-      out[`cli_threads_${n}_cpu_s`] = Number((user + sys).toFixed(2));
-      out[`cli_threads_${n}_train_s`] = Number(result.metrics.epochs.reduce((a, e) => a + e.seconds, 0).toFixed(2));
-      deltas.push(await readDeltaFiles(result.deltaPath));
-    }
+      return { wall, cpu: user + sys, train: result.metrics.epochs.reduce((a, e) => a + e.seconds, 0), delta: await readDeltaFiles(result.deltaPath) };
+    };
+    const taken: Record<number, Awaited<ReturnType<typeof runOnce>>[]> = { 1: [], [threads]: [] };
+    const pairRatios: number[] = [];
+    const trainRatios: number[] = [];
     let worst = 0;
-    deltas[0].forEach((w, i) => w.data.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - deltas[1][i].data[k])))));
+    for (let k = 0; k < runs; k++) {
+      for (const n of k % 2 === 0 ? [1, threads] : [threads, 1]) taken[n].push(await runOnce(n, k));
+      const [one, many] = [taken[1][k], taken[threads][k]];
+      pairRatios.push(one.wall / many.wall);
+      trainRatios.push(one.train / many.train);
+      one.delta.forEach((w, i) => w.data.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - many.delta[i].data[j])))));
+    }
+    const out: Record<string, number> = { cli_runs: runs };
+    for (const n of [1, threads]) {
+      out[`cli_threads_${n}_wall_s`] = Number(median(taken[n].map((t) => t.wall)).toFixed(2));
+      out[`cli_threads_${n}_cpu_s`] = Number(median(taken[n].map((t) => t.cpu)).toFixed(2));
+      out[`cli_threads_${n}_train_s`] = Number(median(taken[n].map((t) => t.train)).toFixed(2));
+    }
     out.cli_delta_max_abs_diff = Number(worst.toExponential(2));
     out.cli_speedup = Number((out.cli_threads_1_wall_s / out[`cli_threads_${threads}_wall_s`]).toFixed(3));
     out.cli_train_speedup = Number((out.cli_threads_1_train_s / out[`cli_threads_${threads}_train_s`]).toFixed(3));
+    out.cli_pair_speedup = Number(median(pairRatios).toFixed(3));
+    out.cli_pair_train_speedup = Number(median(trainRatios).toFixed(3));
     return out;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -276,9 +295,9 @@ export default async function run(args: string[]): Promise<void> {
     figures[`${key}_cpu_per_step_ratio`] = Number((inter.manyCpuMs / inter.oneCpuMs).toFixed(3));
   }
   if (args.includes("--cli") && allThreads > 1) {
-    const cli = await cliComparison(allThreads, cifarSamples, batch);
+    const cli = await cliComparison(allThreads, cifarSamples, batch, numberOption(args, "--cli-runs", 1));
     Object.assign(figures, cli);
-    console.log(`dat train cnn-cifar ${cifarSamples} samples: --threads 1 ${cli.cli_threads_1_wall_s} s wall, ${cli.cli_threads_1_cpu_s} s CPU; --threads ${allThreads} ${cli[`cli_threads_${allThreads}_wall_s`]} s wall, ${cli[`cli_threads_${allThreads}_cpu_s`]} s CPU (×${cli.cli_speedup}); training epochs ${cli.cli_threads_1_train_s} s vs ${cli[`cli_threads_${allThreads}_train_s`]} s (×${cli.cli_train_speedup}); deltas differ by ≤ ${cli.cli_delta_max_abs_diff}`);
+    console.log(`dat train cnn-cifar ${cifarSamples} samples, median of ${cli.cli_runs} alternated run(s): --threads 1 ${cli.cli_threads_1_wall_s} s wall, ${cli.cli_threads_1_cpu_s} s CPU; --threads ${allThreads} ${cli[`cli_threads_${allThreads}_wall_s`]} s wall, ${cli[`cli_threads_${allThreads}_cpu_s`]} s CPU (×${cli.cli_speedup}); training epochs ${cli.cli_threads_1_train_s} s vs ${cli[`cli_threads_${allThreads}_train_s`]} s (×${cli.cli_train_speedup}); median pair ratio ×${cli.cli_pair_speedup} (epochs ×${cli.cli_pair_train_speedup}); deltas differ by ≤ ${cli.cli_delta_max_abs_diff}`);
   }
   console.log(JSON.stringify({ bench: "train", samples, cifarSamples, batch, threads: allThreads, load, ...figures }));
 }
