@@ -158,7 +158,7 @@ export function prewarmPool(key: string, setup: PoolSetup, threads: number, entr
   warming = spawnPool(key, setup, threads, entry);
   warming.ready.catch(() => undefined);
   warming.pool.workers.forEach((w) => w.worker.unref());
-  if (previous) void previous.ready.catch(() => undefined).then(() => stop(previous.pool));
+  if (previous) void stop(previous.pool);
 }
 
 /** The warming pool for `key`, once ready (stopped and not returned when it failed); any other is stopped. */
@@ -167,7 +167,7 @@ async function takeWarming(key: string): Promise<Pool | undefined> {
   warming = undefined;
   if (!w) return undefined;
   if (w.pool.key !== key) {
-    await w.ready.catch(() => undefined);
+    // Not this run's: stopped at once, ready or not (terminating a worker mid-start is safe).
     await stop(w.pool);
     return undefined;
   }
