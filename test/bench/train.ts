@@ -16,7 +16,8 @@
  * training epochs' time (medians, and the median of each back-to-back pair's ratio), and the
  * deltas compared.
  * Then the same two steps alternated step by step on the same batches (`--pairs N`, 30): the median
- * of the per-pair ratios, what a machine whose speed drifts over seconds distorts least.
+ * of the per-pair ratios, what a machine whose speed drifts over seconds distorts least. Before and
+ * after the threads section, a host check: pure arithmetic on all threads at once against one alone.
  * Args: --samples N (2048), --cifar-samples N (512), --batch N (32), --repeats N (3), --pairs N (30),
  * --backends wasm,cpu (default: all that load), --threads N (default: the cores available), --cli, --cli-runs N,
  * --threads-only (only the threads section, and --cli if given).
@@ -26,6 +27,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { probeBackends, resolveBackend, type BackendName } from "../../src/train/backends.js";
 import { syntheticDigits } from "../../src/train/data/synthetic.js";
@@ -122,6 +124,32 @@ const cpuSeconds = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
+
+/**
+ * Whether this machine's cores are free right now: the same arithmetic loop (no memory traffic) on one
+ * worker thread alone, then on `threads` at once; the median over `rounds` of the per-thread time ratio
+ * (1.00: `threads` cores compute side by side as fast as one; 2.00: they share one core's worth). Taken
+ * beside the thread comparisons, it tells a slow multi-thread figure caused by the host from one caused
+ * by dat.
+ */
+async function arithmeticCheck(threads: number, rounds = 3): Promise<number> {
+  const code = `const { parentPort } = require("node:worker_threads");
+parentPort.on("message", (n) => { const t0 = performance.now(); let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i) * 1.0000001; parentPort.postMessage([performance.now() - t0, x]); });`;
+  const workers = Array.from({ length: threads }, () => new Worker(code, { eval: true }));
+  const run = (w: Worker, n: number): Promise<number> => new Promise((resolve) => { w.once("message", (m: [number, number]) => resolve(m[0])); w.postMessage(n); });
+  try {
+    await Promise.all(workers.map((w) => run(w, 1e7)));
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const alone = await run(workers[0], 1e8);
+      const together = await Promise.all(workers.map((w) => run(w, 1e8)));
+      ratios.push(median(together) / alone);
+    }
+    return median(ratios);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
 
 /**
  * wasm `dat train` on the CIFAR-sized CNN with --threads N against --threads 1, `runs` times with
@@ -269,6 +297,7 @@ export default async function run(args: string[]): Promise<void> {
   }
   // The threads section: 1, 2 and all threads on the CIFAR-sized CNN, wall and CPU time and the phase profile.
   await resolveBackend("wasm");
+  if (allThreads > 1) figures.host_arithmetic_before = Number((await arithmeticCheck(allThreads)).toFixed(3));
   const threadRows = await compareThreads({ threads: [Math.min(2, allThreads), allThreads], samples: cifarSamples, batch });
   console.log(`\ncnn-cifar on wasm by thread count (${cifarSamples} samples, batch ${batch}, sgd; load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}):`);
   for (const line of formatThreads(threadRows)) console.log(line);
@@ -298,6 +327,13 @@ export default async function run(args: string[]): Promise<void> {
     const cli = await cliComparison(allThreads, cifarSamples, batch, numberOption(args, "--cli-runs", 1));
     Object.assign(figures, cli);
     console.log(`dat train cnn-cifar ${cifarSamples} samples, median of ${cli.cli_runs} alternated run(s): --threads 1 ${cli.cli_threads_1_wall_s} s wall, ${cli.cli_threads_1_cpu_s} s CPU; --threads ${allThreads} ${cli[`cli_threads_${allThreads}_wall_s`]} s wall, ${cli[`cli_threads_${allThreads}_cpu_s`]} s CPU (×${cli.cli_speedup}); training epochs ${cli.cli_threads_1_train_s} s vs ${cli[`cli_threads_${allThreads}_train_s`]} s (×${cli.cli_train_speedup}); median pair ratio ×${cli.cli_pair_speedup} (epochs ×${cli.cli_pair_train_speedup}); deltas differ by ≤ ${cli.cli_delta_max_abs_diff}`);
+  }
+  if (allThreads > 1) {
+    figures.host_arithmetic_after = Number((await arithmeticCheck(allThreads)).toFixed(3));
+    console.log(
+      `host check: ${allThreads} threads of pure arithmetic at once, time per thread ×${figures.host_arithmetic_before} of one alone before the threads section, ` +
+        `×${figures.host_arithmetic_after} after (1.00: the cores are free; above it, the host shares them)`,
+    );
   }
   console.log(JSON.stringify({ bench: "train", samples, cifarSamples, batch, threads: allThreads, load, ...figures }));
 }
