@@ -180,7 +180,7 @@ async function cpuSection(args: string[], quick: boolean): Promise<void> {
       idealSpeedup: round(r.idealSpeedup), cpuPerSampleVsOne: round(r.cpuPerSampleVsOne), maxAbsDiff: r.maxAbsDiff,
     })),
     interleaved: inter
-      ? { threads: inter.threads, pairs: inter.pairs, pairRatio: round(inter.pairRatio), ratioOfMedians: round(inter.oneMs / inter.manyMs), oneMsPerStep: round(inter.oneMs, 1), manyMsPerStep: round(inter.manyMs, 1), cpuPerStepRatio: round(inter.manyCpuMs / inter.oneCpuMs) }
+      ? { threads: inter.threads, pairs: inter.pairs, pairRatio: round(inter.pairRatio), ratioOfMedians: round(inter.ratioOfMedians), oneMsPerStep: round(inter.oneMs, 1), manyMsPerStep: round(inter.manyMs, 1), cpuPerStepRatio: round(inter.cpuPerStepRatio) }
       : null,
   }));
 }

@@ -18,6 +18,7 @@ import { threadCpuMs } from "../src/train/parallel/threadCpu.js";
 import { createRng } from "../src/train/rng.js";
 import { createTrainStep } from "../src/train/step.js";
 import { trainLocal } from "../src/train/trainLocal.js";
+import { median } from "../test/bench/stats.js";
 
 /** The CIFAR-sized CNN ('same' padding: 1,115,402 parameters), seeded, with fixed layer names so two builds match. */
 export function cifarCnn(): tf.LayersModel {
@@ -163,6 +164,9 @@ export interface InterleavedThreads {
   /** Median process CPU ms of one step (all threads), each way. */
   oneCpuMs: number;
   manyCpuMs: number;
+  /** oneMs / manyMs, and manyCpuMs / oneCpuMs. */
+  ratioOfMedians: number;
+  cpuPerStepRatio: number;
 }
 
 /**
@@ -205,11 +209,8 @@ export async function interleavedThreads(options: { threads: number; batch: numb
     models.forEach((m) => m.dispose());
     await stopIdleWorkers();
   }
-  const med = (v: number[]): number => {
-    const s = [...v].sort((a, b) => a - b);
-    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
-  return { threads, batch, pairs, oneMs: med(wall[0]), manyMs: med(wall[1]), pairRatio: med(ratios), oneCpuMs: med(cpu[0]), manyCpuMs: med(cpu[1]) };
+  const [oneMs, manyMs, oneCpuMs, manyCpuMs] = [median(wall[0]), median(wall[1]), median(cpu[0]), median(cpu[1])];
+  return { threads, batch, pairs, oneMs, manyMs, pairRatio: median(ratios), oneCpuMs, manyCpuMs, ratioOfMedians: oneMs / manyMs, cpuPerStepRatio: manyCpuMs / oneCpuMs };
 }
 
 /** One line for the interleaved figures. */
@@ -217,6 +218,6 @@ export function formatInterleaved(r: InterleavedThreads): string {
   return (
     `interleaved steps (${r.pairs} pairs, batch ${r.batch}): 1 thread ${r.oneMs.toFixed(1)} ms/step (${r.oneCpuMs.toFixed(0)} ms CPU), ` +
     `${r.threads} threads ${r.manyMs.toFixed(1)} ms/step (${r.manyCpuMs.toFixed(0)} ms CPU); median pair ratio ×${r.pairRatio.toFixed(2)}, ` +
-    `ratio of medians ×${(r.oneMs / r.manyMs).toFixed(2)}, CPU per step ×${(r.manyCpuMs / r.oneCpuMs).toFixed(2)}`
+    `ratio of medians ×${r.ratioOfMedians.toFixed(2)}, CPU per step ×${r.cpuPerStepRatio.toFixed(2)}`
   );
 }

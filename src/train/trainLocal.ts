@@ -91,9 +91,14 @@ function threadsFor(options: TrainLocalOptions, shape: ModelShape, trainSamples:
     }
     return options.threads;
   }
+  return defaultThreads(options.model, shape, trainSamples, options.epochs);
+}
+
+/** The default thread count: every core when the run's arithmetic repays the workers' start, else one. */
+function defaultThreads(model: tf.LayersModel, shape: ModelShape, trainSamples: number, epochs: number): number {
   const cores = os.availableParallelism();
   if (cores === 1) return 1;
-  const work = 3 * forwardFlopPerSample(options.model, shape) * trainSamples * options.epochs;
+  const work = 3 * forwardFlopPerSample(model, shape) * trainSamples * epochs;
   return work >= PARALLEL_MIN_FLOP ? cores : 1;
 }
 
@@ -109,10 +114,7 @@ const PREWARM_SAMPLES = 1000;
  */
 export async function prewarmTraining(model: tf.LayersModel, options: { threads?: number; epochs: number }): Promise<void> {
   const shape = describeModel(model);
-  let threads = options.threads ?? 1;
-  if (options.threads === undefined && os.availableParallelism() > 1 && 3 * forwardFlopPerSample(model, shape) * PREWARM_SAMPLES * options.epochs >= PARALLEL_MIN_FLOP) {
-    threads = os.availableParallelism();
-  }
+  const threads = options.threads ?? defaultThreads(model, shape, PREWARM_SAMPLES, options.epochs);
   if (Number.isInteger(threads) && threads > 1) await prewarmTrainStep(model, shape, threads);
 }
 

@@ -318,10 +318,10 @@ export default async function run(args: string[]): Promise<void> {
     console.log(formatInterleaved(inter));
     const key = `cnn-cifar_interleaved_${allThreads}`;
     figures[`${key}_pair_ratio`] = Number(inter.pairRatio.toFixed(3));
-    figures[`${key}_ratio_of_medians`] = Number((inter.oneMs / inter.manyMs).toFixed(3));
+    figures[`${key}_ratio_of_medians`] = Number(inter.ratioOfMedians.toFixed(3));
     figures[`${key}_one_ms_per_step`] = Number(inter.oneMs.toFixed(1));
     figures[`${key}_many_ms_per_step`] = Number(inter.manyMs.toFixed(1));
-    figures[`${key}_cpu_per_step_ratio`] = Number((inter.manyCpuMs / inter.oneCpuMs).toFixed(3));
+    figures[`${key}_cpu_per_step_ratio`] = Number(inter.cpuPerStepRatio.toFixed(3));
   }
   if (args.includes("--cli") && allThreads > 1) {
     const cli = await cliComparison(allThreads, cifarSamples, batch, numberOption(args, "--cli-runs", 1));
