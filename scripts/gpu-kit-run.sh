@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs the dat GPU kit: needs no network, only sh and node (or gzip, to unpack the bundled node).
 # Usage: sh run.sh [--allow-software-gpu] [--quick] [--samples N] [--threads-only] [--cpu-samples N]
+#        sh run.sh --cli-threads [--threads N] [--cli-runs N] [--cli-samples N] [--torch [--python P]]
 #        sh run.sh --learning [learning bench flags]   (kits built with --with-learning)
-# A 2-core CPU figure on a bigger machine: taskset -c 0,1 sh run.sh --threads-only
+# A 2-core CPU figure on a bigger machine: taskset -c 0,1 sh run.sh --threads-only (or --cli-threads)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=${TMPDIR:-/tmp}/dat-gpu-kit.$$
@@ -57,6 +58,7 @@ fi
 # Run from a copy: the runner unpacks Dawn next to itself, and the kit folder stays as built.
 mkdir -p "$work/kit"
 cp -R "$here/runner.mjs" "$here/worker.js" "$here/package.json" "$here/node_modules" "$here/fixtures" "$work/kit/"
+if [ -f "$here/dat.mjs.gz" ]; then cp "$here/dat.mjs.gz" "$work/kit/"; fi
 entry=runner.mjs
 # `--learning <flags>`: the learning benchmark on the kit's Fashion-MNIST subset (--with-learning kits).
 if [ "${1:-}" = "--learning" ]; then

@@ -12,6 +12,10 @@
  * samples; checks the kit works, figures mean little), --samples <n> (per model, default 1024),
  * --fixture-only (skip the CIFAR-sized CNN: the kit's own test on a software adapter),
  * --threads-only (only the CPU section; no GPU needed), --no-threads (skip the CPU section),
+ * --cli-threads (only `dat train --threads 1` against `--threads N`: the kit's bundled CLI, dat.mjs,
+ * run as whole processes, alternated; --threads N (default 2), --cli-runs N (default 4; 1 with
+ * --quick), --cli-samples N (default 1024; 64 with --quick), and with --torch PyTorch on the same
+ * thread counts through --python <path> (default python3); a host check before and after),
  * --cpu-samples <n> (CPU section, default 512; 64 with --quick), --pairs <n> (CPU section: 1- and 2-thread
  * steps alternated back to back, the median pair ratio; default 30, 2 with --quick), --micro-batch <n> (CPU section: rows per
  * micro-batch within each thread's shard; 0 whole shards; default: the step's own choice).
@@ -24,14 +28,18 @@ import zlib from "node:zlib";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** dawn.node travels gzip-compressed to keep the kit small; node alone can unpack it. */
-function unpackDawn(): void {
-  const dir = path.join(here, "node_modules", "webgpu", "dist", `${process.platform}-${process.arch}`);
-  const target = path.join(dir, "dawn.node");
+/** Unpacks `name`.gz beside itself unless `name` is there already. */
+function gunzipBeside(target: string): void {
   if (!fs.existsSync(target) && fs.existsSync(target + ".gz")) {
     fs.writeFileSync(target + ".tmp", zlib.gunzipSync(fs.readFileSync(target + ".gz")));
     fs.renameSync(target + ".tmp", target);
   }
+}
+
+/** dawn.node travels gzip-compressed to keep the kit small; node alone can unpack it. */
+function unpackDawn(): void {
+  const dir = path.join(here, "node_modules", "webgpu", "dist", `${process.platform}-${process.arch}`);
+  gunzipBeside(path.join(dir, "dawn.node"));
 }
 
 interface ModelCase {
@@ -55,6 +63,10 @@ async function main(): Promise<void> {
   const quick = args.includes("--quick");
   const samplesArg = args.indexOf("--samples");
   const samples = samplesArg >= 0 ? Number(args[samplesArg + 1]) : quick ? 64 : 1024;
+  if (args.includes("--cli-threads")) {
+    await cliSection(args, quick);
+    return;
+  }
   if (args.includes("--threads-only")) {
     await cpuSection(args, quick);
     return;
@@ -182,6 +194,53 @@ async function cpuSection(args: string[], quick: boolean): Promise<void> {
     interleaved: inter
       ? { threads: inter.threads, pairs: inter.pairs, pairRatio: round(inter.pairRatio), ratioOfMedians: round(inter.ratioOfMedians), oneMsPerStep: round(inter.oneMs, 1), manyMsPerStep: round(inter.manyMs, 1), cpuPerStepRatio: round(inter.cpuPerStepRatio) }
       : null,
+  }));
+}
+
+/**
+ * `dat train --threads 1` against `--threads N` on the CIFAR-sized CNN, whole processes of the kit's
+ * bundled CLI (dat.mjs: src/cli/main.ts, as bin/dat.js runs it), alternated, with the host check
+ * before and after and, with --torch, PyTorch on the same thread counts.
+ */
+async function cliSection(args: string[], quick: boolean): Promise<void> {
+  const { arithmeticCheck, compareCliThreads, formatCli, torchRate } = await import("./gpu-kit-threads.js");
+  const value = (name: string, fallback: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+  const threads = value("--threads", 2);
+  const samples = value("--cli-samples", quick ? 64 : 1024);
+  const runs = value("--cli-runs", quick ? 1 : 4);
+  const batch = 32;
+  if (!Number.isInteger(threads) || threads < 2) throw new Error(`--threads must be an integer ≥ 2 (got ${args[args.indexOf("--threads") + 1]})`);
+  const dat = path.join(here, "dat.mjs");
+  gunzipBeside(dat);
+  gunzipBeside(path.join(here, "node_modules", "better-sqlite3", "build", "Release", "better_sqlite3.node"));
+  if (!fs.existsSync(dat)) throw new Error("this kit has no dat.mjs (built with --no-cli?)");
+  const cores = os.availableParallelism();
+  const hostBefore = await arithmeticCheck(threads);
+  const cli = await compareCliThreads({ dat: [process.execPath, dat], threads, samples, batch, runs });
+  const hostAfter = await arithmeticCheck(threads);
+  const python = args.includes("--python") ? args[args.indexOf("--python") + 1] : "python3";
+  const torch = args.includes("--torch")
+    ? Object.fromEntries([1, threads].map((t) => [t, torchRate(python, "cnn-cifar", quick ? 64 : 512, batch, t, quick ? 1 : 3) ?? null]))
+    : null;
+  console.log(`CLI: ${cores} cores available (${os.cpus()[0]?.model ?? "?"}); node ${process.version}; load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(formatCli(cli));
+  console.log(`host check: ${threads} threads of pure arithmetic at once, time per thread ×${hostBefore.toFixed(2)} of one alone before, ×${hostAfter.toFixed(2)} after (1.00: the cores are free)`);
+  if (torch) {
+    for (const [t, r] of Object.entries(torch)) {
+      console.log(r ? `PyTorch ${r.torch} cnn-cifar, ${t} thread(s): ${r.rate.toFixed(1)} samples/s wall, ${r.cpuRate.toFixed(1)} per CPU s` : `PyTorch: ${python} cannot import torch`);
+    }
+  }
+  const round = (v: number, d = 3) => Number(v.toFixed(d));
+  console.log(JSON.stringify({
+    kit: "dat-gpu-kit", section: "cli-threads", node: process.version, cores, cpu: os.cpus()[0]?.model ?? null, quick,
+    threads, samples, batch, runs,
+    wallS: { 1: round(cli.wallS[1], 2), [threads]: round(cli.wallS[threads], 2) },
+    cpuS: { 1: round(cli.cpuS[1], 2), [threads]: round(cli.cpuS[threads], 2) },
+    trainS: { 1: round(cli.trainS[1], 2), [threads]: round(cli.trainS[threads], 2) },
+    speedup: round(cli.speedup), trainSpeedup: round(cli.trainSpeedup), pairSpeedup: round(cli.pairSpeedup), pairTrainSpeedup: round(cli.pairTrainSpeedup),
+    pairSpeedups: cli.pairSpeedups.map((r) => round(r)), pairTrainSpeedups: cli.pairTrainSpeedups.map((r) => round(r)),
+    deltaMaxAbsDiff: cli.deltaMaxAbsDiff, hostArithmeticBefore: round(hostBefore), hostArithmeticAfter: round(hostAfter),
+    torch: torch && Object.fromEntries(Object.entries(torch).map(([t, r]) => [t, r && { torch: r.torch, samplesPerSec: round(r.rate, 1), samplesPerCpuSec: round(r.cpuRate, 1) }])),
   }));
 }
 

@@ -8,7 +8,8 @@
  *
  * Flags: --out <dir> (default .gpu-kit), --no-node (leave node out: smaller, for tests), --no-deb
  * (leave the Vulkan loader out when apt-get cannot download it), --no-dawn (leave Dawn and the
- * Vulkan .debs out: a CPU-only kit), --with-learning (add the learning benchmark as learning.mjs
+ * Vulkan .debs out: a CPU-only kit), --no-cli (leave out dat.mjs, the whole CLI bundled, gzip-
+ * compressed, with better-sqlite3's native module, which `run.sh --cli-threads` runs), --with-learning (add the learning benchmark as learning.mjs
  * and a Fashion-MNIST subset: the first LEARNING_TRAIN_IMAGES training images and the whole test
  * set; `sh run.sh --learning <flags>`).
  */
@@ -58,7 +59,8 @@ async function bundle(entry: string, outfile: string): Promise<void> {
     platform: "node",
     format: "esm",
     target: "node20",
-    external: ["webgpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu"],
+    // better-sqlite3 is a native module (copied beside); hardhat only serves `dat demo`/devnets (not in the kit).
+    external: ["webgpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "better-sqlite3", "hardhat"],
     // Bundled CommonJS (tfjs, the wasm backend's Emscripten glue) uses require and __dirname.
     banner: {
       js: [
@@ -88,8 +90,22 @@ async function main(): Promise<void> {
   const withLearning = args.includes("--with-learning");
   const entries = [["scripts/gpu-kit-runner.ts", "runner.mjs"], ["src/train/parallel/worker.ts", "worker.js"]];
   if (withLearning) entries.push(["scripts/learning-kit-runner.ts", "learning.mjs"]);
+  const withCli = !args.includes("--no-cli");
+  if (withCli) entries.push(["src/cli/main.ts", "dat.mjs"]);
   for (const [entry, outfile] of entries) {
     await bundle(path.join(root, entry), path.join(out, outfile));
+  }
+  if (withCli) {
+    // The CLI travels gzip-compressed (7.5 → 2 MiB); the runner unpacks it, and better-sqlite3's
+    // native module, beside itself. better-sqlite3 loads its .node through `bindings`.
+    gzipFile(path.join(out, "dat.mjs"), path.join(out, "dat.mjs.gz"));
+    fs.rmSync(path.join(out, "dat.mjs"));
+    const sqlite = path.join(out, "node_modules", "better-sqlite3");
+    fs.mkdirSync(path.join(sqlite, "build", "Release"), { recursive: true });
+    fs.copyFileSync(path.join(modules, "better-sqlite3/package.json"), path.join(sqlite, "package.json"));
+    fs.cpSync(path.join(modules, "better-sqlite3/lib"), path.join(sqlite, "lib"), { recursive: true });
+    gzipFile(path.join(modules, "better-sqlite3/build/Release/better_sqlite3.node"), path.join(sqlite, "build", "Release", "better_sqlite3.node.gz"));
+    for (const dep of ["bindings", "file-uri-to-path"]) fs.cpSync(path.join(modules, dep), path.join(out, "node_modules", dep), { recursive: true });
   }
   fs.writeFileSync(path.join(out, "package.json"), JSON.stringify({ private: true, type: "module" }) + "\n");
 
@@ -130,7 +146,7 @@ async function main(): Promise<void> {
   const bytes = sizeOf(out);
   const mib = (bytes / 1024 / 1024).toFixed(1);
   if (bytes > MAX_KIT_BYTES) throw new Error(`the kit is ${mib} MiB, over the 60 MiB limit`);
-  process.stdout.write(`gpu kit: ${out} (${mib} MiB)\nrun it: sh ${path.relative(process.cwd(), out) || "."}/run.sh [--allow-software-gpu] [--quick] [--threads-only]\n`);
+  process.stdout.write(`gpu kit: ${out} (${mib} MiB)\nrun it: sh ${path.relative(process.cwd(), out) || "."}/run.sh [--allow-software-gpu] [--quick] [--threads-only] [--cli-threads]\n`);
   process.stdout.write(JSON.stringify({ kit: out, bytes }) + "\n");
 }
 

@@ -68,6 +68,34 @@ describe("the offline GPU kit's CPU section", () => {
   }, 600_000);
 });
 
+describe("the offline GPU kit's dat train comparison (--cli-threads)", () => {
+  it("runs the bundled dat CLI as whole processes with --threads 1 and 2, equal deltas, and says where PyTorch is missing", async () => {
+    // Execute
+    const run = await runKit(["--cli-threads", "--quick", "--torch", "--python", path.join(dir, "no-such-python")]);
+    // Assert
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout.trim().split("\n").pop()!);
+    expect(report).toMatchObject({ kit: "dat-gpu-kit", section: "cli-threads", threads: 2, samples: 64, batch: 32, runs: 1, torch: { 1: null, 2: null } });
+    for (const n of ["1", "2"]) {
+      expect(report.wallS[n]).toBeGreaterThan(report.trainS[n]);
+      expect(report.cpuS[n]).toBeGreaterThan(0);
+    }
+    expect(report.pairSpeedups).toEqual([report.pairSpeedup]);
+    expect(report.speedup).toBeCloseTo(report.wallS[1] / report.wallS[2], 1);
+    expect(report.deltaMaxAbsDiff).toBeLessThanOrEqual(1e-4);
+    expect(report.hostArithmeticBefore).toBeGreaterThan(0);
+    expect(run.stdout).toMatch(/cannot import torch/);
+  }, 600_000);
+
+  it("refuses --threads 1 (nothing to compare) with a clear error", async () => {
+    // Execute
+    const run = await runKit(["--cli-threads", "--quick", "--threads", "1"]);
+    // Assert
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/--threads must be an integer ≥ 2 \(got 1\)/);
+  }, 600_000);
+});
+
 describe.skipIf(!probe.available)("the offline GPU kit", () => {
   it("builds under 60 MiB and trains the fixture CNN on webgpu and wasm from a copy, deltas within 1e-5", async () => {
     // Execute
