@@ -6,7 +6,7 @@ import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveBackend } from "../../src/train/backends.js";
 import { encodeIdx } from "../../src/train/data/idx.js";
-import { scanNumericRow } from "../../src/train/data/csv.js";
+import { openCsv, scanNumericRow } from "../../src/train/data/csv.js";
 import { openDataSource } from "../../src/train/data/open.js";
 import { materialize } from "../../src/train/data/source.js";
 import { loadModelDir } from "../../src/train/modelIo.js";
@@ -117,6 +117,28 @@ describe("CSV loader", () => {
   it("names the line of a row of the wrong width", async () => {
     const dir = tmpTree({ "d.csv": "a,b,label\n1,2,0\n1,2\n" });
     await rejects(openDataSource(path.join(dir, "d.csv")), /line 3: row has 2 cells, the header has 3/, "DATA_ROW_WIDTH");
+  });
+
+  it("keeps a small file in memory after validation: the same samples as streaming, every epoch, the file no longer read", async () => {
+    // Prepare: random decimals, a label in the middle, every normalisation.
+    const rng = createRng(5);
+    const rows = Array.from({ length: 40 }, () => [rng.next() * 9 - 3, rng.int(4), rng.next() * 1e4, -rng.next()].map((v) => String(v)).join(","));
+    const dir = tmpTree({ "d.csv": "a,label,b,c\n" + rows.join("\n") + "\n" });
+    const file = path.join(dir, "d.csv");
+    for (const normalize of ["none", "minmax", "zscore"] as const) {
+      // Act: one source kept in memory, one streamed (a cache too small for the file).
+      const cached = await openCsv(file, { normalize, labelColumn: "label" });
+      const streamed = await openCsv(file, { normalize, labelColumn: "label", cacheValues: 4 * 40 - 1 });
+      const first = await materialize(cached);
+      const expected = await materialize(streamed);
+      // Assert: bit for bit, and again on a second epoch after the file is gone.
+      expect(first.x).toEqual(expected.x);
+      expect(first.y).toEqual(expected.y);
+      fs.renameSync(file, file + ".moved");
+      expect(await materialize(cached)).toEqual(first);
+      await rejects(materialize(streamed), /ENOENT|no such file/);
+      fs.renameSync(file + ".moved", file);
+    }
   });
 
   it("rejects an empty file and a header without rows", async () => {
