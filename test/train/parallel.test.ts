@@ -11,6 +11,7 @@ import { poolsStarted, stopIdleWorkers } from "../../src/train/parallel/pool.js"
 import { planSequentialStep } from "../../src/train/sequentialStep.js";
 import { trainLocal, type TrainLocalOptions } from "../../src/train/trainLocal.js";
 import { proximal } from "../../src/train/trainStep.js";
+import { cifarCnn, cifarRandomData } from "../../scripts/gpu-kit-threads.js";
 
 function maxWeightDiff(a: { data: Float32Array }[], b: { data: Float32Array }[]): number {
   let worst = 0;
@@ -52,6 +53,41 @@ describe("data-parallel training over worker threads", () => {
       expect(maxWeightDiff(one.weights, one.weights.map((w, i) => ({ data: w.data.map((v, k) => v - one.delta[i].data[k]) })))).toBeGreaterThan(1e-3);
     }
   });
+
+  it("on the CIFAR-sized CNN, differs from one thread by what a 1-ulp change of one weight gives one thread: rounding, grown by the training", async () => {
+    // Prepare: 8 steps of 32 random images; a second one-thread run from weights where one of
+    // 1.1M is moved by one unit in the last place.
+    const data = cifarRandomData(256, 1);
+    const nudged = (): tf.LayersModel => {
+      const model = cifarCnn();
+      const [kernel, bias] = model.layers[0].getWeights();
+      const values = kernel.dataSync().slice();
+      new Uint32Array(values.buffer)[0] += 1;
+      model.layers[0].setWeights([tf.tensor(values, kernel.shape), bias]);
+      return model;
+    };
+    const relative = (a: { data: Float32Array }[], b: { data: Float32Array }[]): number => {
+      let num = 0;
+      let den = 0;
+      a.forEach((w, i) => w.data.forEach((v, k) => ((num += (v - b[i].data[k]) ** 2), (den += v * v))));
+      return Math.sqrt(num / den);
+    };
+    const run = (model: tf.LayersModel, threads: number) => trainLocal({ model, data, epochs: 1, batchSize: 32, lr: 0.01, seed: 7, threads });
+
+    // Execute
+    const one = await run(cifarCnn(), 1);
+    const two = await run(cifarCnn(), 2);
+    const ulp = await run(nudged(), 1);
+
+    // Assert: two threads' delta is as far from one thread's as the nudge's, within a factor of 10
+    // (each a few per mille here: a ReLU or pooling choice flipped by rounding changes later steps).
+    const threads = relative(one.delta, two.delta);
+    const rounding = relative(one.delta, ulp.delta);
+    expect(rounding).toBeGreaterThan(0);
+    const figures = `‖Δ₂ − Δ₁‖/‖Δ₁‖ ${threads.toExponential(2)}, after a 1-ulp nudge ${rounding.toExponential(2)}`;
+    expect(threads, figures).toBeLessThan(10 * rounding);
+    expect(threads, figures).toBeLessThan(0.05);
+  }, 120_000);
 
   it("trains in micro-batches within each shard to the weights one thread reaches", async () => {
     // Prepare: shards of 12 rows in micro-batches of 5 (5 + 5 + 2: uneven on purpose).
