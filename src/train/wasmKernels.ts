@@ -9,7 +9,7 @@
  * (incRef) while the temporary tensor wrapping it is disposed.
  */
 import * as tf from "@tensorflow/tfjs";
-import { maxPoolBackwardInto } from "./wasmHeapKernels.js";
+import { flippedFilter, maxPoolBackwardInto } from "./wasmHeapKernels.js";
 
 type Attr = Record<string, unknown>;
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; attrs?: Attr; backend: unknown };
@@ -225,7 +225,7 @@ function depthwiseBackpropInput(args: KernelArgs): tf.TensorInfo {
     const bottom = Math.max(0, padInfo.top + inH + fullH - lenH);
     const right = Math.max(0, padInfo.left + inW + fullW - lenW);
     const dyFull = tf.pad(dyd, [[0, 0], [fullH, bottom], [fullW, right], [0, 0]]);
-    const flipped = tf.reverse(filter, [0, 1]).reshape([fh, fw, cin * m, 1]) as tf.Tensor4D;
+    const flipped = flippedFilter(filter, false).reshape([fh, fw, cin * m, 1]) as tf.Tensor4D;
     const corr = tf.depthwiseConv2d(dyFull, flipped, 1, "valid", "NHWC", [dh, dw]);
     const cropped = tf.slice(corr, [0, padInfo.top, padInfo.left, 0], [n, inH, inW, cin * m]);
     const dx = m === 1 ? cropped : tf.sum(cropped.reshape([n, inH, inW, cin, m]), 4);
@@ -298,7 +298,7 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
       bottom = Math.max(0, bottom);
       right = Math.max(0, right);
     }
-    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const flipped = flippedFilter(filter, true);
     const dx = tf.conv2d(dyd, flipped, 1, [[0, 0], [top, bottom], [left, right], [0, 0]], "NHWC");
     return attrs.dataFormat === "NCHW" ? tf.transpose(dx, [0, 3, 1, 2]) : dx;
   });

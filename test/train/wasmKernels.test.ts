@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolveBackend } from "../../src/train/backends.js";
 import { createRng } from "../../src/train/rng.js";
+import { flippedFilter } from "../../src/train/wasmHeapKernels.js";
 import { WASM_REPLACED_KERNELS, WASM_TRAINING_KERNELS } from "../../src/train/wasmKernels.js";
 
 type Inputs = Record<string, { data: Float32Array | Int32Array; shape: number[]; dtype: "float32" | "int32" }>;
@@ -119,6 +120,32 @@ describe("wasm training kernels match the plain JS backend", () => {
 
   it("replaces wasm's slow Conv2DBackpropInput and MaxPoolGrad", () => {
     expect(WASM_REPLACED_KERNELS).toEqual(["Conv2DBackpropInput", "MaxPoolGrad"]);
+  });
+
+  it("flips a filter 180° in space (and swaps its channel axes) as reverse and transpose do on the plain JS backend", async () => {
+    for (const shape of [[3, 2, 3, 5], [1, 1, 2, 3], [5, 5, 4, 1]]) {
+      // Prepare
+      const { data } = random(shape, 21);
+      await tf.setBackend("cpu");
+      const source = tf.tensor4d(data, shape as [number, number, number, number]);
+      const plain = tf.reverse(source, [0, 1]);
+      const swapped = tf.transpose(plain, [0, 1, 3, 2]);
+      const expected = { plain: [...(await plain.data())], swapped: [...(await swapped.data())], swappedShape: swapped.shape };
+      tf.dispose([source, plain, swapped]);
+      await tf.setBackend("wasm");
+      const filter = tf.tensor4d(data, shape as [number, number, number, number]);
+
+      // Execute
+      const flipped = flippedFilter(filter, false);
+      const flippedSwapped = flippedFilter(filter, true);
+
+      // Assert: bit for bit (a copy, no arithmetic)
+      expect(flipped.shape).toEqual(shape);
+      expect([...(await flipped.data())]).toEqual(expected.plain);
+      expect(flippedSwapped.shape).toEqual(expected.swappedShape);
+      expect([...(await flippedSwapped.data())]).toEqual(expected.swapped);
+      tf.dispose([filter, flipped, flippedSwapped]);
+    }
   });
 
   it("Conv2DBackpropInput (replaced) with explicit paddings", async () => {
