@@ -129,8 +129,8 @@ export function channelSums(t: tf.Tensor): tf.Tensor1D {
 /**
  * A filter [FH, FW, A, B] turned 180° in space, out[FH−1−i, FW−1−j] = w[i, j]; with `swap` its two
  * channel axes swap too ([FH, FW, B, A]): the filter of a convolution's input gradient, in one pass.
- * wasm's Reverse is a generic strided loop (≈ 1.6 ms a call for the CIFAR-sized CNN's 3×3×64×64,
- * every call of every step of every thread).
+ * wasm's Reverse is a generic strided loop: with the Transpose after it, 2.9 ms for the CIFAR-sized
+ * CNN's 3×3×64×64 filter, every step of every thread; this pass, 0.23 ms.
  */
 export function flippedFilter(filter: tf.Tensor4D, swap: boolean): tf.Tensor4D {
   const backend = heapBackend();
