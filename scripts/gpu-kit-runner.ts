@@ -204,10 +204,10 @@ async function cpuSection(args: string[], quick: boolean): Promise<void> {
  */
 async function cliSection(args: string[], quick: boolean): Promise<void> {
   const { arithmeticCheck, compareCliThreads, formatCli, torchRate } = await import("./gpu-kit-threads.js");
-  const value = (name: string, fallback: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
-  const threads = value("--threads", 2);
-  const samples = value("--cli-samples", quick ? 64 : 1024);
-  const runs = value("--cli-runs", quick ? 1 : 4);
+  const { numberOption, option } = await import("../test/bench/stats.js");
+  const threads = numberOption(args, "--threads", 2);
+  const samples = numberOption(args, "--cli-samples", quick ? 64 : 1024);
+  const runs = numberOption(args, "--cli-runs", quick ? 1 : 4);
   const batch = 32;
   if (!Number.isInteger(threads) || threads < 2) throw new Error(`--threads must be an integer ≥ 2 (got ${args[args.indexOf("--threads") + 1]})`);
   const dat = path.join(here, "dat.mjs");
@@ -218,7 +218,7 @@ async function cliSection(args: string[], quick: boolean): Promise<void> {
   const hostBefore = await arithmeticCheck(threads);
   const cli = await compareCliThreads({ dat: [process.execPath, dat], threads, samples, batch, runs });
   const hostAfter = await arithmeticCheck(threads);
-  const python = args.includes("--python") ? args[args.indexOf("--python") + 1] : "python3";
+  const python = option(args, "--python", "python3");
   const torch = args.includes("--torch")
     ? Object.fromEntries([1, threads].map((t) => [t, torchRate(python, "cnn-cifar", quick ? 64 : 512, batch, t, quick ? 1 : 3) ?? null]))
     : null;

@@ -151,7 +151,7 @@ export function scanNumericRow(text: string, width: number, out: Float64Array): 
   return i === end;
 }
 
-/** Open and validate a CSV file; the returned source streams it again for each epoch. */
+/** Open and validate a CSV file; the returned source reads it from memory, or streams it again, each epoch. */
 export async function openCsv(file: string, options: CsvOptions = {}): Promise<DataSource> {
   assertReadableFile(file);
   let header: string[] | undefined;
@@ -281,16 +281,7 @@ export async function openCsv(file: string, options: CsvOptions = {}): Promise<D
           throw dataError(file, "the file changed since it was validated.", { line });
         }
         const x = new Float32Array(width);
-        let y = 0;
-        let f = 0;
-        for (let c = 0; c < values.length; c++) {
-          const value = values[c];
-          if (c === labelIndex) y = value;
-          else {
-            x[f] = (value - shift[f]) * scale[f];
-            f++;
-          }
-        }
+        const y = rowToSample(values, labelIndex, shift, scale, x, 0);
         yield { x, y };
       }
     },
@@ -298,24 +289,28 @@ export async function openCsv(file: string, options: CsvOptions = {}): Promise<D
 }
 
 /**
- * The cached rows as samples, exactly as read() computes them from the text: features
- * (value − shift) · scale in double precision, then rounded to float32; the label as it was.
+ * One row's numbers as a sample: its features, (value − shift) · scale in double precision rounded
+ * to float32, written to `x` from `at`; returns its label as it was.
  */
+function rowToSample(values: ArrayLike<number>, labelIndex: number, shift: Float32Array, scale: Float32Array, x: Float32Array, at: number): number {
+  let y = 0;
+  let f = 0;
+  for (let c = 0; c < values.length; c++) {
+    const value = values[c];
+    if (c === labelIndex) y = value;
+    else {
+      x[at + f] = (value - shift[f]) * scale[f];
+      f++;
+    }
+  }
+  return y;
+}
+
+/** The cached rows as samples, each made as read() makes a streamed one (rowToSample). */
 function inMemory(cache: Float64Array, count: number, width: number, labelIndex: number, shift: Float32Array, scale: Float32Array): { x: Float32Array; y: Float64Array } {
   const x = new Float32Array(count * width);
   const y = new Float64Array(count);
   const columns = width + 1;
-  for (let r = 0; r < count; r++) {
-    const row = r * columns;
-    let f = 0;
-    for (let c = 0; c < columns; c++) {
-      const value = cache[row + c];
-      if (c === labelIndex) y[r] = value;
-      else {
-        x[r * width + f] = (value - shift[f]) * scale[f];
-        f++;
-      }
-    }
-  }
+  for (let r = 0; r < count; r++) y[r] = rowToSample(cache.subarray(r * columns, (r + 1) * columns), labelIndex, shift, scale, x, r * width);
   return { x, y };
 }

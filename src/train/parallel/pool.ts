@@ -161,16 +161,22 @@ export function prewarmPool(key: string, setup: PoolSetup, threads: number, entr
   if (previous) void stop(previous.pool);
 }
 
-/** The warming pool for `key`, once ready (stopped and not returned when it failed); any other is stopped. */
-async function takeWarming(key: string): Promise<Pool | undefined> {
+/** Stops the warming pool, if any, ready or not. */
+async function stopWarming(): Promise<void> {
   const w = warming;
   warming = undefined;
-  if (!w) return undefined;
-  if (w.pool.key !== key) {
+  if (w) await stop(w.pool);
+}
+
+/** The warming pool for `key`, once ready (stopped and not returned when it failed); any other is stopped. */
+async function takeWarming(key: string): Promise<Pool | undefined> {
+  if (warming?.pool.key !== key) {
     // Not this run's: stopped at once, ready or not (terminating a worker mid-start is safe).
-    await stop(w.pool);
+    await stopWarming();
     return undefined;
   }
+  const w = warming;
+  warming = undefined;
   w.pool.workers.forEach((gw) => gw.worker.ref());
   try {
     await w.ready;
@@ -190,7 +196,7 @@ export async function acquirePool(key: string, setup: PoolSetup, threads: number
   idle = undefined;
   if (kept && kept.key === key && kept.healthy()) {
     kept.workers.forEach((w) => w.worker.ref());
-    await takeWarming("");
+    await stopWarming();
     return kept;
   }
   if (kept) await stop(kept);
@@ -219,5 +225,5 @@ export async function stopIdleWorkers(): Promise<void> {
   const kept = idle;
   idle = undefined;
   if (kept) await stop(kept);
-  await takeWarming("");
+  await stopWarming();
 }
